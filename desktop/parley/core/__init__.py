@@ -1,0 +1,1 @@
+"""Pure-Python core of Parley. Never imports Qt or httpx (enforced by import-linter)."""

@@ -1,0 +1,248 @@
+"""Providers as data: the schema of a provider file and the loader of the catalog.
+
+Built-in provider files live in `resources/providers/*.toml`; a user's own files in
+`<data dir>/providers/*.toml` add providers or override built-ins with the same id. A broken
+file yields a `CatalogProblem` naming the file and the field; the other files still load.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ParamType(StrEnum):
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    STRING = "string"
+    STRING_LIST = "string_list"
+    ENUM = "enum"
+    JSON = "json"
+
+
+class ParamGroup(StrEnum):
+    SAMPLING = "sampling"
+    LENGTH = "length"
+    OUTPUT = "output"
+    REASONING = "reasoning"
+    ROUTING = "routing"
+    PRIVACY = "privacy"
+    ADVANCED = "advanced"
+
+
+class AuthScheme(StrEnum):
+    BEARER = "bearer"  # Authorization: Bearer <key>
+    HEADER = "header"  # <auth.header>: <key>, e.g. X-API-Key
+    NONE = "none"
+
+
+class ModelListing(StrEnum):
+    OPENAI = "openai"  # {"data": [{"id": ...}, ...]}
+    ARRAY = "array"  # [{"id": ...}, ...]
+    NONE = "none"  # no endpoint: the file's list plus free text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamSpec(_Strict):
+    name: str = Field(min_length=1)
+    type: ParamType
+    help: str = Field(min_length=1)
+    group: ParamGroup = ParamGroup.ADVANCED
+    # Dotted path in the request body; defaults to `name`. e.g. "reasoning.effort".
+    wire: str | None = None
+    label: str | None = None
+    default: Any = None  # the provider's documented default, shown greyed; never sent
+    min: float | None = None
+    max: float | None = None
+    choices: list[str] | None = None  # for enum
+    max_items: int | None = None  # for string_list
+    pattern: str | None = None  # regex a string (or each list item) must match
+    pattern_help: str | None = None  # how to describe the pattern to a person, e.g. "a UUID"
+    # string_list params that the wire also accepts as a single string (OpenAI `stop`).
+    allow_single: bool = False
+
+    @property
+    def wire_path(self) -> str:
+        return self.wire or self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type is ParamType.ENUM and not self.choices:
+            raise ValueError("an enum parameter needs `choices`")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("`min` is greater than `max`")
+        return self
+
+
+class AuthSpec(_Strict):
+    scheme: AuthScheme = AuthScheme.BEARER
+    header: str = "Authorization"  # used when scheme == header
+    key_hint: str | None = None  # e.g. "eur_..." to help a person recognise the key
+    required: bool = True  # False for local servers
+
+
+class ModelsSpec(_Strict):
+    listing: ModelListing = ModelListing.OPENAI
+    path: str = "/models"
+    needs_auth: bool = True
+    fallback: list[str] = Field(default_factory=list)
+    # Adaptive Engine: a model is "project" or "project/model".
+    naming: Literal["plain", "project"] = "plain"
+
+
+class Capabilities(_Strict):
+    vision: bool = False
+    video: bool = False
+    tools: bool = False
+    reasoning: bool = False
+    logprobs: bool = False
+    stream_usage: bool = False  # accepts stream_options.include_usage
+    json_schema: bool = False
+
+
+class Quirks(_Strict):
+    # Adaptive Engine returns a session_id to be sent back on the next turn.
+    session_id: bool = False
+    # Images only as base64 data URIs (no http URLs).
+    image_data_uri_only: bool = False
+    # Strip <think>...</think> from content into reasoning.
+    think_tags: bool = True
+    # Messages must be plain strings (EURI documents string content only).
+    string_content_only: bool = False
+
+
+class ProviderSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1)
+    description: str = ""
+    base_url: str  # may be "" where the user must give one (self-hosted, custom)
+    base_url_hint: str | None = None  # e.g. "https://<your deployment>/api/v1"
+    chat_path: str = "/chat/completions"
+    docs_url: str | None = None
+    local: bool = False  # a server on localhost (Ollama, LM Studio, ...)
+    auth: AuthSpec = AuthSpec()
+    models: ModelsSpec = ModelsSpec()
+    capabilities: Capabilities = Capabilities()
+    quirks: Quirks = Quirks()
+    params: list[ParamSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_params(self) -> ProviderSpec:
+        seen: set[str] = set()
+        for p in self.params:
+            if p.name in seen:
+                raise ValueError(f"parameter {p.name!r} is listed twice")
+            seen.add(p.name)
+        return self
+
+    def param(self, name: str) -> ParamSpec | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+    @property
+    def env_key_name(self) -> str:
+        return "PARLEY_API_KEY_" + self.id.upper().replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogProblem:
+    """A provider file that could not be loaded: which file, which field, what is wrong."""
+
+    path: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" (field {self.field})" if self.field else ""
+        return f"{self.path}{where}: {self.message}"
+
+
+def _field_of(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            node = node[item]
+            name = node.get("name") if isinstance(node, dict) else None
+            parts.append(f"[{name!r}]" if name else f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def load_provider_file(path: Path) -> ProviderSpec | CatalogProblem:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return CatalogProblem(path, "", f"cannot be read: {exc}")
+    except tomllib.TOMLDecodeError as exc:
+        return CatalogProblem(path, "", f"is not valid TOML: {exc}")
+    try:
+        return ProviderSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        return CatalogProblem(path, _field_of(tuple(err["loc"]), data), err["msg"] + more)
+
+
+def builtin_providers_dir() -> Path:
+    """The built-in provider files: `resources/providers` in a checkout, packaged otherwise."""
+    here = Path(__file__).resolve()
+    for candidate in (
+        here.parents[3] / "resources" / "providers",  # checkout: desktop/parley/core/catalog.py
+        here.parents[1] / "resources" / "providers",  # wheel: parley/resources/providers
+    ):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[1] / "resources" / "providers"
+
+
+@dataclass
+class Catalog:
+    providers: dict[str, ProviderSpec]
+    problems: list[CatalogProblem]
+    user_ids: frozenset[str] = frozenset()  # ids defined or overridden by the user's files
+
+    def get(self, provider_id: str) -> ProviderSpec | None:
+        return self.providers.get(provider_id)
+
+    def __iter__(self) -> Any:
+        return iter(self.providers.values())
+
+
+def load_catalog(builtin_dir: Path | None = None, user_dirs: Iterable[Path] = ()) -> Catalog:
+    """Load built-in providers, then the user's files (which add or override by id)."""
+    providers: dict[str, ProviderSpec] = {}
+    problems: list[CatalogProblem] = []
+    user_ids: set[str] = set()
+    dirs: list[tuple[Path, bool]] = [(builtin_dir or builtin_providers_dir(), False)]
+    dirs += [(d, True) for d in user_dirs]
+    for directory, is_user in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.toml")):
+            result = load_provider_file(path)
+            if isinstance(result, CatalogProblem):
+                problems.append(result)
+                continue
+            providers[result.id] = result
+            if is_user:
+                user_ids.add(result.id)
+    return Catalog(providers, problems, frozenset(user_ids))

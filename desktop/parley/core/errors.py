@@ -1,0 +1,126 @@
+"""Typed errors with messages a person understands.
+
+A ParleyError never holds an API key: every text that may echo one passes through `redact`
+before it is stored, and `__repr__` shows only kind, status and provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    AUTH = "auth"  # 401, or a 403 that means "bad key"
+    QUOTA = "quota"  # EURI 403 daily token limit / wallet
+    BUDGET = "budget"  # 402
+    FORBIDDEN = "forbidden"  # other 403
+    RATE_LIMIT = "rate_limit"  # 429
+    BAD_REQUEST = "bad_request"  # 400, 404, 413, 422 ...
+    SERVER = "server"  # 5xx
+    NETWORK = "network"  # refused, DNS, TLS, reset
+    TIMEOUT = "timeout"
+    PROTOCOL = "protocol"  # malformed SSE/JSON, in-stream error, stream ended without finishing
+    CONFIG = "config"  # bad input on our side: unknown provider, invalid parameter, no key
+    CANCELLED = "cancelled"
+
+
+# `parley ask` exit codes, one per error class (documented in `parley ask --help`).
+EXIT_CODES: dict[ErrorKind, int] = {
+    ErrorKind.CONFIG: 2,
+    ErrorKind.AUTH: 3,
+    ErrorKind.QUOTA: 4,
+    ErrorKind.BUDGET: 4,
+    ErrorKind.FORBIDDEN: 3,
+    ErrorKind.RATE_LIMIT: 5,
+    ErrorKind.BAD_REQUEST: 6,
+    ErrorKind.SERVER: 7,
+    ErrorKind.NETWORK: 8,
+    ErrorKind.TIMEOUT: 9,
+    ErrorKind.PROTOCOL: 10,
+    ErrorKind.CANCELLED: 130,
+}
+
+RETRYABLE = frozenset(
+    {ErrorKind.RATE_LIMIT, ErrorKind.SERVER, ErrorKind.NETWORK, ErrorKind.TIMEOUT}
+)
+
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each secret (and of a long prefix of it) in `text`."""
+    for secret in secrets:
+        if not secret or len(secret) < 4:
+            continue
+        text = text.replace(secret, REDACTED)
+        # Providers often echo a truncated key ("sk-abc...xyz"); hide long prefixes too.
+        if len(secret) >= 12:
+            text = text.replace(secret[: len(secret) // 2], REDACTED)
+    return text
+
+
+class ParleyError(Exception):
+    """An error a person can act on.
+
+    `message` says what happened and what to do; `provider_message` is the provider's own words
+    (already redacted). `partial` is True when tokens had arrived before the failure.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        provider_message: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        partial: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.provider_message = provider_message
+        self.code = code
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.partial = partial
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.kind]
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.provider_message and self.provider_message not in self.message:
+            who = self.provider or "The provider"
+            parts.append(f'{who} said: "{self.provider_message}"')
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"ParleyError(kind={self.kind.value!r}, status={self.status!r}, "
+            f"provider={self.provider!r}, code={self.code!r})"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "message": self.message,
+            "provider": self.provider,
+            "status": self.status,
+            "provider_message": self.provider_message,
+            "code": self.code,
+            "retry_after": self.retry_after,
+            "request_id": self.request_id,
+            "partial": self.partial,
+        }

@@ -1,0 +1,19 @@
+"""Suite-wide fixtures: every test gets its own PARLEY_HOME, and no real key leaks in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "parley-home"
+    monkeypatch.setenv("PARLEY_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("PARLEY_API_KEY_"):
+            monkeypatch.delenv(name)
+    yield home
