@@ -1,0 +1,474 @@
+"""The `parley` command: the window by default, and `ask`, `providers`, `models`, `history`,
+`export` and `import` for scripts. Only the window imports Qt, so scripting stays light."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from parley import __version__
+from parley.core.catalog import Catalog, ProviderSpec, load_catalog
+from parley.core.errors import EXIT_CODES, ErrorKind, ParleyError
+from parley.core.paths import user_providers_dir
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+
+ASK_EPILOG = (
+    """\
+exit codes:
+  0    the answer arrived in full
+  1    an unexpected internal error
+"""
+    + "\n".join(
+        f"  {code:<4} {', '.join(k.value for k in kinds)}"
+        for code, kinds in sorted(
+            {
+                c: [k for k in ErrorKind if EXIT_CODES[k] == c] for c in set(EXIT_CODES.values())
+            }.items()
+        )
+    )
+    + """
+
+Values given with --param parse as JSON where they can (--param stop='["\\n"]',
+--param temperature=0.2); otherwise they are taken as strings. PROMPT may be - for stdin.
+The key comes from the OS keyring (set it in the window) or PARLEY_API_KEY_<ID>.
+"""
+)
+
+
+def _catalog() -> Catalog:
+    return load_catalog(user_dirs=[user_providers_dir()])
+
+
+def _fail(message: str, code: int, out: TextIO | None = None) -> int:
+    print(f"parley: {message}", file=out or sys.stderr)
+    return code
+
+
+def _provider(catalog: Catalog, provider_id: str) -> ProviderSpec:
+    spec = catalog.get(provider_id)
+    if spec is None:
+        known = ", ".join(sorted(catalog.providers))
+        raise ParleyError(
+            ErrorKind.CONFIG, f"There is no provider {provider_id!r}. Known providers: {known}."
+        )
+    return spec
+
+
+def _settings() -> Any:
+    from parley.core.settings import load_settings
+
+    loaded = load_settings()
+    return loaded[0] if isinstance(loaded, tuple) else loaded
+
+
+def _key_for(spec: ProviderSpec) -> str | None:
+    from parley.core.secrets import KeyStore
+
+    return KeyStore().get(spec.id).key
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    from parley.core.params import parse_cli_value
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise ParleyError(
+                ErrorKind.CONFIG, f"--param takes NAME=VALUE, like temperature=0.2 (got {item!r})."
+            )
+        params[name.strip()] = parse_cli_value(raw)
+    return params
+
+
+def _read_prompt(prompt: str) -> str:
+    if prompt == "-":
+        return sys.stdin.read()
+    return prompt
+
+
+# ---------------------------------------------------------------- ask
+
+
+async def _ask(args: argparse.Namespace, spec: ProviderSpec) -> int:
+    from parley.core.request import ChatRequest, Message
+    from parley.core.result import ChatResult
+    from parley.net.engine import Engine
+
+    settings = _settings()
+    model = (
+        args.model
+        or settings.models.get(spec.id)
+        or (spec.models.fallback[0] if spec.models.fallback else "")
+    )
+    base_url = args.base_url or settings.base_urls.get(spec.id) or None
+    messages: list[Message] = []
+    if args.system:
+        messages.append(Message(role="system", content=args.system))
+    messages.append(Message(role="user", content=_read_prompt(args.prompt)))
+    advanced = json.loads(args.advanced) if args.advanced else {}
+    if not isinstance(advanced, dict):
+        raise ParleyError(ErrorKind.CONFIG, "--advanced must be a JSON object, like '{\"x\": 1}'.")
+    request = ChatRequest(
+        provider=spec.id,
+        model=model,
+        messages=messages,
+        params=_parse_params(args.param),
+        advanced=advanced,
+        stream=not args.no_stream,
+        base_url=base_url,
+    )
+    key = _key_for(spec)
+    result = ChatResult()
+    engine = Engine(proxy=settings.proxy, read_timeout=args.timeout)
+    saver = _Saver(spec, request) if args.save else None
+    status = EXIT_OK
+    try:
+        loop = asyncio.get_running_loop()
+        result.mark_started(loop.time())
+        if saver:
+            saver.begin()
+        async with contextlib.aclosing(engine.run(spec, request, key)) as events:
+            async for event in events:
+                result.apply(event, loop.time())
+                if not args.json:
+                    _echo(event)
+                if saver:
+                    saver.progress(result)
+        if not args.json and result.text and not result.text.endswith("\n"):
+            sys.stdout.write("\n")
+    except ParleyError as err:
+        result.mark_failed(err)
+        if not args.json:
+            if result.text:
+                sys.stdout.write("\n")
+            print(f"parley: {err}", file=sys.stderr)
+        status = err.exit_code
+    except asyncio.CancelledError:
+        result.mark_stopped()
+        status = EXIT_CODES[ErrorKind.CANCELLED]
+    finally:
+        await engine.aclose()
+        if saver:
+            saver.finish(result)
+    if args.json:
+        out = result.to_dict()
+        if saver and saver.conversation_id:
+            out["conversation_id"] = saver.conversation_id
+        print(json.dumps(out, ensure_ascii=False))
+    sys.stdout.flush()
+    return status
+
+
+def _echo(event: object) -> None:
+    from parley.core.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
+
+    if isinstance(event, TextDelta) and event.choice == 0:
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+    elif isinstance(event, ReasoningDelta) and event.choice == 0:
+        sys.stderr.write(event.text)
+        sys.stderr.flush()
+    elif isinstance(event, RefusalDelta) and event.choice == 0:
+        sys.stderr.write(event.text)
+    elif isinstance(event, Retrying):
+        print(
+            f"parley: {event.error} Retrying in {event.delay:.1f} s (attempt {event.attempt}).",
+            file=sys.stderr,
+        )
+
+
+class _Saver:
+    """Stores the exchange of `parley ask --save` as a new conversation, saving as it streams."""
+
+    def __init__(self, spec: ProviderSpec, request: Any) -> None:
+        self.spec = spec
+        self.request = request
+        self.conversation_id: str | None = None
+        self.answer_id: str | None = None
+        self.store: Any = None
+
+    def begin(self) -> None:
+        from parley.core.store import Store
+        from parley.core.wire import build_wire_request
+
+        self.store = Store.open()
+        system = next((m.text() for m in self.request.messages if m.role == "system"), "")
+        prompt = self.request.messages[-1]
+        self.conversation_id = self.store.create_conversation(
+            provider=self.spec.id,
+            model=self.request.model,
+            system_prompt=system,
+            params=self.request.params,
+            advanced=self.request.advanced,
+        )
+        user_id = self.store.add_message(
+            self.conversation_id, None, "user", [{"type": "text", "text": prompt.text()}]
+        )
+        body = build_wire_request(self.spec, self.request).body
+        self.answer_id = self.store.begin_answer(
+            self.conversation_id, user_id, body, self.spec.id, self.request.model
+        )
+
+    def progress(self, result: Any) -> None:
+        self.store.save_partial(self.answer_id, result.text, result.reasoning)
+
+    def finish(self, result: Any) -> None:
+        if self.store is None or self.answer_id is None:
+            return
+        self.store.finish_result(self.answer_id, result)
+        self.store.close()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    try:
+        catalog = _catalog()
+        provider_id = args.provider or _settings().last_provider
+        if not provider_id:
+            raise ParleyError(
+                ErrorKind.CONFIG, "Choose a provider with --provider (see `parley providers`)."
+            )
+        spec = _provider(catalog, provider_id)
+        return asyncio.run(_ask(args, spec))
+    except ParleyError as err:
+        return _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        return EXIT_CODES[ErrorKind.CANCELLED]
+    except json.JSONDecodeError as err:
+        return _fail(f"--advanced is not valid JSON: {err}", EXIT_CODES[ErrorKind.CONFIG])
+
+
+# ---------------------------------------------------------------- providers / models
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    for problem in catalog.problems:
+        print(f"parley: skipped a provider file: {problem}", file=sys.stderr)
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "base_url": p.base_url or p.base_url_hint or "",
+            "auth": p.auth.scheme.value if p.auth.required else "none",
+            "local": p.local,
+            "user": p.id in catalog.user_ids,
+        }
+        for p in catalog
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["id"]) for r in rows) if rows else 0
+    for r in rows:
+        extra = " (yours)" if r["user"] else ""
+        print(f"{r['id']:<{width}}  {r['name']}{extra}  {r['base_url']}")
+    return EXIT_OK
+
+
+async def _models(spec: ProviderSpec, base_url: str | None) -> list[Any]:
+    from parley.net.engine import Engine
+
+    engine = Engine(proxy=_settings().proxy)
+    try:
+        return await engine.list_models(spec, _key_for(spec), base_url)
+    finally:
+        await engine.aclose()
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    try:
+        spec = _provider(_catalog(), args.provider)
+        base_url = args.base_url or _settings().base_urls.get(spec.id) or None
+        models = asyncio.run(_models(spec, base_url))
+    except ParleyError as err:
+        return _fail(str(err), err.exit_code)
+    if args.json:
+        print(json.dumps([_model_dict(m) for m in models], indent=2))
+        return EXIT_OK
+    for m in models:
+        details = []
+        if m.context_length:
+            details.append(f"{m.context_length:,} ctx")
+        if m.prompt_price is not None and m.completion_price is not None:
+            cur = m.currency or "USD"
+            details.append(f"{m.prompt_price:g}/{m.completion_price:g} {cur} per 1M in/out")
+        print(m.id + (f"  ({', '.join(details)})" if details else ""))
+    return EXIT_OK
+
+
+def _model_dict(m: Any) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(m) and not isinstance(m, type):
+        return dataclasses.asdict(m)
+    dump = getattr(m, "model_dump", None)
+    return dump() if callable(dump) else dict(vars(m))
+
+
+# ---------------------------------------------------------------- history / export / import
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from parley.core.store import Store, StoreError
+
+    try:
+        store = Store.open(read_only=True)
+    except StoreError as err:
+        return _fail(str(err), EXIT_UNEXPECTED)
+    try:
+        convs = store.list_conversations(limit=args.limit)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([_conv_row(c) for c in convs], indent=2, default=str))
+        return EXIT_OK
+    for c in convs:
+        row = _conv_row(c)
+        pin = "*" if row.get("pinned") else " "
+        print(f"{pin} {row['id']}  {row.get('updated_at', '')}  {row.get('title', '')}")
+    return EXIT_OK
+
+
+def _conv_row(c: Any) -> dict[str, Any]:
+    return _model_dict(c) if not isinstance(c, dict) else c
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from parley.core.export import export_json, export_markdown
+    from parley.core.store import Store, StoreError
+
+    try:
+        store = Store.open(read_only=True)
+    except StoreError as err:
+        return _fail(str(err), EXIT_UNEXPECTED)
+    try:
+        conv_id = args.id
+        if args.last or conv_id is None:
+            latest = store.list_conversations(limit=1)
+            if not latest:
+                return _fail("There are no conversations to export.", EXIT_CODES[ErrorKind.CONFIG])
+            conv_id = _conv_row(latest[0])["id"]
+        if store.get_conversation(conv_id) is None:
+            return _fail(f"There is no conversation {conv_id!r}.", EXIT_CODES[ErrorKind.CONFIG])
+        if args.format == "md":
+            text = export_markdown(store, conv_id)
+        else:
+            text = json.dumps(export_json(store, conv_id), indent=2, ensure_ascii=False)
+    finally:
+        store.close()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from parley.core.export import import_json
+    from parley.core.store import Store, StoreError
+
+    try:
+        data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        return _fail(f"Cannot read {args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
+    try:
+        store = Store.open()
+    except StoreError as err:
+        return _fail(str(err), EXIT_UNEXPECTED)
+    try:
+        conv_id = import_json(store, data)
+    except (ValueError, KeyError, TypeError) as err:
+        return _fail(f"{args.file} is not a Parley export: {err}", EXIT_CODES[ErrorKind.CONFIG])
+    finally:
+        store.close()
+    print(conv_id)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: a desktop chat client for LLM chat-completion APIs. "
+        "Without a command it opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="start the window, report readiness, exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser(
+        "ask",
+        help="stream one answer to stdout",
+        description="Stream one answer to stdout (reasoning to stderr).",
+        epilog=ASK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("--provider", "-p", metavar="ID", help="provider id (see `parley providers`)")
+    ask.add_argument("--base-url", metavar="URL", help="override the provider's base URL")
+    ask.add_argument("--model", "-m", metavar="M", help="model id")
+    ask.add_argument(
+        "--param", metavar="NAME=VALUE", action="append", default=[], help="set a parameter"
+    )
+    ask.add_argument("--advanced", metavar="JSON", help="a JSON object merged into the body last")
+    ask.add_argument("--system", metavar="TEXT", help="system prompt")
+    ask.add_argument("--no-stream", action="store_true", help="ask for one non-streamed response")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument("--save", action="store_true", help="store the exchange in the history")
+    ask.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="read timeout (default 120)"
+    )
+    ask.add_argument("prompt", metavar="PROMPT", help="the prompt, or - to read stdin")
+    ask.set_defaults(func=cmd_ask)
+
+    providers = sub.add_parser("providers", help="list the providers")
+    providers.add_argument("--json", action="store_true")
+    providers.set_defaults(func=cmd_providers)
+
+    models = sub.add_parser("models", help="list a provider's models")
+    models.add_argument("provider", metavar="ID")
+    models.add_argument("--base-url", metavar="URL")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    history = sub.add_parser("history", help="list conversations, newest first")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
+
+    export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
+    export.add_argument("id", nargs="?", metavar="ID")
+    export.add_argument("--last", action="store_true", help="the most recent conversation")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("-o", "--output", metavar="FILE")
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="import a conversation exported as JSON")
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from parley.app import main as window_main
+
+        return window_main(["--self-test"] if args.self_test else [])
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:
+        return EXIT_OK
+    return code
