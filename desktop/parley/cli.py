@@ -20,22 +20,23 @@ from parley.core.paths import user_providers_dir
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 
-ASK_EPILOG = (
-    """\
-exit codes:
-  0    the answer arrived in full
-  1    an unexpected internal error
-"""
-    + "\n".join(
-        f"  {code:<4} {', '.join(k.value for k in kinds)}"
-        for code, kinds in sorted(
-            {
-                c: [k for k in ErrorKind if EXIT_CODES[k] == c] for c in set(EXIT_CODES.values())
-            }.items()
-        )
-    )
-    + """
+_EXIT_MEANINGS = {
+    ErrorKind.CONFIG: "bad input: unknown provider, invalid parameter, no key",
+    ErrorKind.AUTH: "the key was refused (401) or access is forbidden (403)",
+    ErrorKind.QUOTA: "quota or budget exhausted (EURI 403 quota, 402)",
+    ErrorKind.RATE_LIMIT: "rate limited (429), still after retries",
+    ErrorKind.BAD_REQUEST: "the provider rejected the request (400, 404, 422)",
+    ErrorKind.SERVER: "the provider failed (5xx), still after retries",
+    ErrorKind.NETWORK: "the provider could not be reached (refused, DNS, TLS)",
+    ErrorKind.TIMEOUT: "the provider did not answer in time",
+    ErrorKind.PROTOCOL: "a malformed or cut-off response; the partial answer was printed",
+    ErrorKind.CANCELLED: "interrupted (Ctrl+C); the partial answer was printed",
+}
 
+ASK_EPILOG = (
+    "exit codes:\n  0    the answer arrived in full\n  1    an unexpected internal error\n"
+    + "".join(f"  {EXIT_CODES[k]:<4} {text}\n" for k, text in _EXIT_MEANINGS.items())
+    + """
 Values given with --param parse as JSON where they can (--param stop='["\\n"]',
 --param temperature=0.2); otherwise they are taken as strings. PROMPT may be - for stdin.
 The key comes from the OS keyring (set it in the window) or PARLEY_API_KEY_<ID>.
