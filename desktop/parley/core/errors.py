@@ -48,16 +48,42 @@ RETRYABLE = frozenset(
 REDACTED = "[redacted]"
 
 
+_MIN_ECHO = 8  # a run this long copied from a key is treated as the key
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each secret (and of a long prefix of it) in `text`."""
+    """Replace each secret in `text`, and any run of 8+ characters copied from one.
+
+    Providers often echo a truncated key ("sk-abc12345...", "key eur_ab12cd34 is invalid"), so a
+    prefix, suffix or middle part of the key is hidden as well as the whole key.
+    """
     for secret in secrets:
         if not secret or len(secret) < 4:
             continue
         text = text.replace(secret, REDACTED)
-        # Providers often echo a truncated key ("sk-abc...xyz"); hide long prefixes too.
-        if len(secret) >= 12:
-            text = text.replace(secret[: len(secret) // 2], REDACTED)
+        if len(secret) < _MIN_ECHO:
+            continue
+        text = _redact_fragments(text, secret)
     return text
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    out: list[str] = []
+    i = 0
+    anchors = {secret[j : j + _MIN_ECHO] for j in range(len(secret) - _MIN_ECHO + 1)}
+    while i <= len(text) - _MIN_ECHO:
+        if text[i : i + _MIN_ECHO] in anchors:
+            # Extend the match as far as it keeps following some stretch of the secret.
+            end = i + _MIN_ECHO
+            while end < len(text) and text[i : end + 1] in secret:
+                end += 1
+            out.append(REDACTED)
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    out.append(text[i:])
+    return "".join(out)
 
 
 class ParleyError(Exception):
