@@ -7,6 +7,7 @@ file yields a `CatalogProblem` naming the file and the field; the other files st
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ParamType(StrEnum):
@@ -70,6 +78,12 @@ class ParamSpec(_Strict):
     pattern_help: str | None = None  # how to describe the pattern to a person, e.g. "a UUID"
     # string_list params that the wire also accepts as a single string (OpenAI `stop`).
     allow_single: bool = False
+    item_choices: list[str] | None = None  # string_list: every item must be one of these
+    suggestions: list[str] | None = None  # known values to offer; not enforced
+    # json: what the value must be. "string_map" = an object whose values are all strings.
+    json_shape: Literal["any", "object", "array", "string_map"] = "any"
+    example: str | None = None  # a short example value, shown as a placeholder / in errors
+    deprecated: bool = False  # still accepted by the provider, but superseded
 
     @property
     def wire_path(self) -> str:
@@ -85,6 +99,20 @@ class ParamSpec(_Strict):
             raise ValueError("an enum parameter needs `choices`")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("`min` is greater than `max`")
+        numeric = self.type in (ParamType.NUMBER, ParamType.INTEGER)
+        if (self.min is not None or self.max is not None) and not numeric:
+            raise ValueError(f"`min`/`max` apply only to number or integer, not {self.type.value}")
+        if self.choices and self.type is not ParamType.ENUM:
+            raise ValueError("`choices` apply only to enum; use `suggestions` for hints")
+        if self.item_choices and self.type is not ParamType.STRING_LIST:
+            raise ValueError("`item_choices` apply only to string_list")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"`pattern` is not a valid regular expression: {exc}") from exc
+        if self.wire is not None and not all(self.wire.split(".")):
+            raise ValueError(f"`wire` {self.wire!r} has an empty part")
         return self
 
 
@@ -102,6 +130,9 @@ class ModelsSpec(_Strict):
     fallback: list[str] = Field(default_factory=list)
     # Adaptive Engine: a model is "project" or "project/model".
     naming: Literal["plain", "project"] = "plain"
+    # Parameters that can stand in for the model (EUrouter: models, rule_id, rule_name); when
+    # one is set the model may be left empty and is then not sent.
+    optional_when: list[str] = Field(default_factory=list)
 
 
 class Capabilities(_Strict):
@@ -140,13 +171,33 @@ class ProviderSpec(_Strict):
     quirks: Quirks = Quirks()
     params: list[ParamSpec] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_params(self) -> ProviderSpec:
-        seen: set[str] = set()
-        for p in self.params:
-            if p.name in seen:
+    @field_validator("params")
+    @classmethod
+    def _unique_params(cls, params: list[ParamSpec]) -> list[ParamSpec]:
+        names: set[str] = set()
+        wires: dict[str, str] = {}
+        for p in params:
+            if p.name in names:
                 raise ValueError(f"parameter {p.name!r} is listed twice")
-            seen.add(p.name)
+            names.add(p.name)
+            if p.wire_path in wires:
+                other = wires[p.wire_path]
+                raise ValueError(f"parameters {other!r} and {p.name!r} both go to {p.wire_path!r}")
+            wires[p.wire_path] = p.name
+        for path, name in wires.items():
+            for other_path, other_name in wires.items():
+                if other_path.startswith(path + "."):
+                    raise ValueError(
+                        f"parameter {name!r} ({path!r}) would overwrite "
+                        f"{other_name!r} ({other_path!r})"
+                    )
+        return params
+
+    @model_validator(mode="after")
+    def _known_optional_when(self) -> ProviderSpec:
+        for name in self.models.optional_when:
+            if self.param(name) is None:
+                raise ValueError(f"models.optional_when names {name!r}, which is not a parameter")
         return self
 
     def param(self, name: str) -> ParamSpec | None:
