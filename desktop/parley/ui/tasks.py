@@ -1,0 +1,106 @@
+"""One registry for the window's background tasks.
+
+asyncio keeps only weak references to tasks, so a task nobody holds can vanish mid-stream; the
+registry holds every task strongly until it ends. Tasks that serve one purpose share a *slot*
+(e.g. ``("stream", conversation_id)``): starting a new task in a slot cancels the previous one and
+waits for it to finish cleaning up (a stopped stream saves its partial answer) before the new one
+runs. ``shutdown()`` cancels everything and waits, for an orderly exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ErrorHandler = Callable[[Hashable | None, BaseException], None]
+
+
+class TaskRegistry:
+    def __init__(self, on_error: ErrorHandler | None = None) -> None:
+        self._slots: dict[Hashable, asyncio.Task[Any]] = {}
+        self._loose: set[asyncio.Task[Any]] = set()
+        self._on_error = on_error
+        self._closed = False
+
+    def start(self, slot: Hashable, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coro` in `slot`, cancelling (and first awaiting) whatever ran there before."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the task registry is shut down")
+        previous = self._slots.get(slot)
+        if previous is not None and not previous.done():
+            previous.cancel()
+            coro = self._after(previous, coro)
+        task = asyncio.get_running_loop().create_task(coro, name=f"parley:{slot!r}")
+        self._slots[slot] = task
+        task.add_done_callback(lambda t: self._finished(slot, t))
+        return task
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str = "parley:task") -> asyncio.Task[T]:
+        """Run a task that shares no slot; it is still held, cancelled and awaited at shutdown."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the task registry is shut down")
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._loose.add(task)
+        task.add_done_callback(lambda t: self._finished(None, t))
+        return task
+
+    def get(self, slot: Hashable) -> asyncio.Task[Any] | None:
+        task = self._slots.get(slot)
+        return task if task is not None and not task.done() else None
+
+    def running(self, slot: Hashable) -> bool:
+        return self.get(slot) is not None
+
+    def cancel(self, slot: Hashable) -> bool:
+        task = self.get(slot)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    def __len__(self) -> int:
+        return sum(1 for t in self._slots.values() if not t.done()) + len(self._loose)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every task and wait for them (their `finally` blocks save what they hold)."""
+        self._closed = True
+        tasks = [t for t in (*self._slots.values(), *self._loose) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                log.warning("task %s did not stop within %.1f s", task.get_name(), timeout)
+        self._slots.clear()
+        self._loose.clear()
+
+    @staticmethod
+    async def _after(previous: asyncio.Task[Any], coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            await asyncio.wait([previous])
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        return await coro
+
+    def _finished(self, slot: Hashable | None, task: asyncio.Task[Any]) -> None:
+        if slot is None:
+            self._loose.discard(task)
+        elif self._slots.get(slot) is task:
+            del self._slots[slot]
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        if self._on_error is not None:
+            self._on_error(slot, exc)
+        else:
+            log.error("background task %s failed", task.get_name(), exc_info=exc)

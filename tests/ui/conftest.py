@@ -1,0 +1,63 @@
+"""qasync fixtures for widget tests (DESIGN.md: pytest-qt's waitUntil alone drives no coroutine).
+
+`qloop` is a fresh qasync `QEventLoop` per test. `arun(coro)` runs a test's async scenario inside
+it with a time limit. At teardown a test fails if it left tasks running or the loop reported an
+error (an exception nobody retrieved, a callback that raised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from qasync import QEventLoop
+
+T = TypeVar("T")
+
+ARUN_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[QEventLoop]:
+    loop = QEventLoop(qapp)
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=5))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
+        names = [t.get_name() for t in pending]
+        assert not names, f"the test left tasks running: {names}"
+        messages = [str(c.get("message")) + ": " + repr(c.get("exception")) for c in errors]
+        assert not messages, f"the event loop reported errors: {messages}"
+
+
+@pytest.fixture
+def arun(qloop: QEventLoop) -> Callable[..., Any]:
+    def run(coro: Coroutine[Any, Any, T], timeout: float = ARUN_TIMEOUT) -> T:
+        return qloop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    return run
+
+
+async def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll `predicate` while the loop keeps running; fail with `what` after `timeout` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
