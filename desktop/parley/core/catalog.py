@@ -74,6 +74,9 @@ class ParamSpec(_Strict):
     max: float | None = None
     choices: list[str] | None = None  # for enum
     max_items: int | None = None  # for string_list
+    item_noun: str = (
+        "values"  # what a string_list holds, for messages: "stop takes at most 4 sequences"
+    )
     pattern: str | None = None  # regex a string (or each list item) must match
     pattern_help: str | None = None  # how to describe the pattern to a person, e.g. "a UUID"
     # string_list params that the wire also accepts as a single string (OpenAI `stop`).
