@@ -1,0 +1,467 @@
+"""The one request path: ChatRequest -> HTTP -> typed events, for the window, the lab and the CLI.
+
+    engine = Engine()
+    async with contextlib.aclosing(engine.run(spec, request, key)) as events:
+        async for event in events:
+            result.apply(event)
+
+Streamed and non-streamed requests yield the same events. Failures before the first token are
+retried (429, 5xx, network, timeouts) with `Retrying` events; after tokens arrived the error is
+raised with `partial=True` and the caller keeps what it has. The key only ever goes into the
+request headers: never into an event, an exception or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import socket
+import ssl
+import time
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from parley import __version__
+from parley.core.catalog import ModelListing, ProviderSpec
+from parley.core.decode import StreamDecoder, decode_response, parse_error
+from parley.core.errors import ErrorKind, ParleyError, redact
+from parley.core.events import Event, Meta, RawEvent, Retrying
+from parley.core.modellist import ModelInfo, fallback_models, parse_models
+from parley.core.request import ChatRequest
+from parley.core.wire import WireRequest, auth_headers, build_wire_request
+from parley.net.sse import SSEParser
+
+_ERROR_BODY_LIMIT = 256 * 1024
+_KEPT = " The part that arrived is kept."
+
+# Response headers worth showing (routing, request ids, rate limits). Never request headers.
+_HEADER_PREFIXES = (
+    "x-provider-",
+    "x-model-",
+    "x-routing-",
+    "x-fallback-",
+    "x-ratelimit-",
+    "ratelimit-",
+    "openai-",
+)
+_HEADER_NAMES = frozenset(
+    {"x-request-id", "request-id", "x-requestid", "cf-ray", "server", "via", "retry-after"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; Retry-After is honoured up to `max_delay`."""
+
+    max_attempts: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    jitter: float = 0.2  # +-20 %
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        backoff = min(self.base_delay * 2.0 ** (attempt - 1), self.max_delay)
+        spread = backoff * self.jitter
+        return max(0.0, min(self.max_delay, backoff + random.uniform(-spread, spread)))
+
+
+@dataclass
+class _Progress:
+    tokens: bool = False
+    secrets: list[str | None] = field(default_factory=list)
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return parts.netloc or url
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
+
+
+def _keep_partial(err: ParleyError, partial: bool) -> ParleyError:
+    if partial and not err.partial:
+        err.partial = True
+        if _KEPT.strip() not in err.message:
+            err.message += _KEPT
+            err.args = (err.message,)
+    return err
+
+
+def network_error(
+    exc: httpx.HTTPError | OSError,
+    provider: str,
+    url: str,
+    *,
+    partial: bool,
+    timeouts: httpx.Timeout,
+) -> ParleyError:
+    """A person's message for a transport failure: what happened, where, what to do."""
+    host = _host(url)
+    tail = _KEPT if partial else ""
+
+    def err(kind: ErrorKind, message: str) -> ParleyError:
+        return ParleyError(kind, message + tail, provider=provider, partial=partial)
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        return err(
+            ErrorKind.TIMEOUT,
+            f"Connecting to {provider} ({host}) timed out after {timeouts.connect:g} s. "
+            "Check your internet connection, proxy and the base URL.",
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        if partial:
+            return err(
+                ErrorKind.TIMEOUT,
+                f"{provider} stopped sending for {timeouts.read:g} s in the middle of the answer.",
+            )
+        return err(
+            ErrorKind.TIMEOUT,
+            f"{provider} did not start answering within {timeouts.read:g} s. "
+            "Try again, or raise the read timeout in Settings.",
+        )
+    if isinstance(exc, httpx.WriteTimeout):
+        return err(ErrorKind.TIMEOUT, f"Sending the request to {provider} ({host}) timed out.")
+    if isinstance(exc, httpx.PoolTimeout):
+        return err(
+            ErrorKind.TIMEOUT,
+            f"Too many requests are open at once; no connection to {provider} became free.",
+        )
+    if isinstance(exc, httpx.ProxyError):
+        return err(
+            ErrorKind.NETWORK,
+            f"The proxy refused the connection to {provider} ({host}). Check the proxy setting.",
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ParleyError(
+            ErrorKind.CONFIG,
+            f"The address for {provider} is not a valid http(s) URL: {url}",
+            provider=provider,
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return err(ErrorKind.PROTOCOL, f"{provider} sent a body that could not be decoded.")
+    causes = list(_chain(exc))
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+        return err(
+            ErrorKind.NETWORK,
+            f"The secure connection to {provider} ({host}) failed: its certificate is not "
+            "trusted. A proxy or antivirus that inspects HTTPS can cause this.",
+        )
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return err(
+            ErrorKind.NETWORK,
+            f"The secure (TLS) connection to {provider} ({host}) failed. "
+            "Check the base URL (http vs https) and any proxy.",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        text = " ".join(str(c) for c in causes).lower()
+        if any(isinstance(c, socket.gaierror) for c in causes) or any(
+            w in text for w in ("name or service", "nodename", "getaddrinfo", "name resolution")
+        ):
+            return err(
+                ErrorKind.NETWORK,
+                f"Could not find {host}. Check the base URL for {provider} and your internet "
+                "connection.",
+            )
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text:
+            return err(
+                ErrorKind.NETWORK,
+                f"Nothing is answering at {host} (connection refused). Is the {provider} server "
+                "running, and is the base URL right?",
+            )
+        return err(
+            ErrorKind.NETWORK,
+            f"Could not connect to {provider} ({host}). Check your internet connection.",
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        if partial:
+            return err(ErrorKind.NETWORK, f"The connection to {provider} broke off mid-answer.")
+        return err(
+            ErrorKind.NETWORK,
+            f"The connection to {provider} ({host}) closed before an answer came. Try again.",
+        )
+    return err(ErrorKind.NETWORK, f"The connection to {provider} ({host}) failed.")
+
+
+def _headers_meta(response: httpx.Response, secrets: list[str | None]) -> Meta:
+    kept: dict[str, str] = {}
+    for name, value in response.headers.items():
+        lower = name.lower()
+        if lower in _HEADER_NAMES or lower.startswith(_HEADER_PREFIXES):
+            kept[lower] = redact(value, secrets)
+    return Meta(
+        model=kept.get("x-model-used") or None,
+        routed_provider=kept.get("x-provider-slug") or kept.get("x-provider-id") or None,
+        headers=kept,
+    )
+
+
+class Engine:
+    """One HTTP client (connection pool) for every request of the app. Belongs to one loop."""
+
+    def __init__(
+        self,
+        proxy: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        *,
+        write_timeout: float = 30.0,
+        pool_timeout: float = 30.0,
+        max_connections: int = 100,
+        max_keepalive_connections: int = 20,
+        keepalive_expiry: float = 30.0,
+        models_ttl: float = 600.0,
+    ) -> None:
+        self.proxy = proxy
+        self.retry = retry or RetryPolicy()
+        self.timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout
+        )
+        self.limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self.models_ttl = models_ttl
+        self._client: httpx.AsyncClient | None = None
+        self._models: dict[tuple[str, str], tuple[float, list[ModelInfo]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Engine(proxy={'set' if self.proxy else None}, retry={self.retry!r})"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=self.limits,
+                proxy=self.proxy,
+                trust_env=True,
+                follow_redirects=False,
+                headers={"User-Agent": f"Parley/{__version__}"},
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ------------------------------------------------------------------ chat
+
+    async def run(
+        self, spec: ProviderSpec, request: ChatRequest, key: str | None, *, raw: bool = False
+    ) -> AsyncGenerator[Event, None]:
+        """Send `request`; yield Meta, Retrying and content events; raise ParleyError."""
+        wire = build_wire_request(spec, request)
+        headers = {**wire.headers, **auth_headers(spec, key)}
+        try:
+            content = json.dumps(wire.body, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ParleyError(
+                ErrorKind.CONFIG,
+                f"The request for {spec.name} cannot be sent as JSON: {exc}",
+                provider=spec.name,
+            ) from None
+        headers.setdefault("Content-Type", "application/json")
+        attempt = 0
+        while True:
+            attempt += 1
+            progress = _Progress(secrets=[key])
+            try:
+                async with contextlib.aclosing(
+                    self._attempt(spec, wire, headers, content, progress, raw)
+                ) as events:
+                    async for event in events:
+                        yield event
+                return
+            except ParleyError as err:
+                if progress.tokens or not err.retryable or attempt >= self.retry.max_attempts:
+                    raise
+                failure = err
+            delay = self.retry.delay(attempt, failure.retry_after)
+            yield Retrying(attempt, delay, failure)
+            await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        spec: ProviderSpec,
+        wire: WireRequest,
+        headers: dict[str, str],
+        content: bytes,
+        progress: _Progress,
+        raw: bool,
+    ) -> AsyncGenerator[Event, None]:
+        accept = "text/event-stream" if wire.stream else "application/json"
+        try:
+            request = self.client.build_request(
+                "POST", wire.url, headers={"Accept": accept, **headers}, content=content
+            )
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise network_error(
+                exc, spec.name, wire.url, partial=False, timeouts=self.timeout
+            ) from None
+        try:
+            if not 200 <= response.status_code < 300:
+                body = await self._read_limited(response)
+                raise parse_error(
+                    spec.name,
+                    response.status_code,
+                    body.decode("utf-8", errors="replace"),
+                    response.headers,
+                    progress.secrets,
+                )
+            yield _headers_meta(response, progress.secrets)
+            ctype = response.headers.get("content-type", "").lower()
+            as_sse = "text/event-stream" in ctype or (wire.stream and "json" not in ctype)
+            if as_sse:
+                async with contextlib.aclosing(self._sse(spec, response, progress, raw)) as events:
+                    async for event in events:
+                        yield event
+            else:
+                for event in await self._body(spec, response, progress, raw):
+                    yield event
+        except httpx.HTTPError as exc:
+            raise network_error(
+                exc, spec.name, wire.url, partial=progress.tokens, timeouts=self.timeout
+            ) from None
+        except ParleyError as err:
+            _keep_partial(err, progress.tokens)
+            raise
+        finally:
+            await response.aclose()
+
+    async def _sse(
+        self, spec: ProviderSpec, response: httpx.Response, progress: _Progress, raw: bool
+    ) -> AsyncGenerator[Event, None]:
+        parser = SSEParser(spec.name)
+        decoder = StreamDecoder(spec, progress.secrets)
+        async for chunk in response.aiter_bytes():
+            for data in parser.feed(chunk):
+                if raw:
+                    yield RawEvent(data, time.monotonic())
+                for event in decoder.feed(data):
+                    yield event
+                progress.tokens = decoder.content_seen
+        for data in parser.flush():
+            try:
+                json.loads(data)
+            except ValueError:
+                if data.strip() != "[DONE]":
+                    continue  # a payload cut off by the end of the body: finish() judges
+            if raw:
+                yield RawEvent(data, time.monotonic())
+            for event in decoder.feed(data):
+                yield event
+            progress.tokens = decoder.content_seen
+        for event in decoder.finish():
+            yield event
+
+    async def _body(
+        self, spec: ProviderSpec, response: httpx.Response, progress: _Progress, raw: bool
+    ) -> list[Event]:
+        data = await response.aread()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParleyError(
+                ErrorKind.PROTOCOL,
+                f"{spec.name} sent bytes that are not valid UTF-8 text.",
+                provider=spec.name,
+            ) from None
+        events: list[Event] = [RawEvent(text, time.monotonic())] if raw else []
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            raise ParleyError(
+                ErrorKind.PROTOCOL,
+                f"{spec.name} sent an answer that is not valid JSON.",
+                provider=spec.name,
+                provider_message=redact(" ".join(text.split())[:200], progress.secrets) or None,
+            ) from None
+        events += decode_response(spec, body, progress.secrets)
+        return events
+
+    @staticmethod
+    async def _read_limited(response: httpx.Response) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= _ERROR_BODY_LIMIT:
+                break
+        return b"".join(parts)[:_ERROR_BODY_LIMIT]
+
+    # ------------------------------------------------------------------ models
+
+    async def list_models(
+        self,
+        spec: ProviderSpec,
+        key: str | None,
+        base_url: str | None = None,
+        *,
+        refresh: bool = False,
+    ) -> list[ModelInfo]:
+        """The provider's models (cached per provider and base URL for `models_ttl` s)."""
+        if spec.models.listing is ModelListing.NONE:
+            return fallback_models(spec.models)
+        base = (base_url or spec.base_url).rstrip("/")
+        if not base:
+            raise ParleyError(
+                ErrorKind.CONFIG,
+                f"{spec.name} needs a base URL before its models can be listed.",
+                provider=spec.name,
+            )
+        cache_key = (spec.id, base)
+        cached = self._models.get(cache_key)
+        if cached is not None and not refresh and time.monotonic() - cached[0] < self.models_ttl:
+            return list(cached[1])
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if spec.models.needs_auth:
+            if spec.auth.required and not key:
+                raise ParleyError(
+                    ErrorKind.CONFIG,
+                    f"Add a key for {spec.name} to list its models.",
+                    provider=spec.name,
+                )
+            headers.update(auth_headers(spec, key))
+        url = base + "/" + spec.models.path.lstrip("/")
+        secrets: list[str | None] = [key]
+        try:
+            response = await self.client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise network_error(exc, spec.name, url, partial=False, timeouts=self.timeout) from None
+        if not 200 <= response.status_code < 300:
+            raise parse_error(
+                spec.name, response.status_code, response.text, response.headers, secrets
+            )
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            raise ParleyError(
+                ErrorKind.PROTOCOL,
+                f"{spec.name} sent a model list that is not valid JSON.",
+                provider=spec.name,
+            ) from None
+        models = parse_models(spec.models.listing, payload) or fallback_models(spec.models)
+        self._models[cache_key] = (time.monotonic(), models)
+        return list(models)
