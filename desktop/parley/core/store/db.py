@@ -1,0 +1,1207 @@
+"""The history database: conversations as trees of messages, saved as they stream.
+
+One `Store` wraps one SQLite connection (WAL mode, synchronous=NORMAL, foreign keys on). It is
+safe to call from several threads: every use of the connection holds one lock. Several
+processes may open the same file at once: WAL lets readers run beside the single writer, and a
+writer waits up to `busy_timeout` seconds for another's write before giving up with a
+StoreError(LOCKED).
+
+Streaming answers: `begin_answer` creates the message with status "streaming";
+`save_partial` only records the latest text in memory and a background thread commits it
+(at most once per `flush_interval`, and never later than `flush_interval` after it arrived), so
+a process killed mid-stream loses at most the last fraction of a second. On the next open,
+`recover_interrupted` marks answers whose writing process is gone as "interrupted".
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from parley.core import paths
+from parley.core.request import ChatRequest, ContentPart
+
+from .errors import StoreError, StoreErrorKind, translate
+from .models import (
+    MESSAGE_STATUSES,
+    Conversation,
+    MessageStatus,
+    SearchHit,
+    Siblings,
+    StoredMessage,
+    content_columns,
+    from_json,
+    fts_query,
+    make_title,
+    parse_content,
+    parse_tool_calls,
+    to_json,
+    tool_calls_json,
+)
+from .schema import LATEST_VERSION, is_empty, migrate, schema_version
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+FINAL_STATUSES = frozenset({"complete", "stopped", "failed", "interrupted"})
+
+_CONVERSATION_COLUMNS = (
+    "id, title, title_set, system_prompt, provider, model, params, advanced, preset, pinned, "
+    "session_id, draft, current_leaf_id, created_at, updated_at, deleted_at"
+)
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, parent_id, role, text, content, reasoning, refusal, tool_calls, "
+    "tool_call_id, name, status, error, finish_reason, request_body, provider, model, "
+    "model_used, meta, usage, metrics, cost, extra, created_at, updated_at"
+)
+_M_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+
+
+class _Unset(Enum):
+    UNSET = 0
+
+
+UNSET = _Unset.UNSET
+
+
+def _writer_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x00100000, False, pid)  # SYNCHRONIZE
+        if not handle:
+            return False
+        try:
+            return bool(kernel32.WaitForSingleObject(handle, 0) == 0x102)  # WAIT_TIMEOUT
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _writer_alive(writer: str | None) -> bool:
+    if not writer:
+        return False
+    host, _, pid = writer.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return int(pid) == os.getpid() or _process_alive(int(pid))
+
+
+def move_aside_and_start_fresh(path: Path | str | None = None) -> Path:
+    """Rename a bad database (and its -wal/-shm files) out of the way; return where it went.
+
+    Nothing is deleted: the file keeps every byte under a name like
+    `parley.sqlite3.broken-20250101-120000`. The next `Store.open(path)` starts a fresh history.
+    """
+    path = Path(path) if path is not None else paths.database_path()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    n = 2
+    while target.exists():
+        target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+        n += 1
+    try:
+        path.rename(target)
+        for suffix in ("-wal", "-shm"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                companion.rename(target.with_name(target.name + suffix))
+    except OSError as exc:
+        raise StoreError(
+            StoreErrorKind.CANNOT_OPEN,
+            f"Could not move the database {path} aside: {exc.strerror or exc}.",
+            path=path,
+        ) from exc
+    return target
+
+
+class Store:
+    """The history. Open with `Store.open()`; close with `close()` or use it as a context."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path | None,
+        *,
+        read_only: bool,
+        flush_interval: float,
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self.read_only = read_only
+        self.flush_interval = flush_interval
+        self.schema_version = schema_version(conn)
+        self.backups: list[Path] = []  # files written before migrating, this open
+        self._writer = _writer_id()
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pending: dict[int, tuple[str, str]] = {}
+        self._wake = threading.Condition(threading.Lock())
+        self._last_flush = 0.0
+        self._flusher: threading.Thread | None = None
+        self._closed = False  # no more partials accepted
+        self._conn_closed = False
+        self._background_error: StoreError | None = None
+
+    # -- opening and closing -------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        busy_timeout: float = 5.0,
+        flush_interval: float = 0.3,
+    ) -> Store:
+        """Open (creating and migrating as needed) the history at `path` (default: the data
+        folder's parley.sqlite3; ":memory:" for a throwaway one).
+
+        Raises StoreError: CORRUPT (offer `move_aside_and_start_fresh`), LOCKED (another
+        instance holds the write lock; offer read-only), TOO_NEW (a newer Parley wrote it;
+        read-only works), DISK_FULL, CANNOT_OPEN.
+        """
+        memory = path == ":memory:"
+        db_path = None if memory else (Path(path) if path is not None else paths.database_path())
+        try:
+            if db_path is None:
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            elif read_only:
+                if not db_path.exists():
+                    raise StoreError(
+                        StoreErrorKind.NOT_FOUND,
+                        f"There is no history database at {db_path} to open read-only.",
+                        path=db_path,
+                    )
+                uri = "file:" + urllib.parse.quote(str(db_path.resolve())) + "?mode=ro"
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=busy_timeout,
+                )
+            else:
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    str(db_path),
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=busy_timeout,
+                )
+        except sqlite3.Error as exc:
+            raise translate(exc, db_path) from exc
+        except OSError as exc:
+            raise StoreError(
+                StoreErrorKind.CANNOT_OPEN,
+                f"Cannot create the folder for the history database {db_path}: "
+                f"{exc.strerror or exc}.",
+                path=db_path,
+            ) from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = schema_version(conn)
+            if version == 0 and not is_empty(conn):
+                raise StoreError(
+                    StoreErrorKind.CORRUPT,
+                    f"{db_path} is an SQLite file but not a Parley history. Parley can move "
+                    "it aside (nothing is deleted) and start a fresh history.",
+                    path=db_path,
+                )
+            if version > LATEST_VERSION and not read_only:
+                raise StoreError(
+                    StoreErrorKind.TOO_NEW,
+                    f"The history database {db_path} was written by a newer Parley (schema "
+                    f"{version}, this version knows up to {LATEST_VERSION}). Update Parley, or "
+                    "open it read-only.",
+                    path=db_path,
+                )
+            backups: list[Path] = []
+            if not read_only:
+                if db_path is not None:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                backups = migrate(conn, db_path)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, db_path) from exc
+        store = cls(conn, db_path, read_only=read_only, flush_interval=flush_interval)
+        store.backups = backups
+        if not read_only:
+            try:
+                store.recover_interrupted()
+            except StoreError:
+                store.close()
+                raise
+        return store
+
+    def close(self) -> None:
+        """Commit whatever is pending and close. Safe to call twice."""
+        if self._closed:
+            return
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        if self._flusher is not None:
+            self._flusher.join()
+        try:
+            if not self.read_only:
+                self.flush()
+        finally:
+            with self._lock:
+                self._conn_closed = True
+                self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def check(self) -> list[str]:
+        """SQLite's integrity check: an empty list when the file is sound."""
+        with self._read() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else problems
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._ensure_open()
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside is saved together or not at all."""
+        if self.read_only:
+            raise StoreError(
+                StoreErrorKind.READ_ONLY,
+                "The history is open read-only: this change was not saved.",
+                path=self.path,
+            )
+        with self._lock:
+            self._ensure_open()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+            self._depth = 1
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translate(exc, self.path) from exc
+                raise
+            finally:
+                self._depth = 0
+
+    _write = batch
+
+    def _ensure_open(self) -> None:
+        if self._conn_closed:
+            raise StoreError(StoreErrorKind.INVALID, "The history database is closed.")
+
+    # -- conversations -------------------------------------------------------------------
+
+    def create_conversation(
+        self,
+        *,
+        title: str = "",
+        system_prompt: str = "",
+        provider: str | None = None,
+        model: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        advanced: Mapping[str, Any] | None = None,
+        preset: str | None = None,
+        session_id: str | None = None,
+        pinned: bool = False,
+    ) -> int:
+        t = time.time()
+        clean_title = make_title(title) if title.strip() else ""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO conversations (title, title_set, system_prompt, provider, model, "
+                "params, advanced, preset, pinned, session_id, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    clean_title,
+                    int(bool(clean_title)),
+                    system_prompt,
+                    provider,
+                    model,
+                    to_json(dict(params or {})),
+                    to_json(dict(advanced or {})),
+                    preset,
+                    int(pinned),
+                    session_id,
+                    t,
+                    t,
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def get_conversation(self, conv_id: int, *, include_deleted: bool = False) -> Conversation:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conv_id,)
+            ).fetchone()
+        if row is None or (row["deleted_at"] is not None and not include_deleted):
+            raise StoreError(
+                StoreErrorKind.NOT_FOUND, f"There is no conversation {conv_id} in the history."
+            )
+        return _conversation(row)
+
+    def list_conversations(self, *, limit: int | None = 100, offset: int = 0) -> list[Conversation]:
+        """Conversations, pinned first, then most recently active first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+                "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            ).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def count_conversations(self) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM conversations WHERE deleted_at IS NULL"
+            ).fetchone()
+        return int(row[0])
+
+    def latest_conversation_id(self) -> int | None:
+        """The most recently active conversation (pinned or not), for `--last`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT id FROM conversations WHERE deleted_at IS NULL "
+                "ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def update_conversation(
+        self,
+        conv_id: int,
+        *,
+        system_prompt: str | _Unset = UNSET,
+        provider: str | _Unset | None = UNSET,
+        model: str | _Unset | None = UNSET,
+        params: Mapping[str, Any] | _Unset = UNSET,
+        advanced: Mapping[str, Any] | _Unset = UNSET,
+        preset: str | _Unset | None = UNSET,
+        session_id: str | _Unset | None = UNSET,
+    ) -> None:
+        """Change a conversation's settings (only the arguments given). Recency is unchanged."""
+        changes: dict[str, Any] = {}
+        for column, value in (
+            ("system_prompt", system_prompt),
+            ("provider", provider),
+            ("model", model),
+            ("preset", preset),
+            ("session_id", session_id),
+        ):
+            if value is not UNSET:
+                changes[column] = value
+        for column, mapping in (("params", params), ("advanced", advanced)):
+            if not isinstance(mapping, _Unset):
+                changes[column] = to_json(dict(mapping))
+        if not changes:
+            return
+        assignments = ", ".join(f"{c} = ?" for c in changes)
+        self._update_conversation_row(conv_id, assignments, tuple(changes.values()))
+
+    def rename_conversation(self, conv_id: int, title: str) -> None:
+        """Rename; an empty title goes back to the title made from the first prompt."""
+        clean = make_title(title)
+        with self._write() as conn:
+            self._require_conversation(conn, conv_id)
+            if clean:
+                conn.execute(
+                    "UPDATE conversations SET title = ?, title_set = 1 WHERE id = ?",
+                    (clean, conv_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE conversations SET title = ?, title_set = 0 WHERE id = ?",
+                    (self._auto_title(conn, conv_id), conv_id),
+                )
+
+    def set_pinned(self, conv_id: int, pinned: bool) -> None:
+        self._update_conversation_row(conv_id, "pinned = ?", (int(pinned),))
+
+    def save_draft(self, conv_id: int, text: str) -> None:
+        """Keep the unsent text of a conversation's input box."""
+        self._update_conversation_row(conv_id, "draft = ?", (text,))
+
+    def delete_conversation(self, conv_id: int) -> str:
+        """Hide a conversation; return a token for `undo_delete`. `purge_deleted` removes it."""
+        token = secrets.token_urlsafe(12)
+        self._update_conversation_row(
+            conv_id, "deleted_at = ?, delete_token = ?", (time.time(), token)
+        )
+        return token
+
+    def undo_delete(self, token: str) -> int:
+        """Bring back the conversation deleted with `token`; return its id."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM conversations WHERE delete_token = ?", (token,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(
+                    StoreErrorKind.NOT_FOUND,
+                    "That conversation can no longer be restored (it was removed for good).",
+                )
+            conn.execute(
+                "UPDATE conversations SET deleted_at = NULL, delete_token = NULL WHERE id = ?",
+                (row["id"],),
+            )
+            return int(row["id"])
+
+    def purge_deleted(self, older_than: float = 0.0) -> int:
+        """Remove for good conversations deleted more than `older_than` seconds ago."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+                (time.time() - older_than,),
+            )
+            return cur.rowcount
+
+    def _update_conversation_row(
+        self, conv_id: int, assignments: str, values: tuple[Any, ...]
+    ) -> None:
+        with self._write() as conn:
+            cur = conn.execute(
+                f"UPDATE conversations SET {assignments} WHERE id = ? AND deleted_at IS NULL",
+                (*values, conv_id),
+            )
+            if cur.rowcount == 0:
+                raise StoreError(
+                    StoreErrorKind.NOT_FOUND, f"There is no conversation {conv_id} in the history."
+                )
+
+    def _require_conversation(self, conn: sqlite3.Connection, conv_id: int) -> sqlite3.Row:
+        row = conn.execute(
+            "SELECT id, title, title_set FROM conversations WHERE id = ? AND deleted_at IS NULL",
+            (conv_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                StoreErrorKind.NOT_FOUND, f"There is no conversation {conv_id} in the history."
+            )
+        return row  # type: ignore[no-any-return]
+
+    def _auto_title(self, conn: sqlite3.Connection, conv_id: int) -> str:
+        for row in conn.execute(
+            "SELECT text FROM messages WHERE conversation_id = ? AND role = 'user' ORDER BY id",
+            (conv_id,),
+        ):
+            title = make_title(row["text"])
+            if title:
+                return title
+        return ""
+
+    # -- messages ------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        conv_id: int,
+        parent_id: int | None,
+        role: str,
+        content: str | Sequence[ContentPart],
+        *,
+        reasoning: str = "",
+        tool_calls: Sequence[Any] | None = None,
+        tool_call_id: str | None = None,
+        name: str | None = None,
+        status: MessageStatus = "complete",
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> int:
+        """Add a message under `parent_id` (None: a first message) and show its branch.
+
+        Edit & resend = a new user message under the edited message's parent (a sibling).
+        The first user prompt names an untitled conversation.
+        """
+        if role not in ROLES:
+            raise StoreError(StoreErrorKind.INVALID, f"Unknown message role {role!r}.")
+        if status not in MESSAGE_STATUSES:
+            raise StoreError(StoreErrorKind.INVALID, f"Unknown message status {status!r}.")
+        text, content_json = content_columns(content)
+        with self._write() as conn:
+            conv = self._require_conversation(conn, conv_id)
+            self._require_parent(conn, conv_id, parent_id)
+            t = time.time()
+            cur = conn.execute(
+                "INSERT INTO messages (conversation_id, parent_id, role, text, content, "
+                "reasoning, tool_calls, tool_call_id, name, status, provider, model, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    parent_id,
+                    role,
+                    text,
+                    content_json,
+                    reasoning,
+                    tool_calls_json(tool_calls),
+                    tool_call_id,
+                    name,
+                    status,
+                    provider,
+                    model,
+                    t,
+                    t,
+                ),
+            )
+            msg_id = cur.lastrowid
+            assert msg_id is not None
+            title = conv["title"]
+            if role == "user" and not conv["title_set"] and not title:
+                title = make_title(text)
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ?, updated_at = ?, title = ? "
+                "WHERE id = ?",
+                (msg_id, t, title, conv_id),
+            )
+            return msg_id
+
+    def begin_answer(
+        self,
+        conv_id: int,
+        parent_id: int | None,
+        request_body: Mapping[str, Any] | None,
+        provider: str | None,
+        model: str | None,
+    ) -> int:
+        """Create an answer with status "streaming" under `parent_id` and show it.
+
+        `request_body` is the JSON body sent, never the headers (which carry the key).
+        Regenerate = another `begin_answer` under the same user message (a sibling).
+        """
+        with self._write() as conn:
+            self._require_conversation(conn, conv_id)
+            self._require_parent(conn, conv_id, parent_id)
+            t = time.time()
+            cur = conn.execute(
+                "INSERT INTO messages (conversation_id, parent_id, role, status, request_body, "
+                "provider, model, writer, created_at, updated_at) "
+                "VALUES (?, ?, 'assistant', 'streaming', ?, ?, ?, ?, ?, ?)",
+                (
+                    conv_id,
+                    parent_id,
+                    to_json(dict(request_body)) if request_body is not None else None,
+                    provider,
+                    model,
+                    self._writer,
+                    t,
+                    t,
+                ),
+            )
+            msg_id = cur.lastrowid
+            assert msg_id is not None
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
+                (msg_id, t, conv_id),
+            )
+            return msg_id
+
+    def save_partial(self, msg_id: int, text: str, reasoning: str = "") -> None:
+        """Record the answer so far (the whole text, not a delta). Cheap: call on every token.
+
+        A background thread commits it within `flush_interval`. If that commit failed (disk
+        full, locked), the StoreError is raised here once; the text stays pending and is
+        retried.
+        """
+        if self.read_only:
+            raise StoreError(
+                StoreErrorKind.READ_ONLY,
+                "The history is open read-only: this answer is not being saved.",
+                path=self.path,
+            )
+        error = self._background_error
+        if error is not None:
+            self._background_error = None
+        with self._wake:
+            if self._closed:
+                raise StoreError(StoreErrorKind.INVALID, "The history database is closed.")
+            self._pending[msg_id] = (text, reasoning)
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="parley-store-flush", daemon=True
+                )
+                self._flusher.start()
+            self._wake.notify()
+        if error is not None:
+            raise error
+
+    def flush(self) -> None:
+        """Commit every pending partial answer now."""
+        with self._wake:
+            batch = self._pending
+            self._pending = {}
+            self._last_flush = time.monotonic()
+        if not batch:
+            return
+        try:
+            with self._write() as conn:
+                t = time.time()
+                conn.executemany(
+                    "UPDATE messages SET text = ?, reasoning = ?, updated_at = ? "
+                    "WHERE id = ? AND status = 'streaming'",
+                    [(text, reasoning, t, msg_id) for msg_id, (text, reasoning) in batch.items()],
+                )
+        except StoreError:
+            with self._wake:
+                for msg_id, value in batch.items():
+                    self._pending.setdefault(msg_id, value)
+            raise
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                delay = self._last_flush + self.flush_interval - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+            try:
+                self.flush()
+            except StoreError as exc:
+                self._background_error = exc
+
+    def finish_answer(
+        self,
+        msg_id: int,
+        *,
+        text: str,
+        reasoning: str = "",
+        refusal: str = "",
+        tool_calls: Sequence[Any] | None = None,
+        status: MessageStatus = "complete",
+        finish_reason: str | None = None,
+        usage: Any = None,
+        metrics: Any = None,
+        meta: Any = None,
+        cost: float | None = None,
+        error: Any = None,
+        model_used: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store the final answer. `usage`, `metrics`, `meta` take the engine's dataclasses or
+        dicts; `error` a ParleyError (stored via to_dict()) or a dict. The model that answered
+        defaults to meta.model; a session id in meta becomes the conversation's."""
+        if status not in FINAL_STATUSES:
+            raise StoreError(
+                StoreErrorKind.INVALID, f"An answer cannot finish with status {status!r}."
+            )
+        with self._wake:
+            self._pending.pop(msg_id, None)
+        meta_dict = from_json(to_json(meta))
+        if model_used is None and isinstance(meta_dict, dict):
+            model_used = meta_dict.get("model")
+        session_id = meta_dict.get("session_id") if isinstance(meta_dict, dict) else None
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (msg_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
+            t = time.time()
+            conn.execute(
+                "UPDATE messages SET text = ?, reasoning = ?, refusal = ?, tool_calls = ?, "
+                "status = ?, finish_reason = ?, usage = ?, metrics = ?, meta = ?, cost = ?, "
+                "error = ?, model_used = ?, extra = ?, writer = NULL, updated_at = ? "
+                "WHERE id = ?",
+                (
+                    text,
+                    reasoning,
+                    refusal,
+                    tool_calls_json(tool_calls),
+                    status,
+                    finish_reason,
+                    to_json(usage),
+                    to_json(metrics),
+                    to_json(meta),
+                    cost,
+                    to_json(error),
+                    model_used,
+                    to_json(extra),
+                    t,
+                    msg_id,
+                ),
+            )
+            conn.execute(
+                "UPDATE conversations SET updated_at = ?, session_id = coalesce(?, session_id) "
+                "WHERE id = ?",
+                (t, session_id, row["conversation_id"]),
+            )
+
+    def recover_interrupted(self) -> list[int]:
+        """Mark answers left "streaming" by a process that is gone as "interrupted" (their
+        text is kept). Answers another running Parley is streaming are left alone."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, writer FROM messages WHERE status = 'streaming'"
+            ).fetchall()
+            dead = [
+                int(r["id"])
+                for r in rows
+                if r["writer"] != self._writer and not _writer_alive(r["writer"])
+            ]
+            conn.executemany(
+                "UPDATE messages SET status = 'interrupted', writer = NULL WHERE id = ?",
+                [(i,) for i in dead],
+            )
+        return dead
+
+    def _require_parent(
+        self, conn: sqlite3.Connection, conv_id: int, parent_id: int | None
+    ) -> None:
+        if parent_id is None:
+            return
+        row = conn.execute(
+            "SELECT conversation_id FROM messages WHERE id = ?", (parent_id,)
+        ).fetchone()
+        if row is None or row["conversation_id"] != conv_id:
+            raise StoreError(
+                StoreErrorKind.INVALID,
+                f"Message {parent_id} is not part of conversation {conv_id}.",
+            )
+
+    # -- reading messages and branches ---------------------------------------------------
+
+    def get_message(self, msg_id: int) -> StoredMessage:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (msg_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
+        return _message(row)
+
+    def messages(self, conv_id: int) -> list[StoredMessage]:
+        """Every message of a conversation, all branches, oldest first (parents first)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conv_id,),
+            ).fetchall()
+        return [_message(r) for r in rows]
+
+    def children(self, msg_id: int) -> list[StoredMessage]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE parent_id = ? ORDER BY id",
+                (msg_id,),
+            ).fetchall()
+        return [_message(r) for r in rows]
+
+    def roots(self, conv_id: int) -> list[StoredMessage]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                "WHERE conversation_id = ? AND parent_id IS NULL ORDER BY id",
+                (conv_id,),
+            ).fetchall()
+        return [_message(r) for r in rows]
+
+    def path_to(self, leaf_id: int) -> list[StoredMessage]:
+        """The messages from the root down to `leaf_id`: what is shown and sent as context."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "WITH RECURSIVE chain(id, depth) AS ("
+                " SELECT id, 0 FROM messages WHERE id = ?"
+                " UNION ALL"
+                " SELECT m.parent_id, chain.depth + 1 FROM messages m JOIN chain ON m.id = chain.id"
+                " WHERE m.parent_id IS NOT NULL"
+                f") SELECT {_M_COLUMNS} FROM chain JOIN messages m ON m.id = chain.id "
+                "ORDER BY chain.depth DESC",
+                (leaf_id,),
+            ).fetchall()
+        if not rows:
+            raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {leaf_id}.")
+        return [_message(r) for r in rows]
+
+    def current_path(self, conv_id: int) -> list[StoredMessage]:
+        """The branch the conversation shows (its current leaf's path); [] when empty."""
+        leaf = self.current_leaf(conv_id)
+        return [] if leaf is None else self.path_to(leaf)
+
+    def current_leaf(self, conv_id: int) -> int | None:
+        conv = self.get_conversation(conv_id)
+        if conv.current_leaf_id is not None:
+            return conv.current_leaf_id
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT max(id) FROM messages WHERE conversation_id = ?", (conv_id,)
+            ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def sibling_ids(self, msg_id: int) -> list[int]:
+        """Ids of the message and its siblings (same parent), oldest first."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (msg_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
+            rows = conn.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id",
+                (row["conversation_id"], row["parent_id"]),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def siblings(self, msg_id: int) -> Siblings:
+        """(position, total) among siblings: position 0-based, shown as `< position+1/total >`."""
+        ids = self.sibling_ids(msg_id)
+        return Siblings(ids.index(msg_id), len(ids))
+
+    def leaf_under(self, msg_id: int) -> int:
+        """The leaf to show below `msg_id`: the current leaf when it is below it, else the
+        newest branch at each fork."""
+        msg = self.get_message(msg_id)
+        current = self.current_leaf(msg.conversation_id)
+        if current is not None and any(m.id == msg_id for m in self.path_to(current)):
+            return current
+        leaf = msg_id
+        with self._read() as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT max(id) FROM messages WHERE parent_id = ?", (leaf,)
+                ).fetchone()
+                if row[0] is None:
+                    return leaf
+                leaf = int(row[0])
+
+    def select_sibling(self, msg_id: int, offset: int) -> int:
+        """Show the sibling `offset` places from `msg_id` (clamped); return the new leaf."""
+        ids = self.sibling_ids(msg_id)
+        index = max(0, min(len(ids) - 1, ids.index(msg_id) + offset))
+        leaf = self.leaf_under(ids[index])
+        self.set_current_leaf(self.get_message(msg_id).conversation_id, leaf)
+        return leaf
+
+    def set_current_leaf(self, conv_id: int, msg_id: int) -> None:
+        with self._write() as conn:
+            self._require_conversation(conn, conv_id)
+            self._require_parent(conn, conv_id, msg_id)
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (msg_id, conv_id)
+            )
+
+    # -- search --------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+        """Full-text search over titles and message text (every word, as a prefix).
+
+        Title matches come first, then messages, best match first. In each snippet the
+        matched words are wrapped in MATCH_START/MATCH_END. Any query is safe: "C++", a stray
+        quote or AND/OR are searched as text.
+        """
+        match = fts_query(query)
+        if match is None:
+            return []
+        if self.schema_version < 2:
+            raise StoreError(
+                StoreErrorKind.READ_ONLY,
+                "Search needs the history to be upgraded; open it normally (not read-only).",
+                path=self.path,
+            )
+        with self._read() as conn:
+            titles = conn.execute(
+                "SELECT c.id, c.title, c.updated_at, "
+                "highlight(titles_fts, 0, char(2), char(3)) AS snippet "
+                "FROM titles_fts JOIN conversations c ON c.id = titles_fts.rowid "
+                "WHERE titles_fts MATCH ? AND c.deleted_at IS NULL "
+                "ORDER BY titles_fts.rank LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            bodies = conn.execute(
+                "SELECT m.conversation_id, m.id, c.title, c.updated_at, "
+                "snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snippet "
+                "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+                "ORDER BY messages_fts.rank LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        hits = [
+            SearchHit(int(r["id"]), None, r["title"], r["snippet"], float(r["updated_at"]))
+            for r in titles
+        ]
+        hits += [
+            SearchHit(
+                int(r["conversation_id"]),
+                int(r["id"]),
+                r["title"],
+                r["snippet"],
+                float(r["updated_at"]),
+            )
+            for r in bodies
+        ]
+        return hits[:limit]
+
+    # -- whole conversations in and out --------------------------------------------------
+
+    def start_from_request(
+        self, request: ChatRequest, *, title: str = ""
+    ) -> tuple[int, int | None]:
+        """A new conversation holding `request`'s settings and messages (for `ask --save`).
+
+        Leading system/developer messages become the system prompt. Returns the conversation
+        id and the last message's id (the parent for `begin_answer`).
+        """
+        messages = list(request.messages)
+        system: list[str] = []
+        while messages and messages[0].role in ("system", "developer"):
+            system.append(messages.pop(0).text())
+        with self.batch():
+            conv_id = self.create_conversation(
+                title=title,
+                system_prompt="\n\n".join(system),
+                provider=request.provider,
+                model=request.model,
+                params=request.params,
+                advanced=request.advanced,
+                session_id=request.session_id,
+            )
+            parent: int | None = None
+            for m in messages:
+                parent = self.add_message(
+                    conv_id,
+                    parent,
+                    m.role,
+                    m.content,
+                    tool_calls=m.tool_calls,
+                    tool_call_id=m.tool_call_id,
+                    name=m.name,
+                )
+        return conv_id, parent
+
+    def import_records(
+        self,
+        conversation: Mapping[str, Any],
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        current_leaf: Any = None,
+    ) -> int:
+        """Insert a whole conversation from plain records (see parley.core.export), with new
+        ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic."""
+        by_old_id: dict[Any, Mapping[str, Any]] = {}
+        for record in messages:
+            if "id" not in record:
+                raise StoreError(StoreErrorKind.INVALID, "A message in the import has no id.")
+            by_old_id[record["id"]] = record
+        order = _parents_first(messages, by_old_id)
+        t = time.time()
+        with self.batch() as conn:
+            cur = conn.execute(
+                "INSERT INTO conversations (title, title_set, system_prompt, provider, model, "
+                "params, advanced, preset, pinned, session_id, draft, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(conversation.get("title") or ""),
+                    int(bool(conversation.get("title_set"))),
+                    str(conversation.get("system_prompt") or ""),
+                    conversation.get("provider"),
+                    conversation.get("model"),
+                    to_json(conversation.get("params") or {}),
+                    to_json(conversation.get("advanced") or {}),
+                    conversation.get("preset"),
+                    int(bool(conversation.get("pinned"))),
+                    conversation.get("session_id"),
+                    str(conversation.get("draft") or ""),
+                    float(conversation.get("created_at") or t),
+                    t,
+                ),
+            )
+            conv_id = cur.lastrowid
+            assert conv_id is not None
+            new_ids: dict[Any, int] = {}
+            for record in order:
+                new_ids[record["id"]] = self._insert_record(conn, conv_id, record, new_ids, t)
+            leaf = new_ids.get(current_leaf) if current_leaf is not None else None
+            conn.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conv_id)
+            )
+        return conv_id
+
+    def _insert_record(
+        self,
+        conn: sqlite3.Connection,
+        conv_id: int,
+        r: Mapping[str, Any],
+        new_ids: Mapping[Any, int],
+        t: float,
+    ) -> int:
+        role = r.get("role")
+        status = r.get("status", "complete")
+        if role not in ROLES:
+            raise StoreError(StoreErrorKind.INVALID, f"Unknown message role {role!r}.")
+        if status not in MESSAGE_STATUSES:
+            raise StoreError(StoreErrorKind.INVALID, f"Unknown message status {status!r}.")
+        if status == "streaming":
+            status = "interrupted"
+        content = r.get("content")
+        if isinstance(content, list):
+            parts = parse_content("", to_json(content))
+            text, content_json = content_columns(parts)
+        else:
+            text, content_json = str(r.get("text") or content or ""), None
+        cost = r.get("cost")
+        cur = conn.execute(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conv_id,
+                new_ids.get(r.get("parent_id")) if r.get("parent_id") is not None else None,
+                role,
+                text,
+                content_json,
+                str(r.get("reasoning") or ""),
+                str(r.get("refusal") or ""),
+                tool_calls_json(r.get("tool_calls")),
+                r.get("tool_call_id"),
+                r.get("name"),
+                status,
+                to_json(r.get("error")),
+                r.get("finish_reason"),
+                to_json(r.get("request_body")),
+                r.get("provider"),
+                r.get("model"),
+                r.get("model_used"),
+                to_json(r.get("meta")),
+                to_json(r.get("usage")),
+                to_json(r.get("metrics")),
+                float(cost) if cost is not None else None,
+                to_json(r.get("extra")),
+                float(r.get("created_at") or t),
+                float(r.get("updated_at") or r.get("created_at") or t),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+
+def _parents_first(
+    messages: Sequence[Mapping[str, Any]], by_id: Mapping[Any, Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """The records ordered so every parent comes before its children; rejects cycles and
+    parents that are not in the import."""
+    placed: set[Any] = set()
+    order: list[Mapping[str, Any]] = []
+    remaining = list(messages)
+    while remaining:
+        progress = []
+        for record in remaining:
+            parent = record.get("parent_id")
+            if parent is not None and parent not in by_id:
+                raise StoreError(
+                    StoreErrorKind.INVALID,
+                    f"Message {record['id']!r} in the import names a parent {parent!r} "
+                    "that is not there.",
+                )
+            if parent is None or parent in placed:
+                progress.append(record)
+        if not progress:
+            raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
+        for record in progress:
+            placed.add(record["id"])
+            order.append(record)
+        remaining = [r for r in remaining if r["id"] not in placed]
+    return order
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=int(row["id"]),
+        title=row["title"],
+        title_set=bool(row["title_set"]),
+        system_prompt=row["system_prompt"],
+        provider=row["provider"],
+        model=row["model"],
+        params=from_json(row["params"]) or {},
+        advanced=from_json(row["advanced"]) or {},
+        preset=row["preset"],
+        pinned=bool(row["pinned"]),
+        session_id=row["session_id"],
+        draft=row["draft"],
+        current_leaf_id=row["current_leaf_id"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+        deleted_at=row["deleted_at"],
+    )
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(
+        id=int(row["id"]),
+        conversation_id=int(row["conversation_id"]),
+        parent_id=row["parent_id"],
+        role=row["role"],
+        text=row["text"],
+        content=parse_content(row["text"], row["content"]),
+        reasoning=row["reasoning"],
+        refusal=row["refusal"],
+        tool_calls=parse_tool_calls(row["tool_calls"]),
+        tool_call_id=row["tool_call_id"],
+        name=row["name"],
+        status=row["status"],
+        error=from_json(row["error"]),
+        finish_reason=row["finish_reason"],
+        request_body=from_json(row["request_body"]),
+        provider=row["provider"],
+        model=row["model"],
+        model_used=row["model_used"],
+        meta=from_json(row["meta"]),
+        usage=from_json(row["usage"]),
+        metrics=from_json(row["metrics"]),
+        cost=row["cost"],
+        extra=from_json(row["extra"]),
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+    )
