@@ -253,7 +253,8 @@ def load_provider_file(path: Path) -> ProviderSpec | CatalogProblem:
     except ValidationError as exc:
         err = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        return CatalogProblem(path, _field_of(tuple(err["loc"]), data), err["msg"] + more)
+        message = err["msg"].removeprefix("Value error, ")
+        return CatalogProblem(path, _field_of(tuple(err["loc"]), data), message + more)
 
 
 def builtin_providers_dir() -> Path:
