@@ -17,3 +17,11 @@ def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         if name.startswith("PARLEY_API_KEY_"):
             monkeypatch.delenv(name)
     yield home
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # @pytest.mark.keyring tests skip without a real Secret Service, and fail when CI=true.
+    if item.get_closest_marker("keyring") is not None:
+        from tests.keyring_support import require_secret_service
+
+        require_secret_service()

@@ -17,6 +17,7 @@ from typing import Literal
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
 
 from parley.core.errors import ErrorKind, ParleyError, redact
 
@@ -30,11 +31,7 @@ NO_KEYRING_MESSAGE = (
     "You can keep it for this session only."
 )
 
-# Backends that are no keyring at all, or that keep secrets in a plain file (keyrings.alt).
-_NULL_BACKENDS = {
-    ("keyring.backends.fail", "Keyring"),
-    ("keyring.backends.null", "Keyring"),
-}
+# Backends that keep secrets in a plain file (keyrings.alt) are refused like having none.
 _FILE_BACKEND_MODULE_PREFIX = "keyrings.alt"
 
 _FRIENDLY_NAMES = {
@@ -44,8 +41,6 @@ _FRIENDLY_NAMES = {
     ("keyring.backends.Windows", "WinVaultKeyring"): "Windows Credential Manager",
     ("keyring.backends.kwallet", "DBusKeyring"): "KWallet",
     ("keyring.backends.kwallet", "DBusKeyringKWallet4"): "KWallet",
-    ("keyring.backends.fail", "Keyring"): "No keyring",
-    ("keyring.backends.null", "Keyring"): "No keyring",
 }
 
 _PREFIX = re.compile(r"^[A-Za-z]{1,4}[-_]")
@@ -115,9 +110,9 @@ def _identity(backend: KeyringBackend) -> tuple[str, str]:
 
 def _chained(backend: KeyringBackend) -> list[KeyringBackend] | None:
     """The backends a ChainerBackend delegates to, or None for any other backend."""
-    if _identity(backend) != ("keyring.backends.chainer", "ChainerBackend"):
+    if not isinstance(backend, chainer.ChainerBackend):
         return None
-    return list(getattr(backend, "backends", []))
+    return list(backend.backends)
 
 
 def _describe_failure(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
@@ -161,6 +156,8 @@ class KeyStore:
             if not chained:
                 return "No keyring"
             backend = chained[0]
+        if isinstance(backend, fail.Keyring | null.Keyring):
+            return "No keyring"
         identity = _identity(backend)
         return _FRIENDLY_NAMES.get(identity, identity[1])
 
@@ -201,9 +198,9 @@ class KeyStore:
                 return "No keyring backend is installed or running."
             # The chainer writes to the first backend that accepts; judge by that one.
             return self._static_problem(chained[0])
-        identity = _identity(backend)
-        if identity in _NULL_BACKENDS:
+        if isinstance(backend, fail.Keyring | null.Keyring):
             return "No keyring backend is installed or running."
+        identity = _identity(backend)
         if identity[0].startswith(_FILE_BACKEND_MODULE_PREFIX):
             return f"The keyring backend {identity[1]} keeps keys in a file, which Parley refuses."
         return None
@@ -230,17 +227,21 @@ class KeyStore:
         if not self.backend_available():
             return KeyInfo(None, None)
         backend = self.backend
+        failure: str | None = None
+        stored: str | None = None
         try:
             stored = backend.get_password(self.service, provider_id)
         except keyring.errors.NoKeyringError as exc:
             self._mark_unavailable(backend, exc)
             return KeyInfo(None, None)
         except Exception as exc:
+            failure = _describe_failure(exc)
+        if failure is not None:
             raise KeyringError(
                 f"Parley could not read the key for {provider_id} from the keyring "
                 f"({self.backend_name()}). It may be locked: unlock it and try again. "
-                f"Details: {_describe_failure(exc)}"
-            ) from None
+                f"Details: {failure}"
+            )
         if stored:
             return KeyInfo(stored, "keyring")
         return KeyInfo(None, None)
@@ -261,17 +262,24 @@ class KeyStore:
         if not self.backend_available():
             raise KeyringUnavailable()
         backend = self.backend
+        failure: str | None = None
+        no_keyring = False
         try:
             backend.set_password(self.service, provider_id, key)
         except keyring.errors.NoKeyringError as exc:
             self._mark_unavailable(backend, exc)
-            raise KeyringUnavailable() from None
+            no_keyring = True
         except Exception as exc:
+            failure = _describe_failure(exc, (key,))
+        # Raised outside the except blocks so no exception context can carry the key along.
+        if no_keyring:
+            raise KeyringUnavailable()
+        if failure is not None:
             raise KeyringError(
                 f"Parley could not save the key for {provider_id} in the keyring "
                 f"({self.backend_name()}). It may be locked: unlock it and try again, or keep "
-                f"the key for this session only. Details: {_describe_failure(exc, (key,))}"
-            ) from None
+                f"the key for this session only. Details: {failure}"
+            )
         with self._lock:
             self._session.pop(provider_id, None)
         return self.get(provider_id)
@@ -287,6 +295,7 @@ class KeyStore:
         if not self.backend_available():
             return
         backend = self.backend
+        failure: str | None = None
         try:
             backend.delete_password(self.service, provider_id)
         except keyring.errors.PasswordDeleteError:
@@ -294,11 +303,13 @@ class KeyStore:
         except keyring.errors.NoKeyringError as exc:
             self._mark_unavailable(backend, exc)
         except Exception as exc:
+            failure = _describe_failure(exc)
+        if failure is not None:
             raise KeyringError(
                 f"Parley could not remove the key for {provider_id} from the keyring "
                 f"({self.backend_name()}). It may be locked: unlock it and try again. "
-                f"Details: {_describe_failure(exc)}"
-            ) from None
+                f"Details: {failure}"
+            )
 
     def session_providers(self) -> list[str]:
         """Provider ids whose key is kept for this session only."""
