@@ -152,11 +152,11 @@ class ParamField(QWidget):
         self.label.setToolTip(tip)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
 
-        self.marker = QLabel("⚠ not supported by this model", self)
+        self.marker = QLabel("⚠ unsupported", self)
         self.marker.setObjectName("unsupported")
         self.marker.setToolTip(
-            "This model does not list this parameter as supported; the provider may ignore "
-            "or reject it."
+            "Not supported by this model: it does not list this parameter, so the provider may "
+            "ignore or reject it."
         )
         self.marker.hide()
 
@@ -311,7 +311,8 @@ class NumberField(ParamField):
         p = self.spec
         bounded = p.min is not None and p.max is not None and p.max > p.min
         if p.type is ParamType.NUMBER and bounded:
-            self.line.setMaximumWidth(70)
+            self.line.setMaximumWidth(64)
+            self.line.setPlaceholderText(format_default(p) or "—")
             slider = QSlider(Qt.Orientation.Horizontal, box)
             slider.setRange(0, self.SLIDER_STEPS)
             slider.setAccessibleName(f"{p.display_name} slider")
@@ -327,6 +328,15 @@ class NumberField(ParamField):
 
     def _focus_widget(self) -> QWidget:
         return self.line
+
+    def _paint_unset(self, unset: bool) -> None:
+        if self.slider is None:
+            return
+        pal = self.slider.palette()
+        app_pal = QGuiApplication.palette()
+        color = app_pal.color(QPalette.ColorRole.Mid if unset else QPalette.ColorRole.Highlight)
+        pal.setColor(QPalette.ColorRole.Highlight, color)
+        self.slider.setPalette(pal)
 
     def _decimals(self) -> int:
         assert self.spec.min is not None and self.spec.max is not None
@@ -639,6 +649,7 @@ class ParamsPanel(QWidget):
 
         head = QHBoxLayout()
         self.title = QLabel("Parameters", self)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.1)
@@ -649,10 +660,11 @@ class ParamsPanel(QWidget):
         self.reset_all_button.setAccessibleName("Reset all parameters")
         self.reset_all_button.setToolTip("Return every parameter to the provider default")
         self.reset_all_button.clicked.connect(self.reset_all)
-        head.addWidget(self.title)
-        head.addWidget(self.summary, 1)
+        head.addWidget(self.title, 1)
         head.addWidget(self.reset_all_button)
         outer.addLayout(head)
+        self.summary.setEnabled(False)  # drawn greyed: a status line, not a control
+        outer.addWidget(self.summary)
 
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter parameters…")
@@ -691,6 +703,8 @@ class ParamsPanel(QWidget):
         self.preview_target.setWordWrap(True)
         self.preview_target.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_target.setAccessibleName("Request URL and headers")
+        # A long URL must not widen the panel; it is clipped (and selectable) instead.
+        self.preview_target.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview_edit = QPlainTextEdit(self.preview_section.content)
         self.preview_edit.setReadOnly(True)
         self.preview_edit.setFont(monospace_font())
