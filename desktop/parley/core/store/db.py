@@ -255,9 +255,10 @@ class Store:
         if not read_only:
             try:
                 store.recover_interrupted()
-            except StoreError:
-                store.close()
-                raise
+            except StoreError as exc:
+                if exc.kind is not StoreErrorKind.LOCKED:  # busy: recover on a later open
+                    store.close()
+                    raise
         return store
 
     def close(self) -> None:
@@ -783,19 +784,22 @@ class Store:
     def recover_interrupted(self) -> list[int]:
         """Mark answers left "streaming" by a process that is gone as "interrupted" (their
         text is kept). Answers another running Parley is streaming are left alone."""
-        with self._write() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 "SELECT id, writer FROM messages WHERE status = 'streaming'"
             ).fetchall()
-            dead = [
-                int(r["id"])
-                for r in rows
-                if r["writer"] != self._writer and not _writer_alive(r["writer"])
-            ]
-            conn.executemany(
-                "UPDATE messages SET status = 'interrupted', writer = NULL WHERE id = ?",
-                [(i,) for i in dead],
-            )
+        dead = [
+            int(r["id"])
+            for r in rows
+            if r["writer"] != self._writer and not _writer_alive(r["writer"])
+        ]
+        if dead:
+            with self._write() as conn:
+                conn.executemany(
+                    "UPDATE messages SET status = 'interrupted', writer = NULL "
+                    "WHERE id = ? AND status = 'streaming'",
+                    [(i,) for i in dead],
+                )
         return dead
 
     def _require_parent(

@@ -1,0 +1,73 @@
+"""A separate process using the history store, for the kill and second-instance tests.
+
+python -m tests.helpers.store_worker stream DB [--interval S] [--burst N] [--pause S]
+    Creates a conversation and streams tokens "t0 t1 t2 ..." into one answer through
+    begin_answer/save_partial, forever. Prints "READY <conv> <msg>", then after each
+    save_partial "TOK <i> <time.monotonic()>", and "PAUSE <t>" before each pause of
+    `--pause` seconds taken every `--burst` tokens (a stream that stalls).
+
+python -m tests.helpers.store_worker write DB --count N --tag TAG
+    Creates N conversations titled "TAG i", each with a prompt and an answer; prints "DONE".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from parley.core.store import Store
+
+
+def stream(db: str, interval: float, burst: int, pause: float) -> None:
+    store = Store.open(db)
+    conv = store.create_conversation(provider="emulated", model="m")
+    user = store.add_message(conv, None, "user", "Count for me")
+    msg = store.begin_answer(conv, user, {"model": "m", "stream": True}, "emulated", "m")
+    print(f"READY {conv} {msg}", flush=True)
+    text = ""
+    i = 0
+    while True:
+        text += f"t{i} "
+        store.save_partial(msg, text, reasoning=f"r{i}")
+        print(f"TOK {i} {time.monotonic():.6f}", flush=True)
+        i += 1
+        if burst and i % burst == 0:
+            print(f"PAUSE {time.monotonic():.6f}", flush=True)
+            time.sleep(pause)
+        else:
+            time.sleep(interval)
+
+
+def write(db: str, count: int, tag: str) -> None:
+    with Store.open(db, busy_timeout=10.0) as store:
+        for i in range(count):
+            conv = store.create_conversation()
+            user = store.add_message(conv, None, "user", f"{tag} {i}")
+            answer = store.begin_answer(conv, user, {}, "p", "m")
+            store.save_partial(answer, "partial")
+            store.finish_answer(answer, text=f"answer {tag} {i}")
+    print("DONE", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("stream")
+    s.add_argument("db")
+    s.add_argument("--interval", type=float, default=0.02)
+    s.add_argument("--burst", type=int, default=0)
+    s.add_argument("--pause", type=float, default=0.0)
+    w = sub.add_parser("write")
+    w.add_argument("db")
+    w.add_argument("--count", type=int, default=50)
+    w.add_argument("--tag", default="w")
+    args = parser.parse_args(argv)
+    if args.command == "stream":
+        stream(args.db, args.interval, args.burst, args.pause)
+    else:
+        write(args.db, args.count, args.tag)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
