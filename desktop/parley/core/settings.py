@@ -19,10 +19,11 @@ import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -67,8 +68,8 @@ _SECRET_WORDS = frozenset(
         "cookie",
     }
 )
-# Parameter names that contain such a word but carry no secret.
-KNOWN_NON_SECRET_NAMES = frozenset({"prompt_cache_key", "idempotency_key", "sort_key"})
+# Names that contain such a word but carry no secret (send_key is the Enter/Ctrl+Enter choice).
+KNOWN_NON_SECRET_NAMES = frozenset({"send_key", "prompt_cache_key", "idempotency_key", "sort_key"})
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _KEY_VALUE = re.compile(
@@ -151,6 +152,14 @@ def _check_url(value: str, what: str, schemes: tuple[str, ...], allow_userinfo: 
 # -- the model ----------------------------------------------------------------------------------
 
 
+def _base_url(value: str) -> str:
+    return _check_url(value, "A base URL", ("https", "http"), allow_userinfo=False).rstrip("/")
+
+
+# Validated one by one, so a bad URL names its provider and the others survive it.
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+
+
 class Preset(BaseModel):
     """A named parameter set: parameter values by name, advanced JSON, and optionally a provider."""
 
@@ -177,13 +186,19 @@ class Settings(BaseModel):
     proxy: str | None = None
     last_provider: str | None = None
     last_model: str | None = None
-    base_urls: dict[str, str] = Field(default_factory=dict)
+    base_urls: dict[str, BaseUrl] = Field(default_factory=dict)
     models: dict[str, str] = Field(default_factory=dict)
     presets: dict[str, Preset] = Field(default_factory=dict)
     first_run_done: bool = False
     panel_visible: bool = True
 
     _problems: list[str] = PrivateAttr(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when the settings are; what went wrong while loading does not count.
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
 
     @property
     def problems(self) -> list[str]:
@@ -200,16 +215,6 @@ class Settings(BaseModel):
                 value, "The proxy", ("http", "https", "socks5", "socks5h"), allow_userinfo=False
             )
         return value
-
-    @field_validator("base_urls")
-    @classmethod
-    def _base_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        return {
-            provider: _check_url(
-                url, f"The base URL for {provider}", ("https", "http"), allow_userinfo=False
-            ).rstrip("/")
-            for provider, url in value.items()
-        }
 
     @field_validator("last_provider", "last_model", "models")
     @classmethod
@@ -265,7 +270,16 @@ def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_input=False, include_url=False):
         where = ".".join(str(p) for p in item["loc"]) or "the file"
-        parts.append(f"{where}: {item['msg']}")
+        if item["type"] == "extra_forbidden":
+            name = str(item["loc"][-1]) if item["loc"] else ""
+            text = (
+                "looks like an API key, which is never kept in the settings file"
+                if looks_like_secret_name(name)
+                else "is not a setting Parley knows"
+            )
+        else:
+            text = item["msg"].removeprefix("Value error, ").rstrip(".")
+        parts.append(f"{where}: {text}")
     return "; ".join(parts)
 
 
