@@ -180,11 +180,24 @@ def render_markdown(
     return Rendered(out, list(env["parley_code"]))
 
 
-def _references(text: str) -> dict[str, Any]:
+def _analyse(text: str) -> tuple[int, dict[str, Any]]:
+    """(stable boundary, reference definitions) of `text`, from one parse."""
     env: EnvType = {}
-    _MD.parse(text, env)
+    starts = [
+        tok.map[0]
+        for tok in _MD.parse(text, env)
+        if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
+    ]
     refs: dict[str, Any] = env.get("references", {})
-    return refs
+    if len(starts) < 3:
+        return 0, refs
+    offset = 0
+    for _ in range(starts[-2]):
+        nl = text.find("\n", offset)
+        if nl < 0:
+            return 0, refs
+        offset = nl + 1
+    return offset, refs
 
 
 def stable_boundary(text: str) -> int:
@@ -195,21 +208,7 @@ def stable_boundary(text: str) -> int:
     absorb the last one (a list gaining another item). Everything before those two is settled, and
     rendering it alone gives the same HTML as rendering it as part of the whole text.
     """
-    starts = [
-        tok.map[0]
-        for tok in _MD.parse(text)
-        if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
-    ]
-    if len(starts) < 3:
-        return 0
-    line = starts[-2]
-    offset = 0
-    for _ in range(line):
-        nl = text.find("\n", offset)
-        if nl < 0:
-            return 0
-        offset = nl + 1
-    return offset
+    return _analyse(text)[0]
 
 
 @dataclass
@@ -218,13 +217,15 @@ class Update:
 
     stable_html: str  # newly finished blocks, to append after the previous stable HTML
     tail_html: str  # the whole unfinished tail, replacing the previous tail
+    replace_all: bool = False  # True: `stable_html` is the whole stable part, repaint everything
 
 
 class IncrementalMarkdown:
     """Renders a growing text, re-rendering only the unfinished tail on each update.
 
-    Reference-style link definitions are carried from finished blocks to later ones; a definition
-    that arrives after a finished block that uses it is not applied to that block.
+    Reference-style link definitions may come after their use; when a new one appears, the
+    finished part is rendered again (`Update.replace_all`), so the result always equals
+    `render_markdown(text)`.
     """
 
     def __init__(self, *, dark: bool = False) -> None:
@@ -238,6 +239,7 @@ class IncrementalMarkdown:
         self.tail_html = ""
         self._stable_codes: list[str] = []
         self._tail_codes: list[str] = []
+        self._stable_refs: dict[str, Any] = {}
         self._refs: dict[str, Any] = {}
 
     @property
@@ -250,20 +252,30 @@ class IncrementalMarkdown:
 
     def update(self, text: str) -> Update:
         """Take the whole text so far (it normally only grows) and say what to repaint."""
+        replace_all = False
         if not text.startswith(self.text[: self.stable_len]):
             self.reset()
+            replace_all = True
         self.text = text
         tail = text[self.stable_len :]
-        cut = stable_boundary(tail)
+        cut, tail_refs = _analyse(tail)
+        refs = dict(self._stable_refs)
+        for label, ref in tail_refs.items():
+            refs.setdefault(label, ref)
+        if refs != self._refs and self.stable_len:
+            # A definition arrived after text that may use it: render the finished part again.
+            again = render_markdown(text[: self.stable_len], dark=self.dark, references=refs)
+            self.stable_html = again.html
+            self._stable_codes = again.code_blocks
+            replace_all = True
+        self._refs = refs
         new_stable = ""
         if cut:
             finished = tail[:cut]
-            self._refs.update(_references(finished))
+            for label, ref in _analyse(finished)[1].items():
+                self._stable_refs.setdefault(label, ref)
             done = render_markdown(
-                finished,
-                dark=self.dark,
-                code_start=len(self._stable_codes),
-                references=self._refs,
+                finished, dark=self.dark, code_start=len(self._stable_codes), references=refs
             )
             new_stable = done.html
             self.stable_html += new_stable
@@ -271,8 +283,10 @@ class IncrementalMarkdown:
             self._stable_codes.extend(done.code_blocks)
             tail = tail[cut:]
         rest = render_markdown(
-            tail, dark=self.dark, code_start=len(self._stable_codes), references=self._refs
+            tail, dark=self.dark, code_start=len(self._stable_codes), references=refs
         )
         self._tail_codes = rest.code_blocks
         self.tail_html = rest.html
+        if replace_all:
+            return Update(self.stable_html, rest.html, replace_all=True)
         return Update(new_stable, rest.html)
