@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from parley import __version__
-from parley.core.catalog import Catalog, ProviderSpec, load_catalog
+from parley.core.catalog import Catalog, ParamSpec, ParamType, ProviderSpec, load_catalog
 from parley.core.errors import ErrorKind, ParleyError
 from parley.core.request import ChatRequest, ImagePart, Message, TextPart, ToolCall, VideoPart
 from parley.core.wire import WireRequest, auth_headers, build_wire_request
 
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 SESSION = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 ADAPTIVE_URL = "https://adaptive.example.com/api/v1"
 
@@ -479,3 +482,53 @@ def test_a_broken_key_is_refused_without_showing_it(catalog: Catalog) -> None:
         auth_headers(spec(catalog, "eurouter"), key)
     assert "line break" in caught.value.message
     assert "sk-secret" not in str(caught.value)
+
+
+# --- every parameter of every built-in provider reaches its wire path ---------------------
+
+
+def sample_value(p: ParamSpec) -> Any:
+    """A valid value for `p`, chosen from its own rules."""
+    if p.default is not None:
+        return p.default
+    match p.type:
+        case ParamType.NUMBER | ParamType.INTEGER:
+            return p.min if p.min is not None else (p.max if p.max is not None else 1)
+        case ParamType.BOOLEAN:
+            return True
+        case ParamType.ENUM:
+            return (p.choices or [""])[-1]
+        case ParamType.STRING_LIST:
+            return [(p.item_choices or ["x"])[0]]
+        case ParamType.STRING:
+            return SESSION if p.pattern else "x"
+        case _:
+            return [] if p.json_shape == "array" else {"k": "v"}
+
+
+@pytest.mark.parametrize(
+    "provider_id",
+    [
+        "euri",
+        "eurouter",
+        "eigenai",
+        "nordlys",
+        "adaptive-engine",
+        "openai-compatible",
+        "ollama",
+        "lmstudio",
+        "llamacpp",
+        "vllm",
+    ],
+)
+def test_every_parameter_reaches_its_wire_path(catalog: Catalog, provider_id: str) -> None:
+    provider = spec(catalog, provider_id)
+    values = {p.name: sample_value(p) for p in provider.params}
+    base = "http://127.0.0.1:9/v1" if not provider.base_url else None
+    body = build(catalog, provider_id, model="proj", params=values, base_url=base).body
+    for p in provider.params:
+        node: Any = body
+        for key in p.wire_path.split("."):
+            assert isinstance(node, dict) and key in node, f"{p.name} missing at {p.wire_path}"
+            node = node[key]
+        assert node == values[p.name], p.name
