@@ -697,6 +697,7 @@ class Store:
                 for msg_id, value in batch.items():
                     self._pending.setdefault(msg_id, value)
             raise
+        self._background_error = None  # whatever failed before is saved now
 
     def _flush_loop(self) -> None:
         while True:

@@ -188,10 +188,11 @@ def migrate(
     """
     backups: list[Path] = []
     current = schema_version(conn)
+    fresh = current == 0 and is_empty(conn)
     for migration in MIGRATIONS:
         if migration.version <= current or migration.version > target:
             continue
-        if path is not None and not is_empty(conn):
+        if path is not None and not fresh:
             backup = backup_path_for(path, current)
             backup_to(conn, backup)
             backups.append(backup)
