@@ -1,0 +1,246 @@
+"""Keys dialog: keyring save, Test against the emulator, env override, no-backend path, and
+adding one's own provider as a file that loads and holds no key."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import keyring
+import pytest
+from keyring.backends import fail
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from parley.core import paths
+from parley.core.catalog import AuthScheme, load_catalog, load_provider_file
+from parley.core.secrets import KeyStore
+from parley.core.settings import Settings, load_settings
+from parley.net.engine import Engine, RetryPolicy
+from parley.ui.keys_dialog import KeysDialog, provider_toml
+from tests.helpers.emulator import Emulator
+from tests.keyring_support import MemoryKeyring
+
+KEY = "sk-dialog-0123456789abcdefXyZ9"
+
+
+@pytest.fixture(autouse=True)
+def restore_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory() -> MemoryKeyring:
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def engine(arun: Callable[..., Any]) -> Iterator[Engine]:
+    eng = Engine(retry=RetryPolicy(max_attempts=1))
+    yield eng
+    arun(eng.aclose())
+
+
+def _dialog(
+    qtbot: QtBot, engine: Engine, provider_id: str, settings: Settings | None = None
+) -> KeysDialog:
+    catalog = load_catalog()
+    dlg = KeysDialog(
+        catalog.providers.values(),
+        engine,
+        KeyStore(),
+        settings or Settings(),
+        provider_id=provider_id,
+    )
+    qtbot.addWidget(dlg)
+    dlg.show()
+    return dlg
+
+
+def test_key_is_masked_revealable_and_saved_to_the_keyring(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine
+) -> None:
+    dlg = _dialog(qtbot, engine, "euri")
+    assert dlg.current_spec().id == "euri"
+    assert dlg.key_edit.echoMode() == QLineEdit.EchoMode.Password
+    assert "MemoryKeyring" in dlg.backend_label.text()
+    qtbot.keyClicks(dlg.key_edit, KEY)
+    qtbot.mouseClick(dlg.reveal_button, Qt.MouseButton.LeftButton)
+    assert dlg.key_edit.echoMode() == QLineEdit.EchoMode.Normal
+    qtbot.mouseClick(dlg.reveal_button, Qt.MouseButton.LeftButton)
+    assert dlg.key_edit.echoMode() == QLineEdit.EchoMode.Password
+    with qtbot.waitSignal(dlg.key_changed) as blocker:
+        qtbot.mouseClick(dlg.save_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["euri"]
+    assert memory.entries == {("parley", "euri"): KEY}
+    assert dlg.key_edit.text() == ""  # not left on screen
+    assert "Stored in the keyring" in dlg.status_label.text()
+    assert KEY not in dlg.status_label.text() and KEY[-4:] in dlg.status_label.text()
+    qtbot.mouseClick(dlg.remove_button, Qt.MouseButton.LeftButton)
+    assert memory.entries == {}
+    assert "No key yet" in dlg.status_label.text()
+
+
+def test_test_button_reports_success_against_the_emulator(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    settings = Settings(base_urls={"euri": emu.base_url("euri")})
+    dlg = _dialog(qtbot, engine, "euri", settings)
+    qtbot.keyClicks(dlg.key_edit, emu.key("euri"))
+    ok, message = arun(dlg.run_test())
+    assert ok, message
+    assert message.startswith("Key works — ")
+    assert message.endswith("models")
+    assert dlg.message_label.text() == message
+    assert any(r.path.endswith("/euri/v1/models") for r in emu.requests)
+
+
+def test_test_button_reports_a_401_in_plain_words(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    settings = Settings(base_urls={"euri": emu.base_url("euri")})
+    dlg = _dialog(qtbot, engine, "euri", settings)
+    qtbot.keyClicks(dlg.key_edit, "sk-wrong-key-0000000000000")
+    ok, message = arun(dlg.run_test())
+    assert not ok
+    assert "key" in message.lower()
+    assert "sk-wrong-key-0000000000000" not in message
+    assert dlg.message_label.text() == message
+    assert dlg.test_button.isEnabled()
+
+
+def test_test_sends_one_token_where_the_listing_needs_no_key(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    # EUrouter lists models without auth: only a chat request proves the key.
+    settings = Settings(base_urls={"eurouter": emu.base_url("eurouter")})
+    dlg = _dialog(qtbot, engine, "eurouter", settings)
+    memory.entries[("parley", "eurouter")] = emu.key("eurouter")
+    dlg.model_edit.setText("mistral-small")
+    ok, message = arun(dlg.run_test())
+    assert ok, message
+    assert message == "Key works — mistral-small answered"
+    chat = [r for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert chat and chat[-1].json["model"] == "mistral-small"
+    assert chat[-1].json["max_completion_tokens"] == 1
+
+
+def test_environment_override_is_shown_read_only(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_API_KEY_NORDLYS", KEY)
+    dlg = _dialog(qtbot, engine, "nordlys")
+    text = dlg.status_label.text()
+    assert "Set by PARLEY_API_KEY_NORDLYS" in text and "read-only" in text
+    assert KEY not in text
+    assert not dlg.key_edit.isEnabled()
+    assert not dlg.remove_button.isEnabled()
+
+
+def test_without_a_keyring_it_says_so_and_keeps_the_key_for_the_session(
+    qtbot: QtBot, engine: Engine
+) -> None:
+    keyring.set_keyring(fail.Keyring())
+    dlg = _dialog(qtbot, engine, "euri")
+    assert "No keyring is available" in dlg.backend_label.text()
+    assert dlg.session_check.isChecked() and not dlg.session_check.isEnabled()
+    qtbot.keyClicks(dlg.key_edit, KEY)
+    assert dlg.save()
+    assert "session only" in dlg.message_label.text()
+    assert dlg._keystore.get("euri").origin == "session"
+    assert "Kept for this session only" in dlg.status_label.text()
+
+
+def test_base_url_is_saved_to_settings(qtbot: QtBot, memory: MemoryKeyring, engine: Engine) -> None:
+    settings = Settings()
+    dlg = _dialog(qtbot, engine, "adaptive-engine", settings)
+    dlg.base_url_edit.setText("https://adaptive.example.com/api/v1")
+    with qtbot.waitSignal(dlg.settings_changed):
+        assert dlg.save()
+    assert load_settings().base_urls == {"adaptive-engine": "https://adaptive.example.com/api/v1"}
+    dlg.base_url_edit.setText("ftp://nope")
+    assert not dlg.save()
+    assert "base URL was not saved" in dlg.message_label.text()
+
+
+def test_adding_a_provider_writes_a_loadable_file_without_the_key(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine
+) -> None:
+    dlg = _dialog(qtbot, engine, "euri")
+    dlg.tabs.setCurrentIndex(1)
+    qtbot.keyClicks(dlg.new_name, "My Box")
+    assert dlg.new_id.text() == "my-box"
+    dlg.new_base_url.setText("https://box.example.com/v1")
+    dlg.new_auth.setCurrentIndex(dlg.new_auth.findData("header"))
+    dlg.new_header.setText("X-Box-Key")
+    dlg.new_models.setPlainText("box-small\n\nbox-large\n")
+    dlg.new_key.setText(KEY)
+    with qtbot.waitSignal(dlg.provider_added) as blocker:
+        spec = dlg.add_provider()
+    assert blocker.args == ["my-box"]
+    assert spec is not None
+    path = paths.user_providers_dir() / "my-box.toml"
+    text = path.read_text(encoding="utf-8")
+    assert KEY not in text
+    loaded = load_provider_file(path)
+    assert not isinstance(loaded, Exception) and hasattr(loaded, "auth")
+    assert loaded.auth.scheme is AuthScheme.HEADER and loaded.auth.header == "X-Box-Key"
+    assert loaded.models.fallback == ["box-small", "box-large"]
+    assert loaded.param("temperature") is not None  # parameters of the generic provider
+    assert memory.entries == {("parley", "my-box"): KEY}
+    catalog = load_catalog(user_dirs=[paths.user_providers_dir()])
+    assert "my-box" in catalog.providers and not catalog.problems
+    assert dlg.provider_combo.findData("my-box") >= 0
+
+
+def test_adding_a_provider_refuses_bad_input_in_plain_words(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine
+) -> None:
+    dlg = _dialog(qtbot, engine, "euri")
+    dlg.new_name.setText("Euri")
+    dlg.new_base_url.setText("https://x.example.com/v1")
+    assert dlg.add_provider() is None
+    assert "built-in provider" in dlg.add_message.text()
+    dlg.new_id.setText("mine")
+    dlg.new_base_url.setText("https://x.example.com/v1?api_key=abc")
+    assert dlg.add_provider() is None
+    assert "carry a key" in dlg.add_message.text()
+    dlg.new_base_url.setText("x.example.com")
+    assert dlg.add_provider() is None
+    assert "http://" in dlg.add_message.text()
+    assert not (paths.user_providers_dir() / "mine.toml").exists()
+
+
+def test_provider_toml_round_trips() -> None:
+    data = {
+        "id": "a",
+        "name": 'Q "uote" \\ ü',
+        "auth": {"scheme": "none"},
+        "params": [{"name": "x", "type": "json", "help": "H.", "default": {"k": [1, 2.5, True]}}],
+    }
+    assert tomllib.loads(provider_toml(data)) == data
+
+
+def test_every_focusable_control_has_an_accessible_name(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine
+) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    dlg = _dialog(qtbot, engine, "euri")
+    for widget in dlg.findChildren(QWidget):
+        if widget.window() is not dlg:
+            continue  # combo popups belong to their combo
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and not widget.inherits("QTabBar"):
+            assert widget.accessibleName(), f"{type(widget).__name__} {widget.objectName()}"
