@@ -17,6 +17,7 @@ from parley.core.catalog import (
     builtin_providers_dir,
     load_catalog,
 )
+from parley.core.params import validate_value
 
 BUILTIN_IDS = {
     "euri",
@@ -79,6 +80,7 @@ def test_every_param_is_described_for_a_person(catalog: Catalog, provider_id: st
             assert p.max is None or p.default <= p.max, p.name
         if p.pattern is not None:
             assert p.pattern_help, f"{p.name} has a pattern but no words for it"
+        assert validate_value(p, p.default) is None, f"{p.name}'s default breaks its own rules"
 
 
 @pytest.mark.parametrize("provider_id", sorted(BUILTIN_IDS))

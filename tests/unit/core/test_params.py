@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parley.core.catalog import Catalog, ParamSpec, ProviderSpec, load_catalog
 from parley.core.params import (
@@ -250,3 +252,27 @@ def test_unsupported_params_from_a_models_list(catalog: Catalog) -> None:
 
 def test_unsupported_params_without_a_list_flags_nothing(catalog: Catalog) -> None:
     assert unsupported_params(spec(catalog, "eurouter"), None) == set()
+
+
+# --- any value a person or a file can produce gets a verdict, never a crash ----------------
+
+ALL_PARAMS = [p for provider in load_catalog() for p in provider.params]
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**12), max_value=10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=5), children, max_size=5)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values)
+def test_validate_value_gives_a_verdict_for_anything(value: Any) -> None:
+    for p in ALL_PARAMS:
+        verdict = validate_value(p, value)
+        assert verdict is None or p.display_name in verdict
