@@ -64,6 +64,10 @@ class Behavior:
     invalid_utf8: bool = False  # a content chunk with invalid UTF-8 bytes in the JSON string
     no_done: bool = False  # end without `data: [DONE]` and without finish_reason
     no_finish: bool = False  # send [DONE] but never a finish_reason
+    # Reply with Connection: close; a stream is then delimited by closing the socket
+    # (no chunked framing), as HTTP/1.0-style proxies do.
+    connection_close: bool = False
+    ignore_stream: bool = False  # answer a stream:true request with one JSON body
     sse_comments: bool = False  # ": keep-alive" comment lines between events (legal SSE)
     crlf: bool = False  # SSE lines end with \r\n instead of \n
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .behavior import Behavior
@@ -52,7 +52,6 @@ class Ctx:
     request_id: str
     completion_id: str = ""
     session_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def request_model(self) -> str:

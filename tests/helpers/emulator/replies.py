@@ -26,6 +26,7 @@ class Reply:
     ops: list[Op] = field(default_factory=list)
     content_length: int | None = None
     crlf: bool = False
+    close: bool = False  # Connection: close; a stream then ends by closing (no chunked framing)
 
 
 def dumps(obj: Any) -> bytes:

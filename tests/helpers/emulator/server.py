@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from .behavior import Behavior, RecordedRequest
 from .dialects import LOCAL_PROVIDERS, Ctx, dialect_for, key_for, mask_key
 from .replies import Reply, behavior_error, error_reply, json_reply, stream_reply
+from .validate import problem
 
 _FLUSH_BYTES = 256 * 1024
 _POLL = 0.02  # how often a sleeping reply checks whether the client went away
@@ -50,6 +51,7 @@ class Emulator:
         *,
         default: Behavior | None = None,
         echo_full_key: bool = False,
+        validate: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -57,6 +59,8 @@ class Emulator:
         # A wrong key is echoed partly ("abc12***"), as real providers do; True echoes it whole,
         # to prove a client redacts keys from error messages.
         self.echo_full_key = echo_full_key
+        # Answer 400 to what the API pages say a provider rejects (see validate.py).
+        self.validate = validate
         self.no_auth: set[str] = set(LOCAL_PROVIDERS)
         self.errors: list[str] = []  # tracebacks of anything that went wrong inside the server
         self._lock = threading.Lock()
@@ -369,6 +373,10 @@ class Emulator:
         if not isinstance(messages, list) or not messages:
             message = "messages is required and must be a non-empty array"
             return error_reply(400, dialect.error_body(400, message, request_id), {})
+        if self.validate:
+            found = problem(dialect.name, body)
+            if found is not None:
+                return error_reply(400, dialect.error_body(400, found, request_id), {})
         session_id = body.get("session_id")
         ctx = Ctx(
             provider=provider,
@@ -414,7 +422,20 @@ class Emulator:
             return await self._send(error, reader, writer)
         n = ctx.body.get("n")
         n = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 16 else 1
-        if ctx.body.get("stream") is True:
+        if behavior.connection_close:
+            reply = (
+                stream_reply(ctx, dialect, n)
+                if ctx.body.get("stream") is True and not behavior.ignore_stream
+                else json_reply(ctx, dialect, n)
+            )
+            reply.close = True
+            self._streams += reply.chunked
+            try:
+                await self._send(reply, reader, writer)
+            finally:
+                self._streams -= reply.chunked
+            return False
+        if ctx.body.get("stream") is True and not behavior.ignore_stream:
             reply = stream_reply(ctx, dialect, n)
             self._streams += 1
             try:
@@ -462,9 +483,12 @@ class Emulator:
         lines.append(f"date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}")
         for name, value in reply.headers.items():
             lines.append(f"{name}: {value}")
-        if reply.chunked:
+        framed = reply.chunked and not reply.close
+        if reply.close:
+            lines.append("connection: close")
+        if framed:
             lines.append("transfer-encoding: chunked")
-        else:
+        elif not reply.chunked:
             lines.append(f"content-length: {reply.content_length or 0}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if head_only:
@@ -486,7 +510,7 @@ class Emulator:
             await writer.drain()
 
         def add(data: bytes) -> None:
-            if reply.chunked:
+            if framed:
                 buffer.extend(b"%x\r\n" % len(data))
                 buffer.extend(data)
                 buffer.extend(b"\r\n")
@@ -514,7 +538,7 @@ class Emulator:
                 return False
             if len(buffer) >= _FLUSH_BYTES:
                 await flush()
-        if reply.chunked:
+        if framed:
             buffer.extend(b"0\r\n\r\n")
         await flush()
-        return True
+        return not reply.close

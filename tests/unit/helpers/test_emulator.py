@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from tests.helpers.emulator import Behavior, Emulator
 REPO = Path(__file__).resolve().parents[3]
 OPENAI_STYLE = ["euri", "eurouter", "eigenai", "nordlys", "openai"]
 ALL = [*OPENAI_STYLE, "adaptive-engine"]
+# Building httpx's default TLS context costs ~0.15 s; every client here shares one.
+TLS = ssl.create_default_context()
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as c:
+    with httpx.Client(timeout=10, verify=TLS) as c:
         yield c
 
 
@@ -583,7 +586,7 @@ def test_cancelled_streams_do_not_leak(emu: Emulator, client: httpx.Client) -> N
 def test_client_vanishing_during_a_long_pause_frees_the_stream(emu: Emulator) -> None:
     emu.push(Behavior(text="abcdefgh", pause_after=1, pause=30))
     with (
-        httpx.Client(timeout=10) as c,
+        httpx.Client(timeout=10, verify=TLS) as c,
         c.stream(
             "POST",
             f"{emu.base_url('euri')}/chat/completions",
@@ -606,7 +609,10 @@ def test_fifty_parallel_streams(emu: Emulator) -> None:
         return content_of(chunks(r.text))
 
     limits = httpx.Limits(max_connections=60)
-    with httpx.Client(timeout=20, limits=limits) as shared, ThreadPoolExecutor(50) as pool:
+    with (
+        httpx.Client(timeout=20, limits=limits, verify=TLS) as shared,
+        ThreadPoolExecutor(50) as pool,
+    ):
         results = list(pool.map(one, range(50)))
     assert all(text.startswith(f"You said: n{i}\n") for i, text in enumerate(results))
     assert emu.wait_idle()
@@ -663,3 +669,69 @@ def test_runs_by_hand() -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_connection_close_delimited_stream(emu: Emulator, client: httpx.Client) -> None:
+    emu.push(Behavior(text="abcdefgh", connection_close=True))
+    r = post(client, emu, "openai", body())
+    assert r.headers["connection"] == "close"
+    assert "transfer-encoding" not in r.headers and "content-length" not in r.headers
+    assert content_of(chunks(r.text)) == "abcdefgh"
+    assert data_lines(r.text)[-1] == "[DONE]"
+    emu.push(Behavior(text="whole", connection_close=True))
+    r = post(client, emu, "openai", body(stream=False))
+    assert r.json()["choices"][0]["message"]["content"] == "whole"
+    assert post(client, emu, "openai", body()).status_code == 200
+
+
+def test_ignore_stream_answers_with_json(emu: Emulator, client: httpx.Client) -> None:
+    emu.push(Behavior(text="not streamed", ignore_stream=True))
+    r = post(client, emu, "eigenai", body())
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["choices"][0]["message"]["content"] == "not streamed"
+
+
+@pytest.mark.parametrize(
+    ("provider", "extra", "needle"),
+    [
+        ("eurouter", {"rule_id": "not-a-uuid"}, "rule_id"),
+        ("eurouter", {"reasoning_effort": "high", "reasoning": "high"}, "reasoning"),
+        ("eigenai", {"top_k": 101}, "top_k"),
+        ("euri", {"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ("euri", {"temperature": 2.5}, "temperature"),
+        ("adaptive-engine", {"user": "alice"}, "UUID"),
+        ("euri", {"model": None}, "model"),
+    ],
+)
+def test_documented_limits_get_a_400(
+    emu: Emulator, client: httpx.Client, provider: str, extra: dict[str, Any], needle: str
+) -> None:
+    payload = {k: v for k, v in {**body(), **extra}.items() if v is not None}
+    r = post(client, emu, provider, payload)
+    assert r.status_code == 400
+    assert needle in r.text
+    with Emulator(validate=False) as lenient:
+        assert post(client, lenient, provider, payload).status_code == 200
+
+
+def test_eurouter_accepts_a_rule_instead_of_a_model(emu: Emulator, client: httpx.Client) -> None:
+    payload = {"messages": [{"role": "user", "content": "hi"}], "rule_name": "cheap-eu"}
+    r = post(client, emu, "eurouter", payload)
+    assert r.status_code == 200
+    assert r.headers["x-model-used"] == "mistral/mistral-small-3.2"
+
+
+def test_stop_does_not_wait_for_a_stalled_stream() -> None:
+    emu = Emulator().start()
+    emu.push(Behavior(text="abcdefgh", pause_after=1, pause=60))
+    with httpx.Client(timeout=10, verify=TLS) as c:
+        url = f"{emu.base_url('openai')}/chat/completions"
+        with c.stream("POST", url, json=body(), headers=auth(emu, "openai")) as r:
+            lines = r.iter_lines()
+            assert next(lines).startswith("data: ")
+            start = time.monotonic()
+            emu.stop()
+            assert time.monotonic() - start < 5
+            with pytest.raises(httpx.RemoteProtocolError):
+                list(lines)
+    assert emu.errors == []
