@@ -290,7 +290,7 @@ class KeysDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Keys and providers")
         self.setAccessibleName("Keys and providers")
-        self.resize(560, 520)
+        self.resize(560, 440)
         self._providers: dict[str, ProviderSpec] = {p.id: p for p in providers}
         self._engine = engine
         self._keystore = keystore
@@ -615,7 +615,7 @@ class KeysDialog(QDialog):
         self.new_auth.addItem("A custom header", AuthScheme.HEADER.value)
         self.new_auth.addItem("No key", AuthScheme.NONE.value)
         self.new_auth.currentIndexChanged.connect(lambda _i: self._auth_changed())
-        row("&Auth:", self.new_auth, "Authentication style")
+        row("Au&th:", self.new_auth, "Authentication style")
         self.new_header = QLineEdit(page)
         self.new_header.setPlaceholderText("X-API-Key")
         row("&Header:", self.new_header, "Header name for the key")
@@ -635,7 +635,10 @@ class KeysDialog(QDialog):
         self.add_button = QPushButton("Add &provider", page)
         self.add_button.setAccessibleName("Add provider")
         self.add_button.clicked.connect(self.add_provider)
-        form.addRow("", self.add_button)
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.add_button)
+        add_row.addStretch(1)
+        form.addRow("", add_row)
         self.add_message = QLabel(page)
         self.add_message.setWordWrap(True)
         self.add_message.setAccessibleName("Add provider result")
