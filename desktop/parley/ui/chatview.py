@@ -1,0 +1,285 @@
+"""The chat view: a scrollable column of message widgets.
+
+Long chats stay fast by building widgets only for the newest messages (`PAGE` at a time) and
+adding earlier pages when the user scrolls to the top, keeping the visible content in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFrame, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from parley.core.request import ImagePart
+from parley.ui import theme
+from parley.ui.message_widgets import (
+    AssistantMessageWidget,
+    MessageWidget,
+    UserMessageWidget,
+)
+
+PAGE = 30
+METRIC_KEYS = (
+    "model_used",
+    "ttft_ms",
+    "tokens_per_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "cost",
+    "total_ms",
+    "currency",
+    "estimated",
+)
+
+
+def _get(row: Any, name: str, default: Any = None) -> Any:
+    if isinstance(row, Mapping):
+        return row.get(name, default)
+    return getattr(row, name, default)
+
+
+def _split_content(content: Any) -> tuple[str, list[Any]]:
+    """A message's content (str or parts) as (text, images)."""
+    if isinstance(content, str):
+        return content, []
+    text: list[str] = []
+    images: list[Any] = []
+    for part in content or []:
+        kind = _get(part, "type", "")
+        if kind == "text":
+            text.append(str(_get(part, "text", "")))
+        elif kind == "image" or isinstance(part, ImagePart):
+            images.append(part)
+    return "".join(text), images
+
+
+class ChatView(QWidget):
+    """Messages of one conversation branch, newest at the bottom.
+
+    Signals carry message ids; the window decides what they mean for the conversation tree.
+    """
+
+    stop_requested = Signal()
+    regenerate_requested = Signal(str)
+    edit_requested = Signal(str, str)
+    branch_requested = Signal(str, int)
+    continue_requested = Signal(str)
+    retry_requested = Signal(str)
+    open_keys_requested = Signal(str)
+    link_clicked = Signal(QUrl)
+
+    def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
+        super().__init__(parent)
+        self.open_links = open_links  # open clicked http(s) links with QDesktopServices
+        self.setAccessibleName("Conversation")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer.addWidget(self.scroll)
+        self._container = QWidget()
+        self._column = QVBoxLayout(self._container)
+        self._column.setContentsMargins(16, 12, 16, 12)
+        self._column.setSpacing(10)
+        self._earlier = QPushButton("Show earlier messages", self._container)
+        self._earlier.setAccessibleName("Show earlier messages")
+        self._earlier.setFlat(True)
+        self._earlier.clicked.connect(lambda: self._load_earlier())
+        self._earlier.hide()
+        self._column.addWidget(self._earlier, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._column.addStretch(1)
+        self.scroll.setWidget(self._container)
+
+        self._widgets: dict[str, MessageWidget] = {}
+        self._rows: list[Any] = []
+        self._first_loaded = 0
+        self._stick_to_bottom = True
+        self._keep_from_bottom: int | None = None
+        bar = self.scroll.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range_changed)
+        theme.notifier().changed.connect(self._on_theme_changed)
+
+    # --- building --------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        for w in self._widgets.values():
+            self._column.removeWidget(w)
+            w.hide()
+            w.deleteLater()
+        self._widgets.clear()
+        self._rows = []
+        self._first_loaded = 0
+        self._earlier.hide()
+        self._stick_to_bottom = True
+
+    def messages(self) -> list[MessageWidget]:
+        """The message widgets built so far, top to bottom."""
+        out: list[MessageWidget] = []
+        for i in range(self._column.count()):
+            w = self._column.itemAt(i).widget()
+            if isinstance(w, MessageWidget):
+                out.append(w)
+        return out
+
+    def widget(self, msg_id: str) -> MessageWidget | None:
+        return self._widgets.get(msg_id)
+
+    def _insert(self, w: MessageWidget, index: int | None = None) -> None:
+        self._widgets[w.msg_id] = w
+        if index is None:
+            index = self._column.count() - 1  # before the trailing stretch
+        self._column.insertWidget(index, w)
+        w.show()  # now, not from the queued show a layout schedules
+        w.link_clicked.connect(self._on_link)
+        w.branch_requested.connect(self.branch_requested)
+        if isinstance(w, UserMessageWidget):
+            w.edit_requested.connect(self.edit_requested)
+        elif isinstance(w, AssistantMessageWidget):
+            w.regenerate_requested.connect(self.regenerate_requested)
+            w.continue_requested.connect(self.continue_requested)
+            w.retry_requested.connect(self.retry_requested)
+            w.open_keys_requested.connect(self.open_keys_requested)
+            w.stop_requested.connect(self.stop_requested)
+
+    def add_user_message(
+        self,
+        msg_id: str,
+        text: str,
+        images: Iterable[Any] = (),
+        branch: tuple[int, int] = (0, 1),
+    ) -> UserMessageWidget:
+        w = UserMessageWidget(msg_id, text, images, branch, self._container)
+        self._insert(w)
+        self.scroll_to_bottom()
+        return w
+
+    def add_assistant_message(
+        self, msg_id: str, branch: tuple[int, int] = (0, 1)
+    ) -> AssistantMessageWidget:
+        w = AssistantMessageWidget(msg_id, branch, self._container)
+        self._insert(w)
+        self.scroll_to_bottom()
+        return w
+
+    def remove_message(self, msg_id: str) -> None:
+        w = self._widgets.pop(msg_id, None)
+        if w is not None:
+            self._column.removeWidget(w)
+            w.hide()
+            w.deleteLater()
+
+    def _build(self, row: Any) -> MessageWidget | None:
+        role = str(_get(row, "role", ""))
+        msg_id = str(_get(row, "id", ""))
+        branch = tuple(_get(row, "branch", None) or (0, 1))
+        text, images = _split_content(_get(row, "content", ""))
+        images += list(_get(row, "images", None) or [])
+        b = (int(branch[0]), int(branch[1]))
+        if role == "user":
+            return UserMessageWidget(msg_id, text, images, b, self._container)
+        if role == "system":
+            return None
+        w = AssistantMessageWidget(
+            msg_id, b, self._container, role_text="Tool" if role == "tool" else "Assistant"
+        )
+        reasoning = str(_get(row, "reasoning", "") or "")
+        status = str(_get(row, "status", "complete") or "complete")
+        w.status = status
+        w.set_text(text, reasoning)
+        if calls := _get(row, "tool_calls", None):
+            w.set_tool_calls(calls)
+        if refusal := _get(row, "refusal", None):
+            w.set_refusal(str(refusal))
+        error = _get(row, "error", None)
+        if status == "stopped":
+            w.set_stopped()
+        elif error:
+            w.set_error(
+                str(_get(error, "kind", "")),
+                str(_get(error, "message", "")),
+                _get(error, "provider_message", None),
+                _get(error, "provider_id", None) or _get(error, "provider", None),
+                None,  # no automatic retry for history
+            )
+        elif status != "streaming":
+            w.set_finished(_get(row, "finish_reason", None) or "stop")
+        metrics = _get(row, "metrics", None)
+        if metrics:
+            w.set_metrics(**{k: _get(metrics, k) for k in METRIC_KEYS if _get(metrics, k)})
+        return w
+
+    def load_messages(self, rows: Sequence[Any]) -> None:
+        """Show a branch's messages (dicts or store rows; see the module docs for the keys).
+
+        Only the newest `PAGE` are built now; earlier ones are built when scrolled to.
+        """
+        self.clear()
+        self._rows = [r for r in rows if str(_get(r, "role", "")) != "system"]
+        self._first_loaded = len(self._rows)
+        self._load_earlier(stick=True)
+
+    def _load_earlier(self, stick: bool = False) -> None:
+        start = max(0, self._first_loaded - PAGE)
+        if start == self._first_loaded:
+            return
+        bar = self.scroll.verticalScrollBar()
+        if not stick:
+            self._keep_from_bottom = bar.maximum() - bar.value()
+        self._container.setUpdatesEnabled(False)
+        index = 1  # after the "earlier" label
+        for row in self._rows[start : self._first_loaded]:
+            w = self._build(row)
+            if w is not None:
+                self._insert(w, index)
+                index += 1
+        self._first_loaded = start
+        self._earlier.setVisible(start > 0)
+        self._container.setUpdatesEnabled(True)
+        if stick:
+            self.scroll_to_bottom()
+
+    def loaded_count(self) -> int:
+        return len(self._widgets)
+
+    # --- scrolling -------------------------------------------------------------------------
+
+    def scroll_to_bottom(self) -> None:
+        self._stick_to_bottom = True
+        bar = self.scroll.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.scroll.verticalScrollBar()
+        if self._keep_from_bottom is None:
+            self._stick_to_bottom = value >= bar.maximum() - 4
+        if value == bar.minimum() and self._first_loaded > 0 and bar.maximum() > 0:
+            # Defer: building widgets inside a scroll callback would re-enter it.
+            QTimer.singleShot(0, self._load_earlier)
+
+    def _on_range_changed(self, _min: int, maximum: int) -> None:
+        bar = self.scroll.verticalScrollBar()
+        if self._keep_from_bottom is not None:
+            bar.setValue(maximum - self._keep_from_bottom)
+            self._keep_from_bottom = None
+        elif self._stick_to_bottom:
+            bar.setValue(maximum)
+
+    # --- links and theme -------------------------------------------------------------------
+
+    def _on_link(self, url: QUrl) -> None:
+        self.link_clicked.emit(url)
+        if self.open_links and url.scheme().lower() in ("http", "https", "mailto"):
+            QDesktopServices.openUrl(url)
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        for w in self._widgets.values():
+            if isinstance(w, AssistantMessageWidget) and w.status != "streaming":
+                w.rerender()

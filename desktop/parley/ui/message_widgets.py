@@ -1,0 +1,837 @@
+"""One widget per chat message: the user's prompt and the assistant's streamed answer.
+
+Widgets hold presentation only; the window feeds them from core objects (ChatResult, store rows)
+and listens to their signals. Model output is untrusted: see `SafeTextBrowser`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QGuiApplication,
+    QKeyEvent,
+    QPixmap,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocumentFragment,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from parley.core.markdown import COPY_SCHEME, IncrementalMarkdown, render_markdown
+from parley.core.request import ImagePart
+from parley.ui import theme
+
+RENDER_INTERVAL_MS = 40
+OPENABLE_SCHEMES = ("http", "https", "mailto")
+
+FINISH_BADGES = {
+    "length": "truncated",
+    "content_filter": "filtered",
+    "tool_calls": "tool call",
+    "function_call": "tool call",
+}
+
+ERROR_TITLES = {
+    "auth": "The provider rejected the API key",
+    "quota": "Quota reached",
+    "budget": "Budget exhausted",
+    "forbidden": "Access denied",
+    "rate_limit": "Rate limited",
+    "bad_request": "The provider rejected the request",
+    "server": "The provider had a server error",
+    "network": "Could not reach the provider",
+    "timeout": "The provider took too long to answer",
+    "protocol": "The provider's reply could not be read",
+    "config": "The request could not be built",
+    "cancelled": "Cancelled",
+}
+RETRY_KINDS = frozenset({"server", "network", "timeout", "protocol", "rate_limit"})
+KEY_KINDS = frozenset({"auth", "forbidden"})
+
+
+class SafeTextBrowser(QTextBrowser):
+    """A read-only rich-text view that grows with its content and never fetches anything.
+
+    Links are not followed: `link_activated` reports http(s)/mailto clicks and `copy_code`
+    reports clicks on a code block's Copy anchor. Wheel events go to the surrounding scroll area.
+    """
+
+    link_activated = Signal(QUrl)
+    copy_code = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextBrowserInteraction
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.document().setDocumentMargin(2)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self.anchorClicked.connect(self._on_anchor)
+        self.setFixedHeight(8)
+
+    def loadResource(self, type: int, name: QUrl) -> Any:
+        # Untrusted content: never load images or style sheets from anywhere.
+        return None
+
+    def _fit_height(self, size: Any = None) -> None:
+        h = math.ceil(self.document().size().height()) + 2 * self.frameWidth()
+        if h != self.height():
+            self.setFixedHeight(max(h, 8))
+
+    def wheelEvent(self, e: QWheelEvent) -> None:
+        e.ignore()
+
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() == COPY_SCHEME:
+            if url.path().isdigit():
+                self.copy_code.emit(int(url.path()))
+        elif url.scheme().lower() in OPENABLE_SCHEMES:
+            self.link_activated.emit(url)
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self.height())
+
+
+def append_html(cursor: QTextCursor, html: str) -> None:
+    """Insert rendered HTML blocks at `cursor` without merging into the block before it."""
+    html = html.rstrip("\n")
+    if not html:
+        return
+    if cursor.block().length() > 1:
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+    start = cursor.position()
+    cursor.insertFragment(QTextDocumentFragment.fromHtml(html))
+    block = cursor.document().findBlock(start)
+    if start > 0 and block.position() == start and block.length() == 1 and block.next().isValid():
+        # The fragment began with a table or list and left our separator block empty.
+        fix = QTextCursor(cursor.document())
+        fix.setPosition(start)
+        fix.deletePreviousChar()
+
+
+def _link_button(text: str, accessible: str, parent: QWidget | None = None) -> QToolButton:
+    b = QToolButton(parent)
+    b.setText(text)
+    b.setObjectName("linkButton")
+    b.setAccessibleName(accessible)
+    b.setToolTip(accessible)
+    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    return b
+
+
+class BranchSwitcher(QWidget):
+    """`< 2/3 >`: moves between sibling branches; hidden when there is only one."""
+
+    moved = Signal(int)  # -1 or +1
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.prev_button = _link_button("<", "Previous branch", self)
+        self.next_button = _link_button(">", "Next branch", self)
+        self.label = QLabel(self)
+        self.label.setObjectName("metrics")
+        lay.addWidget(self.prev_button)
+        lay.addWidget(self.label)
+        lay.addWidget(self.next_button)
+        self.prev_button.clicked.connect(lambda: self.moved.emit(-1))
+        self.next_button.clicked.connect(lambda: self.moved.emit(1))
+        self.set_branch(0, 1)
+
+    def set_branch(self, index: int, count: int) -> None:
+        """`index` is 0-based; shown 1-based ("2/3")."""
+        self.index, self.count = index, count
+        self.label.setText(f"{index + 1}/{count}")
+        self.label.setAccessibleName(f"Branch {index + 1} of {count}")
+        self.prev_button.setEnabled(index > 0)
+        self.next_button.setEnabled(index < count - 1)
+        self.setVisible(count > 1)
+
+
+class MessageWidget(QFrame):
+    """What both message kinds share: a card with a header row and signals for the view."""
+
+    link_clicked = Signal(QUrl)
+    branch_requested = Signal(str, int)
+
+    def __init__(self, msg_id: str, role_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.msg_id = msg_id
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 10, 8)
+        self._layout.setSpacing(4)
+        self.header = QHBoxLayout()
+        self.header.setSpacing(6)
+        self.role_label = QLabel(role_text, self)
+        self.role_label.setObjectName("roleLabel")
+        self.header.addWidget(self.role_label)
+        self.branch_switcher = BranchSwitcher(self)
+        self.branch_switcher.moved.connect(lambda d: self.branch_requested.emit(self.msg_id, d))
+        self.header.addWidget(self.branch_switcher)
+        self.header.addStretch(1)
+        self.copy_button = _link_button("Copy", "Copy message", self)
+        self.copy_button.clicked.connect(self.copy_message)
+        self._layout.addLayout(self.header)
+
+    def set_branch(self, index: int, count: int) -> None:
+        self.branch_switcher.set_branch(index, count)
+
+    def message_text(self) -> str:
+        raise NotImplementedError
+
+    def copy_message(self) -> None:
+        QGuiApplication.clipboard().setText(self.message_text())
+
+
+def _image_parts(images: Iterable[Any]) -> list[ImagePart]:
+    parts: list[ImagePart] = []
+    for im in images:
+        if isinstance(im, ImagePart):
+            parts.append(im)
+        elif isinstance(im, Mapping):
+            parts.append(ImagePart.model_validate(dict(im)))
+    return parts
+
+
+class UserMessageWidget(MessageWidget):
+    """The user's prompt, with images, inline editing (Edit & resend) and branch switching."""
+
+    edit_requested = Signal(str, str)  # msg_id, new text
+
+    def __init__(
+        self,
+        msg_id: str,
+        text: str,
+        images: Iterable[Any] = (),
+        branch: tuple[int, int] = (0, 1),
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(msg_id, "You", parent)
+        self.setObjectName("userCard")
+        self._text = text
+        self.edit_button = _link_button("Edit", "Edit and resend", self)
+        self.edit_button.clicked.connect(self.start_edit)
+        self.header.addWidget(self.edit_button)
+        self.header.addWidget(self.copy_button)
+        self.body = SafeTextBrowser(self)
+        self.body.setObjectName("messageBody")
+        self.body.setAccessibleName("Your message")
+        self.body.setPlainText(text)
+        self._layout.addWidget(self.body)
+        self.images = _image_parts(images)
+        if self.images:
+            row = QHBoxLayout()
+            for part in self.images:
+                row.addWidget(self._thumbnail(part))
+            row.addStretch(1)
+            self._layout.addLayout(row)
+        self.editor: QPlainTextEdit | None = None
+        self._edit_row: QWidget | None = None
+        self.set_branch(*branch)
+
+    def _thumbnail(self, part: ImagePart) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName("attachmentChip")
+        name = part.name or "image"
+        label.setAccessibleName(f"Attached image {name}")
+        label.setToolTip(name)
+        pix = QPixmap()
+        if part.data:
+            pix.loadFromData(base64.b64decode(part.data))
+        if pix.isNull():
+            label.setText(f"[image: {name}]")
+        else:
+            label.setPixmap(
+                pix.scaled(
+                    96,
+                    96,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        return label
+
+    def message_text(self) -> str:
+        return self._text
+
+    def start_edit(self) -> None:
+        if self.editor is not None:
+            self.editor.setFocus()
+            return
+        self.editor = _EditBox(self)
+        self.editor.setAccessibleName("Edit your message")
+        self.editor.setPlainText(self._text)
+        self.editor.setMinimumHeight(80)
+        self.editor.save.connect(self._save_edit)
+        self.editor.cancel.connect(self.cancel_edit)
+        row = QWidget(self)
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addStretch(1)
+        cancel = QPushButton("Cancel", row)
+        cancel.setAccessibleName("Cancel editing")
+        save = QPushButton("Save && resend", row)
+        save.setAccessibleName("Save and resend")
+        save.setDefault(True)
+        cancel.clicked.connect(self.cancel_edit)
+        save.clicked.connect(self._save_edit)
+        lay.addWidget(cancel)
+        lay.addWidget(save)
+        self._edit_row = row
+        self.body.hide()
+        self._layout.insertWidget(self._layout.indexOf(self.body) + 1, self.editor)
+        self._layout.insertWidget(self._layout.indexOf(self.editor) + 1, row)
+        self.editor.setFocus()
+
+    def _save_edit(self) -> None:
+        if self.editor is None:
+            return
+        new_text = self.editor.toPlainText()
+        if not new_text.strip():
+            return
+        self.edit_requested.emit(self.msg_id, new_text)
+        self.cancel_edit()
+
+    def cancel_edit(self) -> None:
+        for w in (self.editor, self._edit_row):
+            if w is not None:
+                w.hide()
+                w.deleteLater()
+        self.editor = None
+        self._edit_row = None
+        self.body.show()
+
+
+class _EditBox(QPlainTextEdit):
+    save = Signal()
+    cancel = Signal()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+            e.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.save.emit()
+        elif e.key() == Qt.Key.Key_Escape:
+            self.cancel.emit()
+        else:
+            super().keyPressEvent(e)
+
+
+def _pretty_arguments(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError):
+        return arguments
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def format_metrics(
+    model_used: str | None = None,
+    ttft_ms: float | None = None,
+    tokens_per_s: float | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+    cached_tokens: int | None = None,
+    cost: float | None = None,
+    total_ms: float | None = None,
+    currency: str = "USD",
+    estimated: bool = False,
+) -> str:
+    parts: list[str] = []
+    if model_used:
+        parts.append(model_used)
+    if ttft_ms is not None:
+        parts.append(f"TTFT {ttft_ms:,.0f} ms")
+    if tokens_per_s is not None:
+        parts.append(f"{'~' if estimated else ''}{tokens_per_s:,.1f} tok/s")
+    if total_ms is not None:
+        parts.append(f"total {total_ms / 1000:,.2f} s")
+    if prompt_tokens is not None or completion_tokens is not None:
+        tok = f"{_fmt_int(prompt_tokens or 0)} in · {_fmt_int(completion_tokens or 0)} out"
+        extra = []
+        if reasoning_tokens:
+            extra.append(f"{_fmt_int(reasoning_tokens)} reasoning")
+        if cached_tokens:
+            extra.append(f"{_fmt_int(cached_tokens)} cached")
+        if extra:
+            tok += f" ({', '.join(extra)})"
+        parts.append(tok)
+    if cost is not None:
+        symbol = "$" if currency.upper() == "USD" else f"{currency} "
+        parts.append(f"{symbol}{cost:.4f}" if cost < 1 else f"{symbol}{cost:,.2f}")
+    return "  ·  ".join(parts)
+
+
+class AssistantMessageWidget(MessageWidget):
+    """An assistant answer: streamed Markdown, reasoning, tool calls, badges, errors, metrics."""
+
+    regenerate_requested = Signal(str)
+    continue_requested = Signal(str)
+    retry_requested = Signal(str)
+    open_keys_requested = Signal(str)  # provider id
+    stop_requested = Signal()
+
+    def __init__(
+        self,
+        msg_id: str,
+        branch: tuple[int, int] = (0, 1),
+        parent: QWidget | None = None,
+        *,
+        role_text: str = "Assistant",
+    ) -> None:
+        super().__init__(msg_id, role_text, parent)
+        self.setObjectName("assistantCard")
+        self.regenerate_button = _link_button("Regenerate", "Regenerate answer", self)
+        self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.msg_id))
+        self.stop_button = _link_button("Stop", "Stop generating", self)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.header.addWidget(self.stop_button)
+        self.header.addWidget(self.copy_button)
+        self.header.addWidget(self.regenerate_button)
+        self.regenerate_button.hide()
+
+        self._text = ""
+        self._reasoning = ""
+        self._reasoning_shown = 0
+        self._md = IncrementalMarkdown(dark=theme.is_dark())
+        self._code_blocks: list[str] = []
+        self._tail_anchor = 0
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self.flush)
+        self.status = "streaming"
+        self.finish_reason: str | None = None
+        self._provider_id = ""
+        self.countdown_interval_ms = 1000  # one countdown step ("1 s"); tests shorten it
+        self._countdown_left = 0
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._tick)
+        self._retry_left = 0
+        self._retry_attempt = 0
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setInterval(1000)
+        self._retry_timer.timeout.connect(self._retry_tick)
+
+        # Reasoning: collapsed by default, above the answer, streamed live.
+        self.reasoning_toggle = QToolButton(self)
+        self.reasoning_toggle.setObjectName("linkButton")
+        self.reasoning_toggle.setCheckable(True)
+        self.reasoning_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.reasoning_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.reasoning_toggle.setText("Thinking…")
+        self.reasoning_toggle.setAccessibleName("Show reasoning")
+        self.reasoning_toggle.toggled.connect(self._toggle_reasoning)
+        self.reasoning_toggle.hide()
+        self.reasoning_body = SafeTextBrowser(self)
+        self.reasoning_body.setObjectName("reasoningBody")
+        self.reasoning_body.setAccessibleName("Reasoning")
+        self.reasoning_body.hide()
+        self._layout.addWidget(self.reasoning_toggle)
+        self._layout.addWidget(self.reasoning_body)
+
+        self.body = SafeTextBrowser(self)
+        self.body.setObjectName("messageBody")
+        self.body.setAccessibleName("Answer")
+        self.body.copy_code.connect(self.copy_code_block)
+        self.body.link_activated.connect(self.link_clicked)
+        self._layout.addWidget(self.body)
+
+        self.refusal_label = QLabel(self)
+        self.refusal_label.setObjectName("refusal")
+        self.refusal_label.setWordWrap(True)
+        self.refusal_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refusal_label.hide()
+        self._layout.addWidget(self.refusal_label)
+
+        self.tool_box = QVBoxLayout()
+        self.tool_box.setSpacing(4)
+        self._layout.addLayout(self.tool_box)
+        self.tool_cards: list[QFrame] = []
+
+        self.error_card = QFrame(self)
+        self.error_card.setObjectName("errorCard")
+        ec = QVBoxLayout(self.error_card)
+        ec.setContentsMargins(10, 8, 10, 8)
+        self.error_title = QLabel(self.error_card)
+        self.error_title.setStyleSheet("font-weight: bold;")
+        self.error_title.setWordWrap(True)
+        self.error_message = QLabel(self.error_card)
+        self.error_message.setWordWrap(True)
+        self.error_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_provider = QLabel(self.error_card)
+        self.error_provider.setWordWrap(True)
+        self.error_provider.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_provider.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for lbl in (self.error_title, self.error_message):
+            lbl.setTextFormat(Qt.TextFormat.PlainText)
+        ec.addWidget(self.error_title)
+        ec.addWidget(self.error_message)
+        ec.addWidget(self.error_provider)
+        actions = QHBoxLayout()
+        self.countdown_label = QLabel(self.error_card)
+        self.countdown_label.setAccessibleName("Automatic retry countdown")
+        self.keys_button = QPushButton("Open key settings", self.error_card)
+        self.keys_button.setAccessibleName("Open key settings")
+        self.keys_button.clicked.connect(lambda: self.open_keys_requested.emit(self._provider_id))
+        self.retry_button = QPushButton("Retry now", self.error_card)
+        self.retry_button.setAccessibleName("Retry now")
+        self.retry_button.clicked.connect(self._retry_now)
+        self.cancel_retry_button = QPushButton("Cancel", self.error_card)
+        self.cancel_retry_button.setAccessibleName("Cancel automatic retry")
+        self.cancel_retry_button.clicked.connect(self.cancel_countdown)
+        actions.addWidget(self.countdown_label)
+        actions.addStretch(1)
+        for b in (self.keys_button, self.cancel_retry_button, self.retry_button):
+            actions.addWidget(b)
+        ec.addLayout(actions)
+        self.error_card.hide()
+        self._layout.addWidget(self.error_card)
+
+        footer = QHBoxLayout()
+        self.badge = QLabel(self)
+        self.badge.setObjectName("warnBadge")
+        self.badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+        self.badge.hide()
+        self.continue_button = _link_button("Continue", "Continue the answer", self)
+        self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.msg_id))
+        self.continue_button.hide()
+        self.metrics_label = QLabel(self)
+        self.metrics_label.setObjectName("metrics")
+        self.metrics_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.metrics_label.setWordWrap(True)
+        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.metrics_label.setAccessibleName("Answer metrics")
+        self.metrics_label.hide()
+        footer.addWidget(self.badge)
+        footer.addWidget(self.continue_button)
+        footer.addWidget(self.metrics_label, 1)
+        footer.addStretch(0)
+        self._layout.addLayout(footer)
+        self.set_branch(*branch)
+
+    # --- streaming -------------------------------------------------------------------------
+
+    def append_text(self, delta: str) -> None:
+        if delta:
+            self._clear_retrying()
+            self._text += delta
+            self._schedule()
+
+    def append_reasoning(self, delta: str) -> None:
+        if delta:
+            self._clear_retrying()
+            self._reasoning += delta
+            if self.reasoning_toggle.isHidden():
+                self.reasoning_toggle.show()
+            self._schedule()
+
+    def set_text(self, text: str, reasoning: str = "") -> None:
+        """Show a complete answer at once (loading history)."""
+        self._text = text
+        self._reasoning = reasoning
+        self._render_final()
+
+    def _schedule(self) -> None:
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def flush(self) -> None:
+        """Paint what has arrived: the new finished blocks once, then the unfinished tail."""
+        self._render_timer.stop()
+        if len(self._reasoning) != self._reasoning_shown:
+            cur = QTextCursor(self.reasoning_body.document())
+            cur.movePosition(QTextCursor.MoveOperation.End)
+            cur.insertText(self._reasoning[self._reasoning_shown :])
+            self._reasoning_shown = len(self._reasoning)
+            self.reasoning_toggle.show()
+        if self._md.text == self._text:
+            return
+        up = self._md.update(self._text)
+        doc = self.body.document()
+        cur = QTextCursor(doc)
+        cur.beginEditBlock()
+        if up.replace_all:
+            self._tail_anchor = 0
+        cur.setPosition(self._tail_anchor)
+        cur.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cur.removeSelectedText()
+        if up.stable_html:
+            append_html(cur, up.stable_html)
+            self._tail_anchor = cur.position()
+        append_html(cur, up.tail_html)
+        cur.endEditBlock()
+        self._code_blocks = self._md.code_blocks
+
+    def _render_final(self) -> None:
+        """One exact render of the whole answer (Qt's block spacing as for a fresh document)."""
+        self._render_timer.stop()
+        rendered = render_markdown(self._text, dark=theme.is_dark())
+        doc = self.body.document()
+        doc.setLayoutEnabled(False)
+        doc.setHtml(rendered.html.rstrip("\n"))  # a trailing newline shows as a space
+        doc.setLayoutEnabled(True)
+        self._code_blocks = rendered.code_blocks
+        self._md = IncrementalMarkdown(dark=theme.is_dark())
+        self._md.update(self._text)
+        self._tail_anchor = doc.characterCount() - 1
+        self.reasoning_body.setPlainText(self._reasoning)
+        self._reasoning_shown = len(self._reasoning)
+        self.reasoning_toggle.setVisible(bool(self._reasoning))
+        if self.status == "streaming" and self._reasoning:
+            self.reasoning_toggle.setText("Thinking…")
+        elif self._reasoning:
+            self.reasoning_toggle.setText("Reasoning")
+        self.body.setVisible(bool(self._text) or self.status == "streaming")
+
+    def rerender(self) -> None:
+        """Re-render for a theme change."""
+        self._render_final()
+
+    def text(self) -> str:
+        return self._text
+
+    def reasoning(self) -> str:
+        return self._reasoning
+
+    def message_text(self) -> str:
+        return self._text
+
+    def code_blocks(self) -> list[str]:
+        return list(self._code_blocks)
+
+    def copy_code_block(self, index: int) -> None:
+        if 0 <= index < len(self._code_blocks):
+            QGuiApplication.clipboard().setText(self._code_blocks[index])
+
+    def _toggle_reasoning(self, shown: bool) -> None:
+        self.reasoning_body.setVisible(shown)
+        self.reasoning_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+        self.reasoning_toggle.setAccessibleName("Hide reasoning" if shown else "Show reasoning")
+
+    # --- end states ------------------------------------------------------------------------
+
+    def _end(self, status: str) -> None:
+        self._clear_retrying()
+        self.status = status
+        self.stop_button.hide()
+        self.regenerate_button.show()
+        self._render_final()
+
+    def set_finished(self, finish_reason: str | None = "stop") -> None:
+        self.finish_reason = finish_reason
+        self._end("complete")
+        label = FINISH_BADGES.get(finish_reason or "stop")
+        if label is None and finish_reason not in (None, "stop", ""):
+            label = str(finish_reason)
+        self._show_badge(label)
+        self.continue_button.setVisible(finish_reason == "length")
+
+    def set_stopped(self) -> None:
+        self._end("stopped")
+        self._show_badge("stopped")
+
+    def _show_badge(self, label: str | None) -> None:
+        self.badge.setText(label or "")
+        self.badge.setAccessibleName(f"Finish: {label}" if label else "")
+        self.badge.setVisible(bool(label))
+
+    def set_refusal(self, text: str) -> None:
+        self.refusal_label.setText(f"Refused: {text}")
+        self.refusal_label.setVisible(bool(text))
+
+    def set_tool_calls(self, calls: Iterable[Any]) -> None:
+        """Tool calls as cards; each item has `name` and `arguments` (mapping or object)."""
+        for card in self.tool_cards:
+            card.deleteLater()
+        self.tool_cards = []
+        for call in calls:
+            name = str(_get(call, "name", "") or "(unnamed tool)")
+            args = _get(call, "arguments", "")
+            args_text = args if isinstance(args, str) else json.dumps(args, indent=2)
+            card = QFrame(self)
+            card.setObjectName("toolCard")
+            lay = QVBoxLayout(card)
+            lay.setContentsMargins(8, 6, 8, 6)
+            title = QLabel(f"Tool call: {name}", card)
+            title.setTextFormat(Qt.TextFormat.PlainText)
+            title.setStyleSheet("font-weight: bold; background: transparent;")
+            body = QLabel(_pretty_arguments(args_text), card)
+            body.setTextFormat(Qt.TextFormat.PlainText)
+            body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            body.setStyleSheet("font-family: monospace; background: transparent;")
+            body.setWordWrap(True)
+            card.setAccessibleName(f"Tool call {name}")
+            lay.addWidget(title)
+            lay.addWidget(body)
+            self.tool_box.addWidget(card)
+            self.tool_cards.append(card)
+
+    def set_metrics(
+        self,
+        model_used: str | None = None,
+        ttft_ms: float | None = None,
+        tokens_per_s: float | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        cached_tokens: int | None = None,
+        cost: float | None = None,
+        *,
+        total_ms: float | None = None,
+        currency: str = "USD",
+        estimated: bool = False,
+    ) -> None:
+        text = format_metrics(
+            model_used,
+            ttft_ms,
+            tokens_per_s,
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens,
+            cached_tokens,
+            cost,
+            total_ms,
+            currency,
+            estimated,
+        )
+        self.metrics_label.setText(text)
+        self.metrics_label.setVisible(bool(text))
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def set_error(
+        self,
+        kind: str,
+        message: str,
+        provider_message: str | None = None,
+        provider_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Show an error card; the partial answer (if any) stays above it.
+
+        auth/forbidden -> "Open key settings" (open_keys_requested(provider_id));
+        rate_limit with `retry_after` -> a live countdown that emits retry_requested at zero;
+        server/network/timeout/protocol/rate_limit -> "Retry now" (retry_requested(msg_id)).
+        """
+        kind = str(kind)
+        self._provider_id = provider_id or ""
+        self._end("failed")
+        title = ERROR_TITLES.get(kind, "Something went wrong")
+        if provider_id:
+            title = f"{title} ({provider_id})"
+        self.error_title.setText(title)
+        self.error_message.setText(message)
+        self.error_provider.setText(
+            f"The provider said: {provider_message}" if provider_message else ""
+        )
+        self.error_provider.setVisible(bool(provider_message))
+        self.keys_button.setVisible(kind in KEY_KINDS)
+        self.retry_button.setVisible(kind in RETRY_KINDS)
+        self.cancel_countdown()
+        if kind == "rate_limit" and retry_after is not None:
+            self.start_countdown(retry_after)
+        self.error_card.setAccessibleName(f"Error: {title}")
+        self.error_card.show()
+
+    def start_countdown(self, seconds: float) -> None:
+        self._countdown_left = max(0, math.ceil(seconds))
+        self.countdown_label.show()
+        self.cancel_retry_button.show()
+        self._show_countdown()
+        self._countdown.start(self.countdown_interval_ms)
+        if self._countdown_left == 0:
+            self._tick()
+
+    def _show_countdown(self) -> None:
+        self.countdown_label.setText(f"Retrying in {self._countdown_left} s…")
+
+    def _tick(self) -> None:
+        self._countdown_left -= 1
+        if self._countdown_left <= 0:
+            self.cancel_countdown()
+            self.retry_requested.emit(self.msg_id)
+        else:
+            self._show_countdown()
+
+    def cancel_countdown(self) -> None:
+        self._countdown.stop()
+        self.countdown_label.hide()
+        self.cancel_retry_button.hide()
+
+    def countdown_remaining(self) -> int | None:
+        return self._countdown_left if self._countdown.isActive() else None
+
+    def _retry_now(self) -> None:
+        self.cancel_countdown()
+        self.retry_requested.emit(self.msg_id)
+
+    def set_retrying(self, attempt: int, delay_s: float) -> None:
+        """The engine waits before retrying by itself: show a countdown badge, emit nothing."""
+        self.status = "streaming"
+        self.error_card.hide()
+        self._retry_left = max(0, math.ceil(delay_s))
+        self._retry_attempt = attempt
+        self._show_retry()
+        self._retry_timer.start(self.countdown_interval_ms)
+
+    def _show_retry(self) -> None:
+        if self._retry_left > 0:
+            self._show_badge(f"Retrying in {self._retry_left} s… (attempt {self._retry_attempt})")
+        else:
+            self._show_badge(f"Retrying… (attempt {self._retry_attempt})")
+
+    def _retry_tick(self) -> None:
+        self._retry_left -= 1
+        if self._retry_left <= 0:
+            self._retry_timer.stop()
+        self._show_retry()
+
+    def _clear_retrying(self) -> None:
+        if self._retry_attempt:
+            self._retry_timer.stop()
+            self._retry_attempt = 0
+            self._show_badge(None)

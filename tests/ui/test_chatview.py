@@ -1,0 +1,382 @@
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import random
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtGui import QGuiApplication, QTextCursor, QTextDocument
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from parley.core.markdown import render_markdown
+from parley.ui import chatview as chatview_module
+from parley.ui.chatview import ChatView
+from parley.ui.message_widgets import AssistantMessageWidget, SafeTextBrowser, UserMessageWidget
+
+LONG_ANSWER = (
+    "# Plan\n\nSome **bold** text with `code` and a [link](https://example.com).\n\n"
+    "| col | n |\n|---|--:|\n| a | 1 |\n| b | 2 |\n\n"
+    "```python\nfor i in range(3):\n    print(i)\n```\n\n"
+    "- first\n- second\n\n"
+) * 30 + "Final paragraph without newline"
+
+
+@pytest.fixture
+def view(qtbot: QtBot) -> ChatView:
+    v = ChatView(open_links=False)
+    qtbot.addWidget(v)
+    v.resize(700, 600)
+    v.show()
+    return v
+
+
+def _plain(html: str) -> str:
+    """What a fresh document shows for `html` (the view drops the final newline, as here)."""
+    doc = QTextDocument()
+    doc.setHtml(html.rstrip("\n"))
+    return doc.toPlainText()
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def _click_text(qtbot: QtBot, browser: SafeTextBrowser, needle: str, occurrence: int = 0) -> None:
+    doc = browser.document()
+    cur = QTextCursor(doc)
+    for _ in range(occurrence + 1):
+        cur = doc.find(needle, cur)
+        assert not cur.isNull(), needle
+    probe = QTextCursor(doc)
+    probe.setPosition(cur.selectionStart() + 1)
+    rect = browser.cursorRect(probe)
+    qtbot.mouseClick(
+        browser.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 1, rect.center().y())
+    )
+
+
+def test_streaming_2000_deltas_renders_the_full_text(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    rng = random.Random(7)
+    deltas: list[str] = []
+    pos = 0
+    while pos < len(LONG_ANSWER) and len(deltas) < 1999:
+        n = rng.randint(1, 4)
+        deltas.append(LONG_ANSWER[pos : pos + n])
+        pos += n
+    deltas.append(LONG_ANSWER[pos:])
+    assert len(deltas) == 2000
+    for d in deltas:
+        w.append_text(d)
+    # Deltas are coalesced: nothing was painted per delta, the throttle timer paints later.
+    assert w.body.document().isEmpty()
+    qtbot.waitUntil(lambda: not w.body.document().isEmpty(), timeout=2000)
+    expected = render_markdown(LONG_ANSWER).html
+    # While streaming, the same content (Qt may space blocks differently until the end).
+    assert _squash(w.body.toPlainText()) == _squash(_plain(expected))
+    w.set_finished("stop")
+    assert w.text() == "".join(deltas)
+    assert w.body.toPlainText() == _plain(expected)
+    assert not w.badge.isVisible()
+    assert w.code_blocks() == ["for i in range(3):\n    print(i)\n"] * 30
+
+
+def test_partial_renders_at_intervals_match_full_render(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    for i in range(0, len(LONG_ANSWER), 37):
+        w.append_text(LONG_ANSWER[i : i + 37])
+        if i % 5 == 0:
+            w.flush()
+            assert _squash(w.body.toPlainText()) == _squash(_plain(render_markdown(w.text()).html))
+
+
+def test_stop_keeps_partial_text_and_marks_it(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text("Half an ans")
+    w.append_text("wer")
+    assert w.stop_button.isVisible()
+    with qtbot.waitSignal(view.stop_requested):
+        qtbot.mouseClick(w.stop_button, Qt.MouseButton.LeftButton)
+    w.set_stopped()
+    assert w.body.toPlainText() == "Half an answer"
+    assert w.badge.isVisible() and w.badge.text() == "stopped"
+    assert w.status == "stopped"
+    assert not w.stop_button.isVisible() and w.regenerate_button.isVisible()
+
+
+@pytest.mark.parametrize(
+    ("reason", "badge", "continue_shown"),
+    [
+        ("stop", None, False),
+        ("length", "truncated", True),
+        ("content_filter", "filtered", False),
+        ("tool_calls", "tool call", False),
+    ],
+)
+def test_finish_badges(
+    qtbot: QtBot, view: ChatView, reason: str, badge: str | None, continue_shown: bool
+) -> None:
+    w = view.add_assistant_message("m")
+    w.append_text("text")
+    w.set_finished(reason)
+    assert w.badge.isVisible() == (badge is not None)
+    if badge:
+        assert w.badge.text() == badge
+    assert w.continue_button.isVisible() == continue_shown
+    if continue_shown:
+        with qtbot.waitSignal(view.continue_requested) as sig:
+            qtbot.mouseClick(w.continue_button, Qt.MouseButton.LeftButton)
+        assert sig.args == ["m"]
+
+
+def test_auth_error_card_shows_provider_words_and_key_action(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("m1")
+    w.set_error("auth", "The API key was rejected.", "Invalid API key provided", "nordlys")
+    assert w.error_card.isVisible()
+    assert "nordlys" in w.error_title.text()
+    assert w.error_message.text() == "The API key was rejected."
+    assert "Invalid API key provided" in w.error_provider.text()
+    assert w.keys_button.isVisible() and not w.retry_button.isVisible()
+    with qtbot.waitSignal(view.open_keys_requested) as sig:
+        qtbot.mouseClick(w.keys_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["nordlys"]
+
+
+@pytest.mark.parametrize("kind", ["server", "network", "timeout"])
+def test_retryable_error_card_has_retry_now(qtbot: QtBot, view: ChatView, kind: str) -> None:
+    w = view.add_assistant_message("m2")
+    w.append_text("partial")
+    w.set_error(kind, "Something failed.", None, "euri")
+    assert w.body.toPlainText() == "partial"  # the partial answer stays
+    assert w.retry_button.isVisible() and not w.keys_button.isVisible()
+    assert not w.error_provider.isVisible()
+    with qtbot.waitSignal(view.retry_requested) as sig:
+        qtbot.mouseClick(w.retry_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["m2"]
+
+
+def test_rate_limit_countdown_ticks_and_retries(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("m3")
+    w.countdown_interval_ms = 30
+    w.set_error("rate_limit", "Too many requests.", "slow down", "euri", retry_after=3)
+    assert w.countdown_label.text() == "Retrying in 3 s…"
+    with qtbot.waitSignal(view.retry_requested, timeout=2000) as sig:
+        qtbot.waitUntil(lambda: w.countdown_label.text() == "Retrying in 1 s…", timeout=2000)
+    assert sig.args == ["m3"]
+    assert w.countdown_remaining() is None
+    assert not w.countdown_label.isVisible()
+
+
+def test_rate_limit_countdown_can_be_cancelled(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("m4")
+    w.countdown_interval_ms = 20
+    w.set_error("rate_limit", "Too many requests.", None, "euri", retry_after=2)
+    assert w.cancel_retry_button.isVisible()
+    qtbot.mouseClick(w.cancel_retry_button, Qt.MouseButton.LeftButton)
+    assert w.countdown_remaining() is None
+    with qtbot.assertNotEmitted(view.retry_requested, wait=150):
+        pass
+    assert w.retry_button.isVisible()  # the manual action stays
+
+
+def test_engine_retrying_badge_counts_down_and_clears_on_text(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("m5")
+    w.countdown_interval_ms = 20
+    w.set_retrying(2, 2)
+    assert w.badge.text() == "Retrying in 2 s… (attempt 2)"
+    qtbot.waitUntil(lambda: w.badge.text() == "Retrying… (attempt 2)", timeout=2000)
+    w.append_text("hello")
+    assert not w.badge.isVisible()
+
+
+def test_branch_switcher_emits_and_hides_for_single(qtbot: QtBot, view: ChatView) -> None:
+    u = view.add_user_message("u1", "hi", branch=(1, 3))
+    a = view.add_assistant_message("a1", branch=(0, 1))
+    assert u.branch_switcher.isVisible() and u.branch_switcher.label.text() == "2/3"
+    assert not a.branch_switcher.isVisible()
+    with qtbot.waitSignal(view.branch_requested) as sig:
+        qtbot.mouseClick(u.branch_switcher.prev_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["u1", -1]
+    with qtbot.waitSignal(view.branch_requested) as sig:
+        qtbot.mouseClick(u.branch_switcher.next_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["u1", 1]
+    u.set_branch(2, 3)
+    assert not u.branch_switcher.next_button.isEnabled()
+
+
+def test_copy_link_of_a_code_block_copies_that_blocks_code(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text("One:\n\n```sh\necho one\n```\n\nTwo:\n\n```python\nprint('two')\n```\n")
+    w.set_finished("stop")
+    QGuiApplication.clipboard().clear()
+    _click_text(qtbot, w.body, "Copy", occurrence=1)
+    assert QGuiApplication.clipboard().text() == "print('two')\n"
+    _click_text(qtbot, w.body, "Copy", occurrence=0)
+    assert QGuiApplication.clipboard().text() == "echo one\n"
+
+
+def test_copy_message_button_copies_the_raw_markdown(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text("**bold** text")
+    w.set_finished("stop")
+    qtbot.mouseClick(w.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == "**bold** text"
+
+
+def test_links_are_reported_on_click_and_never_followed(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text("Go [here](https://example.com/page) now.")
+    w.set_finished("stop")
+    with qtbot.waitSignal(view.link_clicked) as sig:
+        _click_text(qtbot, w.body, "here")
+    assert sig.args[0] == QUrl("https://example.com/page")
+    assert w.body.source().isEmpty()  # the browser did not navigate
+    assert "Go here now." in w.body.toPlainText()
+
+
+def test_untrusted_html_and_remote_images_are_inert(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text('<img src="http://127.0.0.1:9/x.png"> ![pic](http://127.0.0.1:9/y.png)')
+    w.set_finished("stop")
+    text = w.body.toPlainText()
+    assert '<img src="http://127.0.0.1:9/x.png">' in text
+    assert "[image: pic](http://127.0.0.1:9/y.png)" in text
+    assert w.body.loadResource(2, QUrl("http://127.0.0.1:9/y.png")) is None
+    assert "<img" not in w.body.toHtml()
+
+
+def test_reasoning_is_collapsed_and_streams(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_reasoning("Let me ")
+    w.append_reasoning("think.")
+    qtbot.waitUntil(lambda: w.reasoning_body.toPlainText() == "Let me think.", timeout=2000)
+    assert w.reasoning_toggle.isVisible() and not w.reasoning_body.isVisible()
+    qtbot.mouseClick(w.reasoning_toggle, Qt.MouseButton.LeftButton)
+    assert w.reasoning_body.isVisible()
+    w.append_text("Answer")
+    w.set_finished("stop")
+    assert w.reasoning() == "Let me think." and w.body.toPlainText() == "Answer"
+
+
+def test_tool_calls_refusal_and_metrics(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.set_tool_calls([{"id": "c1", "name": "get_weather", "arguments": '{"city":"Paris"}'}])
+    w.set_refusal("I can't help with that.")
+    w.set_metrics("m-used", 231.4, 84.56, 120, 3500, 40, 16, 0.00123, total_ms=4300)
+    w.set_finished("tool_calls")
+    assert len(w.tool_cards) == 1
+    labels = [lbl.text() for lbl in w.tool_cards[0].findChildren(type(w.badge))]
+    assert "Tool call: get_weather" in labels
+    assert '{\n  "city": "Paris"\n}' in labels
+    assert w.refusal_label.isVisible() and "I can't help with that." in w.refusal_label.text()
+    footer = w.metrics_label.text()
+    for part in (
+        "m-used",
+        "TTFT 231 ms",
+        "84.6 tok/s",
+        "120 in",
+        "3,500 out",
+        "40 reasoning",
+        "16 cached",
+        "$0.0012",
+        "total 4.30 s",
+    ):
+        assert part in footer, part
+
+
+def test_edit_user_message_emits_new_text(qtbot: QtBot, view: ChatView) -> None:
+    u = view.add_user_message("u1", "old text")
+    qtbot.mouseClick(u.edit_button, Qt.MouseButton.LeftButton)
+    assert u.editor is not None and u.editor.toPlainText() == "old text"
+    u.editor.setPlainText("new text")
+    with qtbot.waitSignal(view.edit_requested) as sig:
+        qtbot.keyClick(u.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert sig.args == ["u1", "new text"]
+    assert u.editor is None and u.body.isVisible()
+    assert u.message_text() == "old text"  # the window decides what the new branch shows
+
+
+def test_edit_can_be_cancelled_with_escape(qtbot: QtBot, view: ChatView) -> None:
+    u = view.add_user_message("u1", "keep")
+    u.start_edit()
+    assert u.editor is not None
+    with qtbot.assertNotEmitted(view.edit_requested):
+        qtbot.keyClick(u.editor, Qt.Key.Key_Escape)
+    assert u.editor is None
+
+
+def test_load_messages_builds_only_the_newest_page(qtbot: QtBot, view: ChatView) -> None:
+    rows = []
+    for i in range(1000):
+        rows.append({"id": f"u{i}", "role": "user", "content": f"question {i}"})
+        rows.append({"id": f"a{i}", "role": "assistant", "content": f"answer **{i}**"})
+    view.load_messages(rows)
+    page = chatview_module.PAGE
+    assert view.loaded_count() == page
+    msgs = view.messages()
+    assert msgs[-1].msg_id == "a999" and msgs[0].msg_id == f"u{1000 - page // 2}"
+    assert isinstance(msgs[-1], AssistantMessageWidget)
+    assert msgs[-1].body.toPlainText() == "answer 999"
+    qtbot.mouseClick(view._earlier, Qt.MouseButton.LeftButton)
+    assert view.loaded_count() == 2 * page
+    assert view.messages()[0].msg_id == f"u{1000 - page}"
+    # Scrolling to the top loads the next page.
+    QApplication.processEvents()
+    view.scroll.verticalScrollBar().setValue(0)
+    qtbot.waitUntil(lambda: view.loaded_count() == 3 * page, timeout=2000)
+
+
+def test_load_messages_restores_states(qtbot: QtBot, view: ChatView) -> None:
+    view.load_messages(
+        [
+            {"id": "s", "role": "system", "content": "be nice"},
+            {
+                "id": "u",
+                "role": "user",
+                "content": [{"type": "text", "text": "look"}],
+                "branch": (1, 2),
+            },
+            {"id": "a", "role": "assistant", "content": "part", "status": "stopped"},
+            {
+                "id": "b",
+                "role": "assistant",
+                "content": "",
+                "status": "failed",
+                "error": {
+                    "kind": "auth",
+                    "message": "Key rejected.",
+                    "provider_message": "bad key",
+                    "provider_id": "euri",
+                },
+            },
+            {
+                "id": "c",
+                "role": "assistant",
+                "content": "long",
+                "reasoning": "hmm",
+                "finish_reason": "length",
+                "metrics": {"model_used": "x-1", "ttft_ms": 12},
+            },
+        ]
+    )
+    msgs = view.messages()
+    assert [m.msg_id for m in msgs] == ["u", "a", "b", "c"]
+    u, a, b, c = msgs
+    assert isinstance(u, UserMessageWidget) and u.branch_switcher.label.text() == "2/2"
+    assert isinstance(a, AssistantMessageWidget) and a.badge.text() == "stopped"
+    assert isinstance(b, AssistantMessageWidget) and b.keys_button.isVisible()
+    assert b.countdown_remaining() is None
+    assert isinstance(c, AssistantMessageWidget) and c.badge.text() == "truncated"
+    assert c.reasoning() == "hmm" and "x-1" in c.metrics_label.text()
+
+
+def test_clear_removes_everything(qtbot: QtBot, view: ChatView) -> None:
+    view.add_user_message("u", "x")
+    view.add_assistant_message("a")
+    view.clear()
+    QApplication.processEvents()
+    assert view.messages() == [] and view.widget("u") is None
