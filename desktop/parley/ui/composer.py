@@ -1,0 +1,375 @@
+"""The composer: where the user types a prompt and attaches images.
+
+The text is never cleared by sending: the window calls `clear_after_send()` once the send was
+accepted, so a failed send loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from parley.core.request import ImagePart
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+SEND_KEYS = ("enter", "ctrl_enter")
+
+
+def image_part_from_qimage(image: QImage, name: str) -> ImagePart:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    data = base64.b64encode(bytes(buf.data().data())).decode("ascii")
+    return ImagePart(mime="image/png", data=data, name=name)
+
+
+class PromptEdit(QPlainTextEdit):
+    """The text field: decides which keys send and turns pasted/dropped images into parts."""
+
+    send = Signal()
+    stop = Signal()
+    images_pasted = Signal(list)  # list[QImage]
+    files_dropped = Signal(list)  # list[str] (local paths)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.send_key = "enter"
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        key = e.key()
+        mods = e.modifiers()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+            shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+            if ctrl or (self.send_key == "enter" and not shift):
+                self.send.emit()
+                return
+            # Newline: Shift+Enter, or Enter when Ctrl+Enter sends. Insert it ourselves so
+            # Shift doesn't produce a line separator (U+2028) instead of a newline.
+            self.textCursor().insertText("\n")
+            self.ensureCursorVisible()
+            return
+        if key == Qt.Key.Key_Escape:
+            self.stop.emit()
+            return
+        super().keyPressEvent(e)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return (
+            source.hasImage() or bool(_image_paths(source)) or super().canInsertFromMimeData(source)
+        )
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        paths = _image_paths(source)
+        if paths:
+            self.files_dropped.emit(paths)
+            return
+        if source.hasImage():
+            image = QImage(source.imageData())
+            if not image.isNull():
+                self.images_pasted.emit([image])
+                return
+        super().insertFromMimeData(source)
+
+
+def _image_paths(source: QMimeData) -> list[str]:
+    if not source.hasUrls():
+        return []
+    return [
+        u.toLocalFile()
+        for u in source.urls()
+        if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES
+    ]
+
+
+class AttachmentChip(QFrame):
+    """A removable thumbnail of one attached image."""
+
+    remove_requested = Signal(object)  # the chip
+
+    def __init__(self, part: ImagePart, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.part = part
+        self.setObjectName("attachmentChip")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 2, 2)
+        lay.setSpacing(4)
+        thumb = QLabel(self)
+        pix = QPixmap()
+        if part.data:
+            pix.loadFromData(base64.b64decode(part.data))
+        if not pix.isNull():
+            thumb.setPixmap(
+                pix.scaled(
+                    32,
+                    32,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        name = QLabel(part.name or "image", self)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("×")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setAccessibleName(f"Remove attachment {part.name or 'image'}")
+        self.remove_button.setToolTip("Remove")
+        self.remove_button.clicked.connect(lambda: self.remove_requested.emit(self))
+        lay.addWidget(thumb)
+        lay.addWidget(name)
+        lay.addWidget(self.remove_button)
+        self.setAccessibleName(f"Attachment {part.name or 'image'}")
+
+
+class Composer(QWidget):
+    """Multi-line prompt with Send/Stop and image attachments.
+
+    `send_requested(text, attachments: list[ImagePart])` asks the window to send; the text stays
+    until the window calls `clear_after_send()`.
+    """
+
+    send_requested = Signal(str, list)
+    stop_requested = Signal()
+    attachments_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._attachments: list[ImagePart] = []
+        self._streaming = False
+        self._pasted = 0
+        self.setAcceptDrops(True)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 6, 12, 10)
+        outer.setSpacing(4)
+        self._chips = QHBoxLayout()
+        self._chips.setSpacing(6)
+        self._chips.addStretch(1)
+        outer.addLayout(self._chips)
+        self.notice = QLabel(self)
+        self.notice.setObjectName("refusal")
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.hide()
+        outer.addWidget(self.notice)
+
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        self.edit = PromptEdit(self)
+        self.edit.setAccessibleName("Message")
+        self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.edit.textChanged.connect(self._fit_height)
+        self.edit.setTabChangesFocus(True)
+        self.edit.send.connect(self._on_send_key)
+        self.edit.stop.connect(self._on_escape)
+        self.edit.images_pasted.connect(self._on_images_pasted)
+        self.edit.files_dropped.connect(self.add_image_files)
+        row.addWidget(self.edit, 1)
+
+        buttons = QVBoxLayout()
+        self.attach_button = QPushButton("Attach…", self)
+        self.attach_button.setAccessibleName("Attach images")
+        self.attach_button.setToolTip("Attach images (or paste / drop them)")
+        self.attach_button.clicked.connect(self.open_file_dialog)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setAccessibleName("Send message")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.request_send)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setAccessibleName("Stop generating")
+        self.stop_button.setToolTip("Stop (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.hide()
+        buttons.addWidget(self.attach_button)
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        outer.addLayout(row)
+        self.set_send_key("enter")
+        self._dialog: QFileDialog | None = None
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Grow with the text from three lines up to about ten, then scroll."""
+        line = self.edit.fontMetrics().lineSpacing()
+        lines = max(3, min(10, self.edit.document().size().height()))
+        margins = self.edit.contentsMargins()
+        chrome = 2 * int(self.edit.document().documentMargin()) + margins.top() + margins.bottom()
+        self.edit.setFixedHeight(int(lines * line) + chrome + 2)
+
+    # --- send key --------------------------------------------------------------------------
+
+    @property
+    def send_key(self) -> str:
+        return self.edit.send_key
+
+    @send_key.setter
+    def send_key(self, value: str) -> None:
+        self.set_send_key(value)
+
+    def set_send_key(self, value: str) -> None:
+        """Which key sends: "enter" (Shift+Enter = newline) or "ctrl_enter" (Enter = newline)."""
+        if value not in SEND_KEYS:
+            raise ValueError(f"Unknown send key {value!r}: use 'enter' or 'ctrl_enter'.")
+        self.edit.send_key = value
+        hint = "Enter to send, Shift+Enter for a new line"
+        if value == "ctrl_enter":
+            hint = "Ctrl+Enter to send, Enter for a new line"
+        self.edit.setPlaceholderText(f"Type a message… ({hint})")
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _on_send_key(self) -> None:
+        if not self._streaming:
+            self.request_send()
+
+    def request_send(self) -> None:
+        text = self.edit.toPlainText()
+        if not text.strip() and not self._attachments:
+            return
+        self.send_requested.emit(text, list(self._attachments))
+
+    def clear_after_send(self) -> None:
+        """The window accepted the send: empty the field and the attachments."""
+        self.edit.clear()
+        self.clear_attachments()
+        self.notice.hide()
+
+    def set_streaming(self, streaming: bool) -> None:
+        self._streaming = streaming
+        self.stop_button.setVisible(streaming)
+        self.send_button.setVisible(not streaming)
+
+    def is_streaming(self) -> bool:
+        return self._streaming
+
+    def _on_escape(self) -> None:
+        if self._streaming:
+            self.stop_requested.emit()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() == Qt.Key.Key_Escape and self._streaming:
+            self.stop_requested.emit()
+            return
+        super().keyPressEvent(e)
+
+    # --- drafts ----------------------------------------------------------------------------
+
+    def draft(self) -> str:
+        return self.edit.toPlainText()
+
+    def set_draft(self, text: str) -> None:
+        self.edit.setPlainText(text)
+        self.edit.moveCursor(self.edit.textCursor().MoveOperation.End)
+
+    def focus_input(self) -> None:
+        self.edit.setFocus()
+
+    # --- attachments -----------------------------------------------------------------------
+
+    def attachments(self) -> list[ImagePart]:
+        return list(self._attachments)
+
+    def set_attachments(self, parts: list[ImagePart]) -> None:
+        self.clear_attachments()
+        for p in parts:
+            self.add_attachment(p)
+
+    def add_attachment(self, part: ImagePart) -> None:
+        self._attachments.append(part)
+        chip = AttachmentChip(part, self)
+        chip.remove_requested.connect(self._remove_chip)
+        self._chips.insertWidget(self._chips.count() - 1, chip)
+        self.attachments_changed.emit()
+
+    def _remove_chip(self, chip: AttachmentChip) -> None:
+        if chip.part in self._attachments:
+            self._attachments.remove(chip.part)
+        chip.hide()
+        chip.deleteLater()
+        self.attachments_changed.emit()
+        self.edit.setFocus()
+
+    def clear_attachments(self) -> None:
+        for i in reversed(range(self._chips.count())):
+            w = self._chips.itemAt(i).widget()
+            if isinstance(w, AttachmentChip):
+                w.hide()
+                w.deleteLater()
+        self._attachments = []
+        self.attachments_changed.emit()
+
+    def _on_images_pasted(self, images: list[QImage]) -> None:
+        for image in images:
+            self._pasted += 1
+            self.add_attachment(image_part_from_qimage(image, f"pasted-{self._pasted}.png"))
+
+    def add_image_files(self, paths: list[str]) -> None:
+        problems: list[str] = []
+        for raw in paths:
+            path = Path(raw)
+            try:
+                size = path.stat().st_size
+                if size > MAX_IMAGE_BYTES:
+                    problems.append(
+                        f"{path.name} is {size / 1048576:.0f} MB; images up to "
+                        f"{MAX_IMAGE_BYTES // 1048576} MB can be attached."
+                    )
+                    continue
+                data = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"Could not read {path.name}: {exc.strerror or exc}.")
+                continue
+            mime = mimetypes.guess_type(path.name)[0] or ""
+            if not mime.startswith("image/") or QImage.fromData(QByteArray(data)).isNull():
+                problems.append(f"{path.name} is not an image Parley can read.")
+                continue
+            self.add_attachment(
+                ImagePart(mime=mime, data=base64.b64encode(data).decode("ascii"), name=path.name)
+            )
+        self.notice.setText(" ".join(problems))
+        self.notice.setVisible(bool(problems))
+
+    def open_file_dialog(self) -> QFileDialog:
+        """Non-blocking (open(), never exec()): safe inside the asyncio loop."""
+        dlg = QFileDialog(self, "Attach images")
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dlg.setNameFilter("Images (*.png *.jpg *.jpeg *.gif *.webp *.bmp)")
+        dlg.filesSelected.connect(self.add_image_files)
+        dlg.finished.connect(dlg.deleteLater)
+        self._dialog = dlg
+        dlg.open()
+        return dlg
+
+    # --- drag and drop onto the whole composer ---------------------------------------------
+
+    def dragEnterEvent(self, e: QDragEnterEvent) -> None:
+        md = e.mimeData()
+        if md.hasImage() or _image_paths(md):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: QDropEvent) -> None:
+        md = e.mimeData()
+        paths = _image_paths(md)
+        if paths:
+            self.add_image_files(paths)
+        elif md.hasImage():
+            self._on_images_pasted([QImage(md.imageData())])
+        e.acceptProposedAction()
