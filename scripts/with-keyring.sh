@@ -28,12 +28,16 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/parley-keyring.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 mkdir -m 700 "$scratch/data" "$scratch/runtime"
 
-# The daemon (and dbus-daemon, which may activate it) must see the scratch folders; the command
+# The daemon (and dbus-daemon, which activates it and its unlock prompter) must see the scratch
+# folders and no display: a prompter window nobody answers would hang the run. The command
 # itself gets the caller's own values back.
-export PARLEY_WK_SAVED_XDG_DATA_HOME="${XDG_DATA_HOME-__unset__}"
-export PARLEY_WK_SAVED_XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR-__unset__}"
+saved_vars=(XDG_DATA_HOME XDG_RUNTIME_DIR DISPLAY WAYLAND_DISPLAY)
+for name in "${saved_vars[@]}"; do
+    export "PARLEY_WK_SAVED_$name=${!name-__unset__}"
+done
+export PARLEY_WK_SAVED_VARS="${saved_vars[*]}"
 export XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime"
-unset GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
+unset DISPLAY WAYLAND_DISPLAY GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
 
 # shellcheck disable=SC2016  # expanded by the inner shell
 dbus-run-session -- bash -c '
@@ -43,11 +47,14 @@ dbus-run-session -- bash -c '
     daemon_env=$(echo "" | gnome-keyring-daemon --unlock --components=secrets)
     if [ -n "$daemon_env" ]; then export $daemon_env; fi
     printf x | secret-tool store --label=init app init
-    restore() {  # name saved-value
-        if [ "$2" = "__unset__" ]; then unset "$1"; else export "$1=$2"; fi
-    }
-    restore XDG_DATA_HOME "$PARLEY_WK_SAVED_XDG_DATA_HOME"
-    restore XDG_RUNTIME_DIR "$PARLEY_WK_SAVED_XDG_RUNTIME_DIR"
-    unset PARLEY_WK_SAVED_XDG_DATA_HOME PARLEY_WK_SAVED_XDG_RUNTIME_DIR
+    for name in $PARLEY_WK_SAVED_VARS; do
+        saved_name="PARLEY_WK_SAVED_$name"
+        if [ "${!saved_name}" = "__unset__" ]; then unset "$name"; else export "$name=${!saved_name}"; fi
+        unset "$saved_name"
+    done
+    unset PARLEY_WK_SAVED_VARS
+    # Tells tests this keyring is disposable (its password is a single newline), so they may
+    # lock and unlock it.
+    export PARLEY_THROWAWAY_KEYRING=1
     "$@"
 ' with-keyring "$@"

@@ -156,3 +156,46 @@ def secret_service_items(service: str) -> list[tuple[str, str]]:
         )
     finally:
         connection.close()
+
+
+# The password scripts/with-keyring.sh gives the throwaway login keyring (`echo ""` on stdin).
+THROWAWAY_KEYRING_PASSWORD = b"\n"
+
+
+def require_throwaway_keyring() -> None:
+    """Skip unless the Secret Service is the disposable one from scripts/with-keyring.sh."""
+    if os.environ.get("PARLEY_THROWAWAY_KEYRING") != "1":
+        reason = "locks the keyring, so it runs only under scripts/with-keyring.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@contextmanager
+def default_collection_locked() -> Iterator[None]:
+    """Lock the default Secret Service collection for the block, then unlock it again."""
+    import secretstorage
+    from secretstorage.defines import SS_PATH
+    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
+
+    connection = secretstorage.dbus_init()
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        collection.lock()
+        assert collection.is_locked()
+        try:
+            yield
+        finally:
+            # gnome-keyring's own unlock-with-password call: no prompt needed.
+            internal = DBusAddressWrapper(
+                SS_PATH, "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface", connection
+            )
+            internal.call(
+                "UnlockWithMasterPassword",
+                "o(oayays)",
+                collection.collection_path,
+                format_secret(open_session(connection), THROWAWAY_KEYRING_PASSWORD, "text/plain"),
+            )
+            assert not collection.is_locked()
+    finally:
+        connection.close()

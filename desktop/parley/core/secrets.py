@@ -103,6 +103,18 @@ class KeyringUnavailable(KeyringError):
         super().__init__(message)
 
 
+class KeyringLockedError(KeyringError):
+    """The keyring exists but is locked (or the unlock prompt was dismissed)."""
+
+
+# Exceptions that mean "locked": keyring's own, and SecretStorage's when they slip through.
+_LOCKED_NAMES = frozenset({"KeyringLocked", "LockedException", "PromptDismissedException"})
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return any(cls.__name__ in _LOCKED_NAMES for cls in type(exc).__mro__)
+
+
 def _identity(backend: KeyringBackend) -> tuple[str, str]:
     cls = type(backend)
     return cls.__module__, cls.__name__
@@ -177,10 +189,12 @@ class KeyStore:
         problem: str | None = None
         try:
             backend.get_password(self.service, "parley-availability-probe")
-        except Exception as exc:  # any failure here means "cannot use it"
-            problem = f"The keyring ({self.backend_name()}) does not answer: " + (
-                _describe_failure(exc)
-            )
+        except Exception as exc:
+            # A locked keyring is there: using it asks to unlock, or fails with a clear error.
+            if not _is_locked(exc):
+                problem = f"The keyring ({self.backend_name()}) does not answer: " + (
+                    _describe_failure(exc)
+                )
         with self._lock:
             self._probe = (backend, problem)
         return problem
@@ -227,7 +241,7 @@ class KeyStore:
         if not self.backend_available():
             return KeyInfo(None, None)
         backend = self.backend
-        failure: str | None = None
+        failure: KeyringError | None = None
         stored: str | None = None
         try:
             stored = backend.get_password(self.service, provider_id)
@@ -235,13 +249,10 @@ class KeyStore:
             self._mark_unavailable(backend, exc)
             return KeyInfo(None, None)
         except Exception as exc:
-            failure = _describe_failure(exc)
+            failure = self._failure("read", provider_id, exc)
+        # Raised outside the except blocks so no exception context rides along.
         if failure is not None:
-            raise KeyringError(
-                f"Parley could not read the key for {provider_id} from the keyring "
-                f"({self.backend_name()}). It may be locked: unlock it and try again. "
-                f"Details: {failure}"
-            )
+            raise failure
         if stored:
             return KeyInfo(stored, "keyring")
         return KeyInfo(None, None)
@@ -262,24 +273,17 @@ class KeyStore:
         if not self.backend_available():
             raise KeyringUnavailable()
         backend = self.backend
-        failure: str | None = None
-        no_keyring = False
+        failure: KeyringError | None = None
         try:
             backend.set_password(self.service, provider_id, key)
         except keyring.errors.NoKeyringError as exc:
             self._mark_unavailable(backend, exc)
-            no_keyring = True
+            failure = KeyringUnavailable()
         except Exception as exc:
-            failure = _describe_failure(exc, (key,))
+            failure = self._failure("save", provider_id, exc, key)
         # Raised outside the except blocks so no exception context can carry the key along.
-        if no_keyring:
-            raise KeyringUnavailable()
         if failure is not None:
-            raise KeyringError(
-                f"Parley could not save the key for {provider_id} in the keyring "
-                f"({self.backend_name()}). It may be locked: unlock it and try again, or keep "
-                f"the key for this session only. Details: {failure}"
-            )
+            raise failure
         with self._lock:
             self._session.pop(provider_id, None)
         return self.get(provider_id)
@@ -295,7 +299,7 @@ class KeyStore:
         if not self.backend_available():
             return
         backend = self.backend
-        failure: str | None = None
+        failure: KeyringError | None = None
         try:
             backend.delete_password(self.service, provider_id)
         except keyring.errors.PasswordDeleteError:
@@ -303,13 +307,34 @@ class KeyStore:
         except keyring.errors.NoKeyringError as exc:
             self._mark_unavailable(backend, exc)
         except Exception as exc:
-            failure = _describe_failure(exc)
+            failure = self._failure("remove", provider_id, exc)
         if failure is not None:
-            raise KeyringError(
-                f"Parley could not remove the key for {provider_id} from the keyring "
-                f"({self.backend_name()}). It may be locked: unlock it and try again. "
-                f"Details: {failure}"
+            raise failure
+
+    def _failure(
+        self,
+        action: Literal["read", "save", "remove"],
+        provider_id: str,
+        exc: BaseException,
+        key: str | None = None,
+    ) -> KeyringError:
+        """A clear error for a failed keyring call; the key is redacted from any detail."""
+        what = f"{action} the key for {provider_id}"
+        instead = {
+            "read": ", or enter the key for this session only",
+            "save": ", or keep the key for this session only",
+            "remove": "",
+        }[action]
+        if _is_locked(exc):
+            return KeyringLockedError(
+                f"The keyring ({self.backend_name()}) is locked, so Parley could not {what}. "
+                f"Unlock it (in your system's password manager, or by logging in again) and "
+                f"try again{instead}."
             )
+        return KeyringError(
+            f"Parley could not {what}: the keyring ({self.backend_name()}) reported "
+            f"{_describe_failure(exc, (key,))}. Try again{instead}."
+        )
 
     def session_providers(self) -> list[str]:
         """Provider ids whose key is kept for this session only."""

@@ -22,6 +22,7 @@ from parley.core.secrets import (
     NO_KEYRING_MESSAGE,
     KeyInfo,
     KeyringError,
+    KeyringLockedError,
     KeyringUnavailable,
     KeyStore,
     env_var,
@@ -31,7 +32,9 @@ from parley.core.settings import Preset, Settings, load_settings, save_settings
 from tests.keyring_support import (
     BrokenKeyring,
     MemoryKeyring,
+    default_collection_locked,
     purge_service,
+    require_throwaway_keyring,
     secret_service_items,
 )
 
@@ -295,20 +298,41 @@ def test_backend_that_raises_on_use_is_unavailable_and_the_probe_is_cached() -> 
     assert broken.calls == ["get", "get"]
 
 
-def test_locked_keyring_on_save_gives_a_clear_error_without_the_key(
+def test_a_locked_keyring_is_available_and_saving_says_it_is_locked() -> None:
+    broken = BrokenKeyring(error=keyring.errors.KeyringLocked, echo_password=True)
+    store = KeyStore(backend=broken)
+    assert store.backend_available() is True  # it exists; using it asks to unlock
+    with pytest.raises(KeyringLockedError) as caught:
+        store.set("euri", KEY)
+    message = str(caught.value)
+    assert "is locked" in message
+    assert "could not save the key for euri" in message
+    assert "Unlock it" in message
+    assert "for this session only" in message
+    assert KEY not in message
+    assert caught.value.__context__ is None
+    with pytest.raises(KeyringLockedError, match="could not read the key for euri"):
+        store.get("euri")
+    assert store.set("euri", KEY, session_only=True).origin == "session"
+
+
+def test_keyring_failure_on_save_gives_a_clear_error_without_the_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    broken = BrokenKeyring(error=keyring.errors.KeyringLocked, fail_on=("set",), echo_password=True)
+    broken = BrokenKeyring(
+        error=keyring.errors.PasswordSetError, fail_on=("set",), echo_password=True
+    )
     store = KeyStore(backend=broken)
     assert store.backend_available() is True
     with pytest.raises(KeyringError) as caught:
         store.set("euri", KEY)
     err = caught.value
-    assert not isinstance(err, KeyringUnavailable)
+    assert not isinstance(err, KeyringUnavailable | KeyringLockedError)
     assert "could not save the key for euri" in str(err)
-    assert "unlock" in str(err)
-    assert "KeyringLocked" in str(err)
+    assert "PasswordSetError" in str(err)
+    assert "[redacted]" in str(err)  # the backend echoed the key; it was taken out
+    assert "for this session only" in str(err)
     formatted = "".join(traceback.format_exception(err))
     for text in (str(err), repr(err), formatted, caplog.text):
         assert KEY not in text
@@ -453,3 +477,24 @@ def test_secret_service_key_is_in_no_file_under_parley_home(
     assert files_containing(parley_home, KEY) == []
     assert KEY not in caplog.text
     assert OTHER_KEY not in caplog.text
+
+
+@pytest.mark.keyring
+def test_secret_service_locked_collection_gives_a_locked_error(secret_service: str) -> None:
+    require_throwaway_keyring()
+    store = KeyStore(service=secret_service)
+    store.set("euri", KEY)
+    with default_collection_locked():
+        assert KeyStore(service=secret_service).backend_available() is True
+        with pytest.raises(KeyringLockedError) as caught:
+            store.set("nordlys", OTHER_KEY)
+        assert "Secret Service" in str(caught.value)
+        assert "is locked" in str(caught.value)
+        assert OTHER_KEY not in str(caught.value)
+        with pytest.raises(KeyringLockedError, match="could not read the key for euri"):
+            store.get("euri")
+        assert store.set("nordlys", OTHER_KEY, session_only=True).origin == "session"
+    # Unlocked again: the stored key is still there and saving works.
+    assert store.get("euri") == KeyInfo(KEY, "keyring")
+    store.set("nordlys", OTHER_KEY)
+    assert secret_service_items(secret_service) == [("euri", KEY), ("nordlys", OTHER_KEY)]
