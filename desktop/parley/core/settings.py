@@ -72,9 +72,11 @@ _SECRET_WORDS = frozenset(
 KNOWN_NON_SECRET_NAMES = frozenset({"send_key", "prompt_cache_key", "idempotency_key", "sort_key"})
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_KEY_VALUE = re.compile(
-    r"^\s*(bearer\s+\S{8,}|(sk|pk|rk|ak|api|key)[-_][A-Za-z0-9_\-]{16,})\s*$", re.IGNORECASE
-)
+_BEARER_VALUE = re.compile(r"^\s*bearer\s+\S{8,}\s*$", re.IGNORECASE)
+# "sk-..." style keys: the prefix, then a long run of letters and digits (both present).
+_KEY_VALUE = re.compile(r"^\s*(sk|rk)[-_](?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{20,}\s*$")
+# Inside a JSON schema (structured output, tool parameters) names are the user's data fields.
+_SCHEMA_NAME_KEYS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 
 
 def looks_like_secret_name(name: str) -> bool:
@@ -93,19 +95,19 @@ def looks_like_secret_name(name: str) -> bool:
 
 def looks_like_secret_value(value: str) -> bool:
     """True for strings shaped like an API key or a bearer token."""
-    return bool(_KEY_VALUE.match(value))
+    return bool(_BEARER_VALUE.match(value) or _KEY_VALUE.match(value))
 
 
-def _secret_paths(value: Any, where: str) -> list[str]:
+def _secret_paths(value: Any, where: str, check_names: bool = True) -> list[str]:
     """Where inside `value` something looks like a key (names and locations only, never values)."""
     found: list[str] = []
     if isinstance(value, Mapping):
         for name, item in value.items():
             here = f"{where}.{name}"
-            if isinstance(name, str) and looks_like_secret_name(name):
+            if check_names and isinstance(name, str) and looks_like_secret_name(name):
                 found.append(here)
             else:
-                found.extend(_secret_paths(item, here))
+                found.extend(_secret_paths(item, here, check_names=name not in _SCHEMA_NAME_KEYS))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             found.extend(_secret_paths(item, f"{where}[{index}]"))

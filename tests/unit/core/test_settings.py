@@ -234,6 +234,53 @@ def test_presets_refuse_anything_that_looks_like_a_key(preset: dict[str, Any]) -
     assert KEY not in text
 
 
+def test_json_schema_field_names_are_data_not_keys() -> None:
+    schema = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "login",
+            "schema": {
+                "type": "object",
+                "properties": {"token": {"type": "string"}, "password": {"type": "string"}},
+                "$defs": {"api_key": {"type": "string"}},
+            },
+        },
+    }
+    tool = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"properties": {"secret": {"type": "string"}}}},
+    }
+    preset = Preset(params={"response_format": schema, "tools": [tool]})
+    assert preset.params["response_format"] == schema
+    with pytest.raises(ValidationError):  # values are still checked inside schemas
+        Preset(params={"response_format": {"properties": {"x": {"default": f"Bearer {KEY}"}}}})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "api-llama-3-1-70b-instruct-long",
+        "sk-short",
+        "skyline-model-2024-large-v1",
+        "risky-business",
+    ],
+)
+def test_model_names_are_not_mistaken_for_keys(value: str) -> None:
+    s = Settings(last_model=value, models={"euri": value})
+    assert s.last_model == value
+    assert Preset(params={"model": value}).params["model"] == value
+
+
+@pytest.mark.parametrize("value", [KEY, "sk_0123456789abcdefghijkl", f"Bearer {KEY}"])
+def test_key_shaped_values_are_refused_anywhere(value: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(last_model=value)
+    with pytest.raises(ValidationError):
+        Settings(models={"euri": value})
+    with pytest.raises(ValidationError):
+        Preset(advanced={"metadata": {"note": value}})
+
+
 def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({"api_key": KEY})
