@@ -1,0 +1,138 @@
+"""First-run guide: a local server found on loopback is offered; a cloud key is tested and
+saved; finishing or skipping marks the first run done."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import keyring
+import pytest
+from pytestqt.qtbot import QtBot
+
+from parley.core.catalog import load_catalog
+from parley.core.secrets import KeyStore
+from parley.core.settings import Settings, load_settings
+from parley.net.engine import Engine, RetryPolicy
+from parley.ui.first_run import FirstRunGuide
+from tests.helpers.emulator import Emulator
+from tests.keyring_support import MemoryKeyring
+
+
+class _Models(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path != "/v1/models":
+            self.send_error(404)
+            return
+        body = json.dumps({"data": [{"id": "qwen3-8b"}, {"id": "gemma3-4b"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server() -> Iterator[int]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Models)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield int(srv.server_address[1])
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def memory() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def engine(arun: Callable[..., Any]) -> Iterator[Engine]:
+    eng = Engine(retry=RetryPolicy(max_attempts=1))
+    yield eng
+    arun(eng.aclose())
+
+
+def _guide(
+    qtbot: QtBot, engine: Engine, settings: Settings, ports: dict[str, int]
+) -> FirstRunGuide:
+    guide = FirstRunGuide(
+        load_catalog().providers.values(), engine, KeyStore(), settings, probe_ports=ports
+    )
+    qtbot.addWidget(guide)
+    return guide
+
+
+def test_a_local_server_is_offered_first_and_needs_no_key(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, local_server: int, arun: Callable[..., Any]
+) -> None:
+    settings = Settings()
+    guide = _guide(qtbot, engine, settings, {"lmstudio": local_server, "vllm": 9})
+    found = arun(guide.detect_local_servers())
+    assert [s.provider_id for s in found] == ["lmstudio"]
+    assert "Found on this computer: LM Studio" in guide.detect_label.text()
+    first = guide.provider_list.item(0)
+    assert "found on this computer (2 models)" in first.text()
+    assert guide.selected() == "lmstudio"
+    guide.next()
+    assert guide.page() == FirstRunGuide.PAGE_MESSAGE  # no key page for a local server
+    assert [guide.model_combo.itemText(i) for i in range(guide.model_combo.count())] == [
+        "qwen3-8b",
+        "gemma3-4b",
+    ]
+    with qtbot.waitSignal(guide.completed) as blocker:
+        guide.next()
+    assert blocker.args == ["lmstudio", "qwen3-8b", guide.message_edit.toPlainText()]
+    saved = load_settings()
+    assert saved.first_run_done and saved.last_provider == "lmstudio"
+    assert saved.last_model == "qwen3-8b"
+    assert saved.base_urls["lmstudio"] == f"http://127.0.0.1:{local_server}/v1"
+
+
+def test_a_cloud_provider_key_is_tested_and_saved(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    with Emulator() as emu:
+        settings = Settings(base_urls={"euri": emu.base_url("euri")})
+        guide = _guide(qtbot, engine, settings, {})
+        arun(guide.detect_local_servers())
+        assert guide.detect_label.text() == "No model server found on this computer."
+        guide.select_provider("euri")
+        guide.next()
+        assert guide.page() == FirstRunGuide.PAGE_KEY
+        assert not guide.next_button.isEnabled()  # no key yet
+        qtbot.keyClicks(guide.key_edit, "wrong-key-000000000000")
+        ok, message = arun(guide.run_test())
+        assert not ok and "key" in message.lower()
+        guide.key_edit.clear()
+        qtbot.keyClicks(guide.key_edit, emu.key("euri"))
+        ok, message = arun(guide.run_test())
+        assert ok and message.startswith("Key works"), message
+        assert guide.next_button.isEnabled()
+        guide.next()
+        assert memory.entries == {("parley", "euri"): emu.key("euri")}
+        assert guide.page() == FirstRunGuide.PAGE_MESSAGE
+        arun(guide.cancel_tasks())
+        with qtbot.waitSignal(guide.completed) as blocker:
+            guide.model_combo.setEditText("gpt-4o-mini")
+            guide.next()
+    assert blocker.args[:2] == ["euri", "gpt-4o-mini"]
+    assert load_settings().first_run_done
+
+
+def test_skip_marks_the_first_run_done(qtbot: QtBot, engine: Engine, memory: MemoryKeyring) -> None:
+    settings = Settings()
+    guide = _guide(qtbot, engine, settings, {})
+    with qtbot.waitSignal(guide.skipped):
+        guide.skip()
+    assert settings.first_run_done and load_settings().first_run_done
