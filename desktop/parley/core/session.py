@@ -1,0 +1,391 @@
+"""A chat session: a conversation's turns, from the typed prompt to the stored answer.
+
+Qt-free and httpx-free. The window (or a test) gives it the history store, something with the
+Engine's `run` signature, a key lookup and the catalog; it tells a `SessionListener` what happens.
+The context sent is always the *shown branch*: the system prompt, then the path from the root to
+the message being answered.
+
+An answer is saved as it streams (the store commits partial text within a fraction of a second)
+and always ends in the store as complete, stopped (cancelled: the partial text is kept) or failed
+(with the error), whatever happens. Nothing is stored before the request has been validated, so a
+bad parameter or a missing key leaves the typed prompt where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from parley.core.catalog import AuthScheme, Catalog, ProviderSpec
+from parley.core.errors import ErrorKind, ParleyError
+from parley.core.events import Event, Retrying
+from parley.core.modellist import ModelInfo
+from parley.core.request import ChatRequest, ContentPart, Message, TextPart
+from parley.core.result import ChatResult
+from parley.core.store import Conversation, Store, StoredMessage
+from parley.core.wire import build_wire_request
+
+CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
+
+Content = str | Sequence[ContentPart]
+
+
+class EngineLike(Protocol):
+    """What a session needs of `parley.net.engine.Engine` (core never imports net)."""
+
+    def run(
+        self, spec: ProviderSpec, request: ChatRequest, key: str | None, *, raw: bool = False
+    ) -> AsyncGenerator[Event, None]: ...
+
+
+KeyLookup = Callable[[str], str | None]
+
+
+@dataclass
+class RunConfig:
+    """What to ask with: provider, model and the parameters the user set (only those)."""
+
+    provider: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    advanced: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+    stream: bool = True
+    model_info: ModelInfo | None = None  # for the cost, where the model list gives prices
+
+
+@dataclass
+class Turn:
+    """One answer being produced. `result` grows as events arrive."""
+
+    conversation_id: int
+    parent_id: int  # the user message answered
+    answer_id: int
+    spec: ProviderSpec
+    request: ChatRequest
+    body: dict[str, Any]
+    result: ChatResult
+    model_info: ModelInfo | None = None
+    retry_delay: float | None = None  # set while waiting to retry (429, 5xx, network)
+
+
+class SessionListener(Protocol):
+    def on_turn_started(self, turn: Turn) -> None:
+        """The user message and an empty answer are stored; show them."""
+
+    def on_event(self, turn: Turn, event: Event) -> None:
+        """`event` was applied to `turn.result`."""
+
+    def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
+        """The request failed before any token and is tried again after `delay` seconds."""
+
+    def on_turn_done(self, turn: Turn) -> None:
+        """The answer ended (complete, stopped or failed) and is stored."""
+
+
+class NullListener:
+    def on_turn_started(self, turn: Turn) -> None:
+        pass
+
+    def on_event(self, turn: Turn, event: Event) -> None:
+        pass
+
+    def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
+        pass
+
+    def on_turn_done(self, turn: Turn) -> None:
+        pass
+
+
+def context_message(stored: StoredMessage) -> Message | None:
+    """A stored message as context for the next request; None for what is not sent.
+
+    Answers go back as their text only: an empty answer (failed before any token) is left out,
+    and tool calls are dropped because Parley runs no tools, so no tool result could follow them.
+    """
+    if stored.role == "assistant":
+        if not stored.text:
+            return None
+        return Message(role="assistant", content=stored.text)
+    return stored.to_message()
+
+
+def has_text(content: Content) -> bool:
+    if isinstance(content, str):
+        return bool(content.strip())
+    return any(not isinstance(p, TextPart) or p.text.strip() for p in content)
+
+
+class ChatSession:
+    def __init__(
+        self,
+        store: Store,
+        engine: EngineLike,
+        keys: KeyLookup,
+        catalog: Catalog,
+        listener: SessionListener | None = None,
+        *,
+        save_interval: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.keys = keys
+        self.catalog = catalog
+        self.listener: SessionListener = listener or NullListener()
+        self.save_interval = save_interval
+        self.clock = clock
+
+    # --- conversations ------------------------------------------------------------------
+
+    def new_conversation(self, config: RunConfig, system_prompt: str = "") -> int:
+        return self.store.create_conversation(
+            system_prompt=system_prompt,
+            provider=config.provider,
+            model=config.model,
+            params=config.params,
+            advanced=config.advanced,
+        )
+
+    # --- what the user does -------------------------------------------------------------
+
+    async def send(self, conversation_id: int, content: Content, config: RunConfig) -> Turn:
+        """Add a user message after the shown branch's last message and answer it."""
+        leaf = self.store.current_leaf(conversation_id)
+        return await self._ask(conversation_id, leaf, content, config)
+
+    async def regenerate(self, conversation_id: int, message_id: int, config: RunConfig) -> Turn:
+        """A new answer beside `message_id` (an answer), or to `message_id` (a user message)."""
+        msg = self.store.get_message(message_id)
+        if msg.role == "user":
+            return await self._answer(conversation_id, msg.id, config)
+        if msg.parent_id is None:
+            raise ParleyError(ErrorKind.CONFIG, "This message has nothing to answer again.")
+        return await self._answer(conversation_id, msg.parent_id, config)
+
+    async def retry(self, conversation_id: int, answer_id: int, config: RunConfig) -> Turn:
+        """Try a failed answer again: a new sibling (the failed one stays in the history)."""
+        return await self.regenerate(conversation_id, answer_id, config)
+
+    async def edit_and_resend(
+        self, conversation_id: int, user_message_id: int, content: Content, config: RunConfig
+    ) -> Turn:
+        """A new user message beside the edited one (a sibling branch), then its answer."""
+        original = self.store.get_message(user_message_id)
+        if original.role != "user":
+            raise ParleyError(ErrorKind.CONFIG, "Only your own messages can be edited.")
+        return await self._ask(conversation_id, original.parent_id, content, config)
+
+    async def continue_answer(
+        self, conversation_id: int, answer_id: int, config: RunConfig
+    ) -> Turn:
+        """After a truncated answer (finish_reason `length`): ask the model to go on."""
+        return await self._ask(conversation_id, answer_id, CONTINUE_PROMPT, config)
+
+    # --- building the request -----------------------------------------------------------
+
+    def build_request(
+        self,
+        conversation_id: int,
+        parent_id: int | None,
+        config: RunConfig,
+        extra: Message | None = None,
+    ) -> ChatRequest:
+        """The request answering `parent_id`: the system prompt, then that branch's path."""
+        conv = self.store.get_conversation(conversation_id)
+        messages: list[Message] = []
+        if conv.system_prompt.strip():
+            messages.append(Message(role="system", content=conv.system_prompt))
+        if parent_id is not None:
+            for stored in self.store.path_to(parent_id):
+                m = context_message(stored)
+                if m is not None:
+                    messages.append(m)
+        if extra is not None:
+            messages.append(extra)
+        spec = self.spec(config.provider)
+        return ChatRequest(
+            provider=config.provider,
+            model=config.model,
+            messages=messages,
+            params=dict(config.params),
+            advanced=dict(config.advanced),
+            stream=config.stream,
+            base_url=config.base_url or None,
+            session_id=conv.session_id if spec.quirks.session_id else None,
+        )
+
+    def preview_body(
+        self, conversation_id: int | None, content: Content, config: RunConfig
+    ) -> dict[str, Any]:
+        """The exact JSON body a send would use now (for the request preview)."""
+        user = Message(role="user", content=_message_content(content))
+        if conversation_id is None:
+            request = ChatRequest(
+                provider=config.provider,
+                model=config.model,
+                messages=[user],
+                params=dict(config.params),
+                advanced=dict(config.advanced),
+                stream=config.stream,
+                base_url=config.base_url or None,
+            )
+        else:
+            leaf = self.store.current_leaf(conversation_id)
+            request = self.build_request(conversation_id, leaf, config, extra=user)
+        return build_wire_request(self.spec(config.provider), request).body
+
+    def spec(self, provider_id: str) -> ProviderSpec:
+        spec = self.catalog.get(provider_id)
+        if spec is None:
+            raise ParleyError(ErrorKind.CONFIG, f"There is no provider called {provider_id!r}.")
+        return spec
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _ask(
+        self, conversation_id: int, parent_id: int | None, content: Content, config: RunConfig
+    ) -> Turn:
+        if not has_text(content):
+            raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
+        spec = self.spec(config.provider)
+        user = Message(role="user", content=_message_content(content))
+        # Validate before storing anything: a bad parameter keeps the prompt where it was typed.
+        build_wire_request(spec, self.build_request(conversation_id, parent_id, config, user))
+        self._key(spec)
+        user_id = self.store.add_message(
+            conversation_id, parent_id, "user", _message_content(content)
+        )
+        return await self._answer(conversation_id, user_id, config)
+
+    async def _answer(self, conversation_id: int, parent_id: int, config: RunConfig) -> Turn:
+        spec = self.spec(config.provider)
+        request = self.build_request(conversation_id, parent_id, config)
+        wire = build_wire_request(spec, request)
+        key = self._key(spec)
+        self.store.update_conversation(
+            conversation_id,
+            provider=config.provider,
+            model=config.model,
+            params=config.params,
+            advanced=config.advanced,
+        )
+        answer_id = self.store.begin_answer(
+            conversation_id, parent_id, wire.body, spec.id, config.model
+        )
+        turn = Turn(
+            conversation_id=conversation_id,
+            parent_id=parent_id,
+            answer_id=answer_id,
+            spec=spec,
+            request=request,
+            body=wire.body,
+            result=ChatResult(provider=spec.id, model=config.model),
+            model_info=config.model_info,
+        )
+        self.listener.on_turn_started(turn)
+        await self._stream(turn, key)
+        return turn
+
+    async def _stream(self, turn: Turn, key: str | None) -> None:
+        result = turn.result
+        result.mark_started(self.clock())
+        last_save = self.clock()
+        saved_size = 0
+        try:
+            async with contextlib.aclosing(self.engine.run(turn.spec, turn.request, key)) as events:
+                async for event in events:
+                    now = self.clock()
+                    result.apply(event, now)
+                    if isinstance(event, Retrying):
+                        turn.retry_delay = event.delay
+                        if isinstance(event.error, ParleyError):
+                            self.listener.on_retry(turn, event.attempt, event.delay, event.error)
+                        continue
+                    turn.retry_delay = None
+                    self.listener.on_event(turn, event)
+                    if now - last_save >= self.save_interval:
+                        size = result.deltas
+                        if size != saved_size:
+                            self.store.save_partial(turn.answer_id, result.text, result.reasoning)
+                            last_save, saved_size = now, size
+            result.mark_complete(self.clock())
+        except asyncio.CancelledError:
+            result.mark_stopped(self.clock())
+            self._finish(turn)
+            raise
+        except ParleyError as err:
+            result.mark_failed(err, self.clock())
+        except Exception as exc:  # a bug must not lose the answer: keep what arrived, say so
+            result.mark_failed(
+                ParleyError(
+                    ErrorKind.PROTOCOL,
+                    f"Reading the answer failed unexpectedly ({type(exc).__name__}: {exc}). "
+                    "What arrived is kept.",
+                    provider=turn.spec.name,
+                    partial=bool(result.text),
+                ),
+                self.clock(),
+            )
+        self._finish(turn)
+
+    def _finish(self, turn: Turn) -> None:
+        result = turn.result
+        turn.retry_delay = None
+        extra: dict[str, Any] = {}
+        if result.retries:
+            extra["retries"] = result.retries
+        if result.meta.routed_provider:
+            extra["routed_provider"] = result.meta.routed_provider
+        if len(result.choices) > 1:
+            extra["choices"] = [c.to_dict() for _, c in sorted(result.choices.items())]
+        try:
+            self.store.finish_answer(
+                turn.answer_id,
+                text=result.text,
+                reasoning=result.reasoning,
+                refusal=result.refusal,
+                tool_calls=[c.to_tool_call() for c in result.tool_calls] or None,
+                status=result.status if result.status != "pending" else "failed",
+                finish_reason=result.finish_reason,
+                usage=result.usage,
+                metrics=result.metrics,
+                meta=result.meta,
+                cost=result.cost(turn.model_info),
+                error=result.error,
+                model_used=result.model_used,
+                extra=extra or None,
+            )
+        finally:
+            self.listener.on_turn_done(turn)
+
+    def _key(self, spec: ProviderSpec) -> str | None:
+        key = self.keys(spec.id)
+        if spec.auth.required and spec.auth.scheme is not AuthScheme.NONE and not key:
+            raise ParleyError(
+                ErrorKind.AUTH,
+                f"There is no API key for {spec.name} yet. Add one in the key settings "
+                f"(or set {spec.env_key_name}).",
+                provider=spec.name,
+            )
+        return key
+
+
+def _message_content(content: Content) -> str | list[ContentPart]:
+    return content if isinstance(content, str) else list(content)
+
+
+def conversation_config(conv: Conversation, fallback: RunConfig) -> RunConfig:
+    """The settings a conversation was last used with (falling back where it has none)."""
+    return RunConfig(
+        provider=conv.provider or fallback.provider,
+        model=conv.model or fallback.model,
+        params=dict(conv.params) if conv.provider else dict(fallback.params),
+        advanced=dict(conv.advanced) if conv.provider else dict(fallback.advanced),
+        base_url=fallback.base_url,
+        stream=fallback.stream,
+    )
