@@ -68,6 +68,9 @@ class Behavior:
     # (no chunked framing), as HTTP/1.0-style proxies do.
     connection_close: bool = False
     ignore_stream: bool = False  # answer a stream:true request with one JSON body
+    # Write the body in pieces of this many bytes, a moment apart, so they arrive as separate
+    # reads: splits SSE lines, \r\n pairs and multi-byte UTF-8 characters across reads.
+    fragment_bytes: int | None = None
     sse_comments: bool = False  # ": keep-alive" comment lines between events (legal SSE)
     crlf: bool = False  # SSE lines end with \r\n instead of \n
 

@@ -27,6 +27,7 @@ class Reply:
     content_length: int | None = None
     crlf: bool = False
     close: bool = False  # Connection: close; a stream then ends by closing (no chunked framing)
+    fragment: int | None = None  # write the body in pieces of this many bytes
 
 
 def dumps(obj: Any) -> bytes:

@@ -24,6 +24,7 @@ from .validate import problem
 
 _FLUSH_BYTES = 256 * 1024
 _POLL = 0.02  # how often a sleeping reply checks whether the client went away
+_FRAGMENT_GAP = 0.002  # between fragments, so that the client reads them separately
 
 
 class _Request:
@@ -422,32 +423,23 @@ class Emulator:
             return await self._send(error, reader, writer)
         n = ctx.body.get("n")
         n = n if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 16 else 1
-        if behavior.connection_close:
-            reply = (
-                stream_reply(ctx, dialect, n)
-                if ctx.body.get("stream") is True and not behavior.ignore_stream
-                else json_reply(ctx, dialect, n)
-            )
-            reply.close = True
-            self._streams += reply.chunked
-            try:
-                await self._send(reply, reader, writer)
-            finally:
-                self._streams -= reply.chunked
-            return False
         if ctx.body.get("stream") is True and not behavior.ignore_stream:
             reply = stream_reply(ctx, dialect, n)
-            self._streams += 1
-            try:
-                return await self._send(reply, reader, writer)
-            finally:
-                self._streams -= 1
-        if behavior.in_stream_error_after is not None:
+        elif behavior.in_stream_error_after is not None:
             message = behavior.message or "The upstream provider failed"
             body = dialect.error_body(500, message, ctx.request_id)
             reply = error_reply(500, body, dialect.response_headers(ctx))
+        else:
+            reply = json_reply(ctx, dialect, n)
+        reply.close = behavior.connection_close
+        reply.fragment = behavior.fragment_bytes
+        if not reply.chunked:
             return await self._send(reply, reader, writer)
-        return await self._send(json_reply(ctx, dialect, n), reader, writer)
+        self._streams += 1
+        try:
+            return await self._send(reply, reader, writer)
+        finally:
+            self._streams -= 1
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -517,27 +509,40 @@ class Emulator:
             else:
                 buffer.extend(data)
 
+        async def emit(data: bytes) -> bool:
+            if not reply.fragment:
+                add(data)
+                if len(buffer) >= _FLUSH_BYTES:
+                    await flush()
+                return True
+            for i in range(0, len(data), reply.fragment):
+                add(data[i : i + reply.fragment])
+                await flush()
+                if not await self._sleep(_FRAGMENT_GAP, reader, writer):
+                    return False
+            return True
+
         for op in reply.ops:
             kind = op[0]
-            if kind == "data":
-                add(b"data: " + op[1] + eol + eol)
-            elif kind == "comment":
-                add(op[1] + eol + eol)
-            elif kind == "raw":
-                add(op[1])
-            elif kind == "sleep":
+            if kind == "sleep":
                 await flush()
                 if not await self._sleep(op[1], reader, writer):
                     return False
                 continue
-            elif kind == "abort":
+            if kind == "abort":
                 await flush()
                 transport.set_write_buffer_limits(high=0)
                 await writer.drain()
                 transport.abort()
                 return False
-            if len(buffer) >= _FLUSH_BYTES:
-                await flush()
+            if kind == "data":
+                data = b"data: " + op[1] + eol + eol
+            elif kind == "comment":
+                data = op[1] + eol + eol
+            else:
+                data = op[1]
+            if not await emit(data):
+                return False
         if framed:
             buffer.extend(b"0\r\n\r\n")
         await flush()

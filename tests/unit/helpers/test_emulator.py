@@ -735,3 +735,28 @@ def test_stop_does_not_wait_for_a_stalled_stream() -> None:
             with pytest.raises(httpx.RemoteProtocolError):
                 list(lines)
     assert emu.errors == []
+
+
+def test_fragmented_writes_split_lines_and_characters(emu: Emulator, client: httpx.Client) -> None:
+    text = "héllo wörld ✓ 🎉 done"
+    emu.push(Behavior(text=text, fragment_bytes=4, crlf=True))
+    url = f"{emu.base_url('openai')}/chat/completions"
+    with client.stream("POST", url, json=body(), headers=auth(emu, "openai")) as r:
+        pieces = list(r.iter_raw())
+    raw = b"".join(pieces)
+    assert len(pieces) > 20
+    assert any(_splits_a_character(p) for p in pieces)
+    assert content_of(chunks(raw.decode().replace("\r\n", "\n"))) == text
+    emu.push(Behavior(text=text, fragment_bytes=5))
+    assert (
+        post(client, emu, "openai", body(stream=False)).json()["choices"][0]["message"]["content"]
+        == text
+    )
+
+
+def _splits_a_character(piece: bytes) -> bool:
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
