@@ -155,7 +155,11 @@ def _plain(value: Any) -> Any:
 
 
 def from_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    if text is None:
+        return None
+    if text == "{}":  # most params/advanced columns: skip the parser
+        return {}
+    return json.loads(text)
 
 
 def content_columns(content: str | Sequence[ContentPart]) -> tuple[str, str | None]:
