@@ -403,6 +403,7 @@ class EUrouter(Dialect):
                 "providers": [{"name": mid.split("/")[0].title(), "slug": mid.split("/")[0]}],
             }
 
+        # Prices per token as strings, the OpenRouter convention EUrouter follows.
         common = ["temperature", "top_p", "max_completion_tokens", "stop", "seed"]
         return {
             "data": [
@@ -544,6 +545,7 @@ class Nordlys(Dialect):
         return out
 
     def models(self) -> Any:
+        # Both schema versions seen in the wild; prices per token as strings (OpenRouter style).
         return [
             {
                 "id": "anthropic/claude-opus-4-5",
@@ -551,7 +553,7 @@ class Nordlys(Dialect):
                 "model_name": "claude-opus-4-5",
                 "display_name": "Claude Opus 4.5",
                 "context_length": 200000,
-                "pricing": {"prompt_cost": "5.00", "completion_cost": "25.00"},
+                "pricing": {"prompt_cost": "0.000005", "completion_cost": "0.000025"},
                 "supported_parameters": [
                     {"parameter_name": "temperature"},
                     {"parameter_name": "max_tokens"},
@@ -565,7 +567,7 @@ class Nordlys(Dialect):
                 "model_name": "gpt-5-mini",
                 "display_name": "GPT-5 mini",
                 "context_length": 400000,
-                "pricing": {"prompt": "0.25", "completion": "2.00"},
+                "pricing": {"prompt": "0.00000025", "completion": "0.000002"},
                 "supported_parameters": ["max_completion_tokens", "reasoning_effort", "tools"],
             },
         ]
