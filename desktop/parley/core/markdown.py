@@ -141,12 +141,28 @@ class _SafeRenderer(RendererHTML):
                 depth -= 1
         return "</a>"
 
+    def _cell_open(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        style = str(token.attrGet("style") or "")
+        border = self._colors(env).border
+        cell = f"border: 1px solid {border}; padding: 3px 8px;"
+        token.attrSet("style", f"{style}; {cell}" if style else cell)
+        return self.renderToken(tokens, idx, options, env)
+
+    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return self._cell_open(tokens, idx, options, env)
+
+    def td_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return self._cell_open(tokens, idx, options, env)
+
     def table_open(
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
     ) -> str:
         border = self._colors(env).border
         return (
-            f'<table border="1" cellspacing="0" cellpadding="4" '
+            f'<table border="0" cellspacing="0" cellpadding="0" '
             f'style="border-collapse: collapse; border-color: {border};'
             f' margin-top: 4px; margin-bottom: 8px;">\n'
         )

@@ -21,7 +21,7 @@ from parley.ui.message_widgets import (
     UserMessageWidget,
 )
 
-PAGE = 30
+PAGE = 20
 METRIC_KEYS = (
     "model_used",
     "ttft_ms",
@@ -281,5 +281,5 @@ class ChatView(QWidget):
 
     def _on_theme_changed(self, _dark: bool) -> None:
         for w in self._widgets.values():
-            if isinstance(w, AssistantMessageWidget) and w.status != "streaming":
+            if isinstance(w, AssistantMessageWidget):
                 w.rerender()

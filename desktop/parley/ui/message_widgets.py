@@ -434,6 +434,7 @@ class AssistantMessageWidget(MessageWidget):
         self._reasoning = ""
         self._reasoning_shown = 0
         self._md = IncrementalMarkdown(dark=theme.is_dark())
+        self._final_key: tuple[str, bool] | None = None
         self._code_blocks: list[str] = []
         self._tail_anchor = 0
         self._render_timer = QTimer(self)
@@ -454,22 +455,10 @@ class AssistantMessageWidget(MessageWidget):
         self._retry_timer.setInterval(1000)
         self._retry_timer.timeout.connect(self._retry_tick)
 
-        # Reasoning: collapsed by default, above the answer, streamed live.
-        self.reasoning_toggle = QToolButton(self)
-        self.reasoning_toggle.setObjectName("linkButton")
-        self.reasoning_toggle.setCheckable(True)
-        self.reasoning_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.reasoning_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.reasoning_toggle.setText("Thinking…")
-        self.reasoning_toggle.setAccessibleName("Show reasoning")
-        self.reasoning_toggle.toggled.connect(self._toggle_reasoning)
-        self.reasoning_toggle.hide()
-        self.reasoning_body = SafeTextBrowser(self)
-        self.reasoning_body.setObjectName("reasoningBody")
-        self.reasoning_body.setAccessibleName("Reasoning")
-        self.reasoning_body.hide()
-        self._layout.addWidget(self.reasoning_toggle)
-        self._layout.addWidget(self.reasoning_body)
+        # Reasoning (collapsed, above the answer) and the error card are built when first needed:
+        # most messages never show them, and long chats open faster without them.
+        self._reasoning_toggle: QToolButton | None = None
+        self._reasoning_body: SafeTextBrowser | None = None
 
         self.body = SafeTextBrowser(self)
         self.body.setObjectName("messageBody")
@@ -490,44 +479,7 @@ class AssistantMessageWidget(MessageWidget):
         self._layout.addLayout(self.tool_box)
         self.tool_cards: list[QFrame] = []
 
-        self.error_card = QFrame(self)
-        self.error_card.setObjectName("errorCard")
-        ec = QVBoxLayout(self.error_card)
-        ec.setContentsMargins(10, 8, 10, 8)
-        self.error_title = QLabel(self.error_card)
-        self.error_title.setStyleSheet("font-weight: bold;")
-        self.error_title.setWordWrap(True)
-        self.error_message = QLabel(self.error_card)
-        self.error_message.setWordWrap(True)
-        self.error_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_provider = QLabel(self.error_card)
-        self.error_provider.setWordWrap(True)
-        self.error_provider.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_provider.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for lbl in (self.error_title, self.error_message):
-            lbl.setTextFormat(Qt.TextFormat.PlainText)
-        ec.addWidget(self.error_title)
-        ec.addWidget(self.error_message)
-        ec.addWidget(self.error_provider)
-        actions = QHBoxLayout()
-        self.countdown_label = QLabel(self.error_card)
-        self.countdown_label.setAccessibleName("Automatic retry countdown")
-        self.keys_button = QPushButton("Open key settings", self.error_card)
-        self.keys_button.setAccessibleName("Open key settings")
-        self.keys_button.clicked.connect(lambda: self.open_keys_requested.emit(self._provider_id))
-        self.retry_button = QPushButton("Retry now", self.error_card)
-        self.retry_button.setAccessibleName("Retry now")
-        self.retry_button.clicked.connect(self._retry_now)
-        self.cancel_retry_button = QPushButton("Cancel", self.error_card)
-        self.cancel_retry_button.setAccessibleName("Cancel automatic retry")
-        self.cancel_retry_button.clicked.connect(self.cancel_countdown)
-        actions.addWidget(self.countdown_label)
-        actions.addStretch(1)
-        for b in (self.keys_button, self.cancel_retry_button, self.retry_button):
-            actions.addWidget(b)
-        ec.addLayout(actions)
-        self.error_card.hide()
-        self._layout.addWidget(self.error_card)
+        self._error_card: QFrame | None = None
 
         footer = QHBoxLayout()
         self.badge = QLabel(self)
@@ -550,6 +502,122 @@ class AssistantMessageWidget(MessageWidget):
         footer.addStretch(0)
         self._layout.addLayout(footer)
         self.set_branch(*branch)
+
+    def _ensure_reasoning(self) -> tuple[QToolButton, SafeTextBrowser]:
+        if self._reasoning_toggle is None or self._reasoning_body is None:
+            toggle = QToolButton(self)
+            toggle.setObjectName("linkButton")
+            toggle.setCheckable(True)
+            toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            toggle.setArrowType(Qt.ArrowType.RightArrow)
+            toggle.setText("Thinking…")
+            toggle.setAccessibleName("Show reasoning")
+            toggle.toggled.connect(self._toggle_reasoning)
+            toggle.hide()
+            body = SafeTextBrowser(self)
+            body.setObjectName("reasoningBody")
+            body.setAccessibleName("Reasoning")
+            body.hide()
+            self._layout.insertWidget(1, toggle)
+            self._layout.insertWidget(2, body)
+            self._reasoning_toggle, self._reasoning_body = toggle, body
+        return self._reasoning_toggle, self._reasoning_body
+
+    @property
+    def reasoning_toggle(self) -> QToolButton:
+        return self._ensure_reasoning()[0]
+
+    @property
+    def reasoning_body(self) -> SafeTextBrowser:
+        return self._ensure_reasoning()[1]
+
+    def _ensure_error_card(self) -> QFrame:
+        if self._error_card is None:
+            card = QFrame(self)
+            card.setObjectName("errorCard")
+            ec = QVBoxLayout(card)
+            ec.setContentsMargins(10, 8, 10, 8)
+            self._error_title = QLabel(card)
+            self._error_title.setStyleSheet("font-weight: bold;")
+            self._error_title.setWordWrap(True)
+            self._error_message = QLabel(card)
+            self._error_message.setWordWrap(True)
+            self._error_message.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse
+            )
+            self._error_provider = QLabel(card)
+            self._error_provider.setWordWrap(True)
+            self._error_provider.setTextFormat(Qt.TextFormat.PlainText)
+            self._error_provider.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse
+            )
+            for lbl in (self._error_title, self._error_message):
+                lbl.setTextFormat(Qt.TextFormat.PlainText)
+            ec.addWidget(self._error_title)
+            ec.addWidget(self._error_message)
+            ec.addWidget(self._error_provider)
+            actions = QHBoxLayout()
+            self._countdown_label = QLabel(card)
+            self._countdown_label.setAccessibleName("Automatic retry countdown")
+            self._keys_button = QPushButton("Open key settings", card)
+            self._keys_button.setAccessibleName("Open key settings")
+            self._keys_button.clicked.connect(
+                lambda: self.open_keys_requested.emit(self._provider_id)
+            )
+            self._retry_button = QPushButton("Retry now", card)
+            self._retry_button.setAccessibleName("Retry now")
+            self._retry_button.clicked.connect(self._retry_now)
+            self._cancel_retry_button = QPushButton("Cancel", card)
+            self._cancel_retry_button.setAccessibleName("Cancel automatic retry")
+            self._cancel_retry_button.clicked.connect(self.cancel_countdown)
+            actions.addWidget(self._countdown_label)
+            actions.addStretch(1)
+            for b in (self._keys_button, self._cancel_retry_button, self._retry_button):
+                actions.addWidget(b)
+            ec.addLayout(actions)
+            card.hide()
+            self._layout.insertWidget(self._layout.indexOf(self.body) + 3, card)
+            self._error_card = card
+        return self._error_card
+
+    @property
+    def error_title(self) -> QLabel:
+        self._ensure_error_card()
+        return self._error_title
+
+    @property
+    def error_message(self) -> QLabel:
+        self._ensure_error_card()
+        return self._error_message
+
+    @property
+    def error_provider(self) -> QLabel:
+        self._ensure_error_card()
+        return self._error_provider
+
+    @property
+    def countdown_label(self) -> QLabel:
+        self._ensure_error_card()
+        return self._countdown_label
+
+    @property
+    def keys_button(self) -> QPushButton:
+        self._ensure_error_card()
+        return self._keys_button
+
+    @property
+    def retry_button(self) -> QPushButton:
+        self._ensure_error_card()
+        return self._retry_button
+
+    @property
+    def cancel_retry_button(self) -> QPushButton:
+        self._ensure_error_card()
+        return self._cancel_retry_button
+
+    @property
+    def error_card(self) -> QFrame:
+        return self._ensure_error_card()
 
     # --- streaming -------------------------------------------------------------------------
 
@@ -588,10 +656,15 @@ class AssistantMessageWidget(MessageWidget):
             self.reasoning_toggle.show()
         if self._md.text == self._text:
             return
-        up = self._md.update(self._text)
         doc = self.body.document()
         cur = QTextCursor(doc)
         cur.beginEditBlock()
+        if self._final_key is not None:
+            # Text arrives after a final render (e.g. a continued answer): start over.
+            self._final_key = None
+            self._md = IncrementalMarkdown(dark=theme.is_dark())
+            self._tail_anchor = 0
+        up = self._md.update(self._text)
         if up.replace_all:
             self._tail_anchor = 0
         cur.setPosition(self._tail_anchor)
@@ -604,30 +677,39 @@ class AssistantMessageWidget(MessageWidget):
         cur.endEditBlock()
         self._code_blocks = self._md.code_blocks
 
-    def _render_final(self) -> None:
+    def _render_final(self, force: bool = False) -> None:
         """One exact render of the whole answer (Qt's block spacing as for a fresh document)."""
         self._render_timer.stop()
-        rendered = render_markdown(self._text, dark=theme.is_dark())
-        doc = self.body.document()
-        doc.setLayoutEnabled(False)
-        doc.setHtml(rendered.html.rstrip("\n"))  # a trailing newline shows as a space
-        doc.setLayoutEnabled(True)
-        self._code_blocks = rendered.code_blocks
-        self._md = IncrementalMarkdown(dark=theme.is_dark())
-        self._md.update(self._text)
-        self._tail_anchor = doc.characterCount() - 1
-        self.reasoning_body.setPlainText(self._reasoning)
-        self._reasoning_shown = len(self._reasoning)
-        self.reasoning_toggle.setVisible(bool(self._reasoning))
-        if self.status == "streaming" and self._reasoning:
-            self.reasoning_toggle.setText("Thinking…")
-        elif self._reasoning:
-            self.reasoning_toggle.setText("Reasoning")
+        dark = theme.is_dark()
+        key = (self._text, dark)
+        if force or key != self._final_key:
+            rendered = render_markdown(self._text, dark=dark)
+            doc = self.body.document()
+            doc.setLayoutEnabled(False)
+            doc.setHtml(rendered.html.rstrip("\n"))  # a trailing newline shows as a space
+            doc.setLayoutEnabled(True)
+            self._code_blocks = rendered.code_blocks
+            self._final_key = key
+            # The incremental renderer now describes what is shown: nothing new to paint.
+            self._md.text = self._text
+        if self._reasoning:
+            if self._reasoning_shown != len(self._reasoning) or force:
+                self.reasoning_body.setPlainText(self._reasoning)
+                self._reasoning_shown = len(self._reasoning)
+            self.reasoning_toggle.show()
+            streaming = self.status == "streaming"
+            self.reasoning_toggle.setText("Thinking…" if streaming else "Reasoning")
+        elif self._reasoning_toggle is not None:
+            self._reasoning_toggle.hide()
+            self.reasoning_body.clear()
+            self._reasoning_shown = 0
         self.body.setVisible(bool(self._text) or self.status == "streaming")
 
     def rerender(self) -> None:
         """Re-render for a theme change."""
-        self._render_final()
+        self._md.dark = theme.is_dark()
+        if self.status != "streaming":
+            self._render_final(force=True)
 
     def text(self) -> str:
         return self._text
@@ -799,6 +881,8 @@ class AssistantMessageWidget(MessageWidget):
 
     def cancel_countdown(self) -> None:
         self._countdown.stop()
+        if self._error_card is None:
+            return
         self.countdown_label.hide()
         self.cancel_retry_button.hide()
 
@@ -812,7 +896,8 @@ class AssistantMessageWidget(MessageWidget):
     def set_retrying(self, attempt: int, delay_s: float) -> None:
         """The engine waits before retrying by itself: show a countdown badge, emit nothing."""
         self.status = "streaming"
-        self.error_card.hide()
+        if self._error_card is not None:
+            self._error_card.hide()
         self._retry_left = max(0, math.ceil(delay_s))
         self._retry_attempt = attempt
         self._show_retry()
@@ -820,7 +905,8 @@ class AssistantMessageWidget(MessageWidget):
 
     def _show_retry(self) -> None:
         if self._retry_left > 0:
-            self._show_badge(f"Retrying in {self._retry_left} s… (attempt {self._retry_attempt})")
+            left, attempt = self._retry_left, self._retry_attempt
+            self._show_badge(f"Retrying in {left} s… (attempt {attempt})")
         else:
             self._show_badge(f"Retrying… (attempt {self._retry_attempt})")
 

@@ -85,8 +85,9 @@ def test_only_safe_link_schemes_become_anchors() -> None:
 
 def test_tables_render_with_alignment() -> None:
     out = render_markdown("| a | b |\n|---|--:|\n| 1 | 2 |\n").html
-    assert "<table" in out and "<th>a</th>" in out
-    assert '<td style="text-align:right">2</td>' in out
+    assert "<table" in out
+    assert re.search(r'<th style="border: 1px solid #[0-9a-f]{6}[^"]*">a</th>', out)
+    assert re.search(r'<td style="text-align:right; border: [^"]*">2</td>', out)
 
 
 def test_code_blocks_are_highlighted_numbered_and_kept_raw() -> None:
