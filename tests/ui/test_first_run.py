@@ -82,7 +82,7 @@ def test_a_local_server_is_offered_first_and_needs_no_key(
     assert [s.provider_id for s in found] == ["lmstudio"]
     assert "Found on this computer: LM Studio" in guide.detect_label.text()
     first = guide.provider_list.item(0)
-    assert "found on this computer (2 models)" in first.text()
+    assert "Found on this computer: 2 models" in first.text()
     assert guide.selected() == "lmstudio"
     guide.next()
     assert guide.page() == FirstRunGuide.PAGE_MESSAGE  # no key page for a local server

@@ -105,7 +105,8 @@ def panel(qtbot: QtBot) -> ParamsPanel:
 def test_every_field_starts_unset_with_the_default_greyed(panel: ParamsPanel) -> None:
     assert panel.values() == {}
     assert panel.advanced() == {}
-    assert _line(panel, "temperature").placeholderText() == "default: 1"
+    assert _line(panel, "temperature").placeholderText() == "1"  # beside its slider
+    assert _line(panel, "max_tokens").placeholderText() == "not set"
     assert _line(panel, "temperature").text() == ""
     combo = panel.field("effort").editor
     assert isinstance(combo, QComboBox)
@@ -352,3 +353,24 @@ def test_param_spec_defaults_in_tooltip(panel: ParamsPanel) -> None:
         _spec("p3", [ParamSpec(name="x", type=ParamType.STRING, help="H.").model_dump()])
     )
     assert "Not sent unless you set it" in unset.field("x").editor.toolTip()
+
+
+def test_set_and_unset_colours_follow_a_theme_switch(qapp: Any, panel: ParamsPanel) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    field = panel.field("effort")
+    combo = field.editor
+    assert isinstance(combo, QComboBox)
+    role = QPalette.ColorRole.ButtonText
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(role, QColor("#eeeeee"))
+    dark.setColor(QPalette.ColorRole.PlaceholderText, QColor("#777777"))
+    try:
+        qapp.setPalette(dark)
+        qapp.processEvents()
+        assert combo.palette().color(role) == QColor("#777777")  # unset: greyed
+        combo.setCurrentIndex(combo.findText("high"))
+        assert combo.palette().color(role) == QColor("#eeeeee")  # set: the theme's text
+    finally:
+        qapp.setPalette(old)

@@ -33,7 +33,7 @@ from parley.core.secrets import KeyringError, KeyStore
 from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
 from parley.net.probe import DEFAULT_PORTS, LocalServer, find_local_servers
-from parley.ui.keys_dialog import check_key
+from parley.ui.keys_dialog import check_key, key_hint_text
 
 Probe = Callable[..., Awaitable[list[LocalServer]]]
 _ROLE = Qt.ItemDataRole.UserRole
@@ -125,6 +125,8 @@ class FirstRunGuide(QDialog):
         self.detect_label.setWordWrap(True)
         self.provider_list = QListWidget(page)
         self.provider_list.setAccessibleName("Providers")
+        self.provider_list.setSpacing(2)
+        self.provider_list.setWordWrap(True)
         self.provider_list.itemActivated.connect(lambda _i: self.next())
         self.provider_list.currentItemChanged.connect(lambda *_: self._update_buttons())
         for w in (title, intro, self.detect_label, self.provider_list):
@@ -137,7 +139,10 @@ class FirstRunGuide(QDialog):
         for pid, server in self._local.items():
             spec = self._providers[pid]
             count = len(server.models)
-            text = f"{spec.name} — found on this computer ({count} model{'s' * (count != 1)})"
+            text = (
+                f"{spec.name}\n    Found on this computer: {count} model{'s' * (count != 1)}, "
+                "no key needed"
+            )
             item = QListWidgetItem(text, self.provider_list)
             item.setData(_ROLE, pid)
         order = {pid: i for i, pid in enumerate(CLOUD_ORDER)}
@@ -145,7 +150,8 @@ class FirstRunGuide(QDialog):
         for spec in cloud:
             if spec.local:
                 continue  # offered above when found; otherwise not running here
-            item = QListWidgetItem(spec.name, self.provider_list)
+            text = f"{spec.name}\n    {spec.description}" if spec.description else spec.name
+            item = QListWidgetItem(text, self.provider_list)
             item.setData(_ROLE, spec.id)
             if spec.description:
                 item.setToolTip(spec.description)
@@ -283,7 +289,7 @@ class FirstRunGuide(QDialog):
     def _prepare_key_page(self) -> None:
         spec = self._spec()
         self.key_title.setText(f"<b>Your key for {spec.name}</b>")
-        hint = f" It looks like {spec.auth.key_hint}." if spec.auth.key_hint else ""
+        hint = f" It looks like {key_hint_text(spec)}." if spec.auth.key_hint else ""
         docs = f' (<a href="{spec.docs_url}">docs</a>)' if spec.docs_url else ""
         self.key_intro.setText(
             f"Paste the API key from your {spec.name} account{docs}.{hint} It is kept in the "

@@ -49,6 +49,12 @@ from parley.core.settings import save_settings as default_save_settings
 # Testing a key
 
 
+def key_hint_text(spec: ProviderSpec) -> str:
+    """How the provider's keys start, e.g. "eur_…" (from the file's `key_hint`)."""
+    hint = (spec.auth.key_hint or "").rstrip(".…")
+    return f"{hint}…" if hint else ""
+
+
 async def check_key(
     engine: Any,
     spec: ProviderSpec,
@@ -462,7 +468,7 @@ class KeysDialog(QDialog):
         elif info is not None and info.origin == "keyring":
             self.status_label.setText(f"Stored in the keyring ({info.masked}).")
         elif info is not None:
-            hint = f" It looks like {spec.auth.key_hint}." if spec.auth.key_hint else ""
+            hint = f" It looks like {key_hint_text(spec)}." if spec.auth.key_hint else ""
             self.status_label.setText(f"No key yet. Paste the key from {spec.name}.{hint}")
         self._has_key = info is not None and info.key is not None
         self.key_edit.setEnabled(not needs_no_key and not self._read_only)

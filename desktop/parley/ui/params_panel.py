@@ -119,14 +119,25 @@ def _tooltip(p: ParamSpec) -> str:
     return " ".join(parts)
 
 
-def _grey(widget: QWidget, grey: bool) -> None:
-    """Show a widget's text greyed (unset) or normal."""
-    pal = widget.palette()
-    app_pal = QGuiApplication.palette()
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        color = app_pal.color(QPalette.ColorRole.PlaceholderText) if grey else app_pal.color(role)
+def _recolor(
+    widget: QWidget, roles: Sequence[QPalette.ColorRole], source: QPalette.ColorRole | None
+) -> None:
+    """Paint `roles` of `widget` in the app palette's `source` colour; None inherits again
+    (so a theme switch is followed)."""
+    if source is None:
+        widget.setPalette(QPalette())
+        return
+    pal = QPalette(widget.palette())
+    color = QGuiApplication.palette().color(source)
+    for role in roles:
         pal.setColor(role, color)
     widget.setPalette(pal)
+
+
+def _grey(widget: QWidget, grey: bool) -> None:
+    """Show a widget's text greyed (unset) or normal."""
+    roles = (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText)
+    _recolor(widget, roles, QPalette.ColorRole.PlaceholderText if grey else None)
 
 
 class ParamField(QWidget):
@@ -238,6 +249,10 @@ class ParamField(QWidget):
     def _paint_unset(self, unset: bool) -> None:
         """Combo-like editors grey their text while unset; line edits use the placeholder."""
 
+    def repaint_state(self) -> None:
+        """Re-derive the unset grey from the application palette (after a theme switch)."""
+        self._paint_unset(not self.is_set())
+
     def is_set(self) -> bool:
         return self._raw()[0]
 
@@ -332,11 +347,9 @@ class NumberField(ParamField):
     def _paint_unset(self, unset: bool) -> None:
         if self.slider is None:
             return
-        pal = self.slider.palette()
-        app_pal = QGuiApplication.palette()
-        color = app_pal.color(QPalette.ColorRole.Mid if unset else QPalette.ColorRole.Highlight)
-        pal.setColor(QPalette.ColorRole.Highlight, color)
-        self.slider.setPalette(pal)
+        _recolor(
+            self.slider, (QPalette.ColorRole.Highlight,), QPalette.ColorRole.Mid if unset else None
+        )
 
     def _decimals(self) -> int:
         assert self.spec.min is not None and self.spec.max is not None
@@ -725,10 +738,17 @@ class ParamsPanel(QWidget):
         )
         self.preview_section.header.toggled.connect(lambda _on: self._schedule_preview())
 
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.paletteChanged.connect(self._on_app_palette)
         if spec is not None:
             self.set_provider(spec)
         else:
             self._build_fields()
+
+    def _on_app_palette(self, _palette: QPalette) -> None:
+        for field in self._fields.values():
+            field.repaint_state()
 
     # -- building -------------------------------------------------------------------------------
 
