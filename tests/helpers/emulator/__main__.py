@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     for provider in (*PROVIDERS, "ollama"):
         key = "(no key needed)" if provider in emu.no_auth else emu.key(provider)
         print(f"  {provider:16} {emu.base_url(provider):45} {key}")
-    print("Any other id under / speaks generic OpenAI with key emu.key(id).", flush=True)
+    print(
+        "Any other id speaks generic OpenAI; its key: "
+        f"curl 'http://{args.host}:{emu.port}/?id=<id>'",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .behavior import Behavior, RecordedRequest
 from .dialects import LOCAL_PROVIDERS, Ctx, dialect_for, key_for, mask_key
@@ -234,7 +234,7 @@ class Emulator:
         try:
             while True:
                 try:
-                    request = await self._read_request(reader)
+                    request = await self._read_request(reader, writer)
                 except _BadRequest as exc:
                     reply = error_reply(400, {"error": {"message": str(exc)}}, {})
                     await self._send(reply, reader, writer, head_only=False)
@@ -254,7 +254,9 @@ class Emulator:
                 self._tasks.discard(task)
             writer.close()
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> _Request | None:
+    async def _read_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> _Request | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
@@ -277,6 +279,9 @@ class Emulator:
                 raise _BadRequest(f"bad header line {line!r}")
             headers[name.strip().lower()] = value.strip()
         body = b""
+        if headers.get("expect", "").lower() == "100-continue":  # curl, for bodies over 1 KiB
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
         if "chunked" in headers.get("transfer-encoding", "").lower():
             parts = []
             while True:
@@ -333,11 +338,16 @@ class Emulator:
         self, request: _Request, segments: list[str], body: Any
     ) -> Reply | tuple[Ctx, Behavior]:
         if not segments:
+            asked = parse_qs(urlsplit(request.target).query).get("id", [])
+            ids = asked or ["euri", "eurouter", "eigenai", "nordlys", "adaptive-engine", "openai"]
             info = {
                 "emulator": "parley provider emulator",
                 "providers": {
-                    p: {"base_url": self.base_url(p), "key": self.key(p)}
-                    for p in ("euri", "eurouter", "eigenai", "nordlys", "adaptive-engine", "openai")
+                    p: {
+                        "base_url": self.base_url(p),
+                        "key": None if p in self.no_auth else self.key(p),
+                    }
+                    for p in ids
                 },
             }
             return error_reply(200, info, {})

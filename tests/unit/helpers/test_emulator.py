@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -760,3 +761,26 @@ def _splits_a_character(piece: bytes) -> bool:
     except UnicodeDecodeError:
         return True
     return False
+
+
+def test_index_lists_keys_and_expect_continue_is_answered(emu: Emulator) -> None:
+    with httpx.Client(timeout=10, verify=TLS) as c:
+        listing = c.get(f"http://127.0.0.1:{emu.port}/?id=my-llm&id=ollama").json()["providers"]
+    assert listing["my-llm"] == {"base_url": emu.base_url("my-llm"), "key": emu.key("my-llm")}
+    assert listing["ollama"]["key"] is None
+    payload = json.dumps(body(stream=False)).encode()
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        head = (
+            "POST /ollama/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+            "Expect: 100-continue\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(payload)
+        reply = b""
+        while b"You said: hello" not in reply:
+            data = sock.recv(65536)
+            assert data
+            reply += data
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
