@@ -16,6 +16,8 @@ ollama, vllm, ...) speaks generic OpenAI. Keep-alive with Content-Length or chun
         emu.clear()                              # requests, queues, model overrides, errors
 
 Routes: POST /<id>/v1/chat/completions and GET /<id>/v1/models; GET / lists providers and keys.
+It also answers absolute-form requests, so it doubles as a plain-HTTP proxy for
+http://any.host/<id>/v1 (RecordedRequest.path is then the absolute URL).
 Auth: Bearer everywhere; nordlys also X-API-Key, eurouter also x-api-key; eurouter's /models and
 local ids (ollama, lmstudio, llamacpp, vllm, local; see `emu.no_auth`) need none. A wrong key
 is echoed as "abc12***" (Emulator(echo_full_key=True) echoes it whole). Emulator(validate=False)

@@ -784,3 +784,17 @@ def test_index_lists_keys_and_expect_continue_is_answered(emu: Emulator) -> None
             assert data
             reply += data
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_doubles_as_a_plain_http_proxy(emu: Emulator) -> None:
+    proxy = f"http://127.0.0.1:{emu.port}"
+    with httpx.Client(proxy=proxy, timeout=10, verify=TLS) as c:
+        r = c.post(
+            "http://provider.invalid/nordlys/v1/chat/completions",
+            json=body(),
+            headers={"X-API-Key": emu.key("nordlys")},
+        )
+    assert content_of(chunks(r.text)).startswith("You said: hello")
+    (seen,) = emu.chat_requests("nordlys")
+    assert seen.path == "http://provider.invalid/nordlys/v1/chat/completions"
+    assert seen.headers["host"] == "provider.invalid"
