@@ -13,10 +13,26 @@ python -m tests.helpers.store_worker write DB --count N --tag TAG
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 import time
 
+from parley.core.catalog import load_catalog
+from parley.core.events import TextDelta
+from parley.core.request import ChatRequest, Message
+from parley.core.result import ChatResult
 from parley.core.store import Store
+from parley.core.wire import build_wire_request
+from parley.net.engine import Engine
+from tests.helpers.emulator import Behavior, Emulator
+
+STREAM_TOKENS = 20_000
+
+
+def stream_text(n: int = STREAM_TOKENS) -> str:
+    """What the stream says in full: "t0 t1 t2 ... "."""
+    return "".join(f"t{i} " for i in range(n))
 
 
 def stream(db: str, interval: float, burst: int, pause: float) -> None:
@@ -30,13 +46,42 @@ def stream(db: str, interval: float, burst: int, pause: float) -> None:
     while True:
         text += f"t{i} "
         store.save_partial(msg, text, reasoning=f"r{i}")
-        print(f"TOK {i} {time.monotonic():.6f}", flush=True)
+        print(f"TOK {i} {time.monotonic():.6f} {len(text)}", flush=True)
         i += 1
         if burst and i % burst == 0:
             print(f"PAUSE {time.monotonic():.6f}", flush=True)
             time.sleep(pause)
         else:
             time.sleep(interval)
+
+
+async def _engine_stream(db: str, chunk_delay: float) -> None:
+    spec = load_catalog().providers["euri"]
+    with Emulator(
+        default=Behavior(text=stream_text(), chunk_chars=6, chunk_delay=chunk_delay)
+    ) as emu:
+        request = ChatRequest(
+            provider="euri",
+            model="gpt-4.1-mini",
+            messages=[Message(role="user", content="Count for me")],
+            base_url=emu.base_url("euri"),
+        )
+        store = Store.open(db)
+        conv, parent = store.start_from_request(request)
+        body = build_wire_request(spec, request).body
+        msg = store.begin_answer(conv, parent, body, "euri", request.model)
+        print(f"READY {conv} {msg}", flush=True)
+        result = ChatResult(provider="euri", model=request.model)
+        engine = Engine()
+        i = 0
+        async with contextlib.aclosing(engine.run(spec, request, emu.key("euri"))) as events:
+            async for event in events:
+                result.apply(event)
+                if isinstance(event, TextDelta):
+                    store.save_partial(msg, result.text, result.reasoning)
+                    print(f"TOK {i} {time.monotonic():.6f} {len(result.text)}", flush=True)
+                    i += 1
+        await engine.aclose()
 
 
 def write(db: str, count: int, tag: str) -> None:
@@ -58,6 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--interval", type=float, default=0.02)
     s.add_argument("--burst", type=int, default=0)
     s.add_argument("--pause", type=float, default=0.0)
+    e = sub.add_parser("engine")
+    e.add_argument("db")
+    e.add_argument("--chunk-delay", type=float, default=0.01)
     w = sub.add_parser("write")
     w.add_argument("db")
     w.add_argument("--count", type=int, default=50)
@@ -65,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "stream":
         stream(args.db, args.interval, args.burst, args.pause)
+    elif args.command == "engine":
+        asyncio.run(_engine_stream(args.db, args.chunk_delay))
     else:
         write(args.db, args.count, args.tag)
 
