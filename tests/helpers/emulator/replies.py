@@ -198,7 +198,7 @@ def _usage(ctx: Ctx, dialect: Dialect, choices: list[ChoiceOut]) -> dict[str, An
         for c in choices
     )
     if b.huge_chunk:
-        completion += tokens("x" * b.huge_chunk) * len(choices)
+        completion += (b.huge_chunk + 3) // 4 * len(choices)
     usage = dialect.usage(prompt_tokens(ctx.body), completion, reasoning, b.cached_tokens)
     if b.usage:
         usage.update(b.usage)

@@ -286,7 +286,10 @@ class Emulator:
             parts = []
             while True:
                 size_line = await reader.readuntil(b"\r\n")
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError as exc:
+                    raise _BadRequest("bad chunk size in the request body") from exc
                 if size == 0:
                     await reader.readuntil(b"\r\n")
                     break

@@ -798,3 +798,17 @@ def test_doubles_as_a_plain_http_proxy(emu: Emulator) -> None:
     (seen,) = emu.chat_requests("nordlys")
     assert seen.path == "http://provider.invalid/nordlys/v1/chat/completions"
     assert seen.headers["host"] == "provider.invalid"
+
+
+def test_chunked_request_body(emu: Emulator, client: httpx.Client) -> None:
+    parts = [
+        b'{"model": "m", "stream": false, ',
+        b'"messages": [{"role": "user", "content": "hi"}]}',
+    ]
+    r = client.post(
+        f"{emu.base_url('openai')}/chat/completions",
+        content=iter(parts),
+        headers={**auth(emu, "openai"), "Content-Type": "application/json"},
+    )
+    assert r.json()["choices"][0]["message"]["content"].startswith("You said: hi")
+    assert emu.requests[-1].headers["transfer-encoding"] == "chunked"
