@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,7 +16,7 @@ from typing import Any, TextIO
 from parley import __version__
 from parley.core.catalog import Catalog, ProviderSpec, load_catalog
 from parley.core.errors import EXIT_CODES, ErrorKind, ParleyError
-from parley.core.paths import user_providers_dir
+from parley.core.paths import database_path, user_providers_dir
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -66,8 +67,7 @@ def _provider(catalog: Catalog, provider_id: str) -> ProviderSpec:
 def _settings() -> Any:
     from parley.core.settings import load_settings
 
-    loaded = load_settings()
-    return loaded[0] if isinstance(loaded, tuple) else loaded
+    return load_settings()
 
 
 def _key_for(spec: ProviderSpec) -> str | None:
@@ -99,74 +99,113 @@ def _read_prompt(prompt: str) -> str:
 # ---------------------------------------------------------------- ask
 
 
-async def _ask(args: argparse.Namespace, spec: ProviderSpec) -> int:
+async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -> int:
     from parley.core.request import ChatRequest, Message
     from parley.core.result import ChatResult
+    from parley.core.session import RunConfig
     from parley.net.engine import Engine
 
     settings = _settings()
-    model = (
-        args.model
-        or settings.models.get(spec.id)
-        or (spec.models.fallback[0] if spec.models.fallback else "")
-    )
-    base_url = args.base_url or settings.base_urls.get(spec.id) or None
-    messages: list[Message] = []
-    if args.system:
-        messages.append(Message(role="system", content=args.system))
-    messages.append(Message(role="user", content=_read_prompt(args.prompt)))
+    fallback = spec.models.fallback[0] if spec.models.fallback else ""
     advanced = json.loads(args.advanced) if args.advanced else {}
     if not isinstance(advanced, dict):
         raise ParleyError(ErrorKind.CONFIG, "--advanced must be a JSON object, like '{\"x\": 1}'.")
-    request = ChatRequest(
+    config = RunConfig(
         provider=spec.id,
-        model=model,
-        messages=messages,
+        model=args.model or settings.models.get(spec.id) or fallback,
         params=_parse_params(args.param),
         advanced=advanced,
+        base_url=args.base_url or settings.base_urls.get(spec.id) or None,
         stream=not args.no_stream,
-        base_url=base_url,
     )
-    key = _key_for(spec)
-    result = ChatResult()
+    prompt = _read_prompt(args.prompt)
+    echo = None if args.json else _echo
     engine = Engine(proxy=settings.proxy, read_timeout=args.timeout)
-    saver = _Saver(spec, request) if args.save else None
-    status = EXIT_OK
+    conversation_id: int | None = None
     try:
-        loop = asyncio.get_running_loop()
-        result.mark_started(loop.time())
-        if saver:
-            saver.begin()
-        async with contextlib.aclosing(engine.run(spec, request, key)) as events:
-            async for event in events:
-                result.apply(event, loop.time())
-                if not args.json:
-                    _echo(event)
-                if saver:
-                    saver.progress(result)
-        if not args.json and result.text and not result.text.endswith("\n"):
-            sys.stdout.write("\n")
-    except ParleyError as err:
-        result.mark_failed(err)
-        if not args.json:
-            if result.text:
-                sys.stdout.write("\n")
-            print(f"parley: {err}", file=sys.stderr)
-        status = err.exit_code
-    except asyncio.CancelledError:
-        result.mark_stopped()
-        status = EXIT_CODES[ErrorKind.CANCELLED]
+        if args.save:
+            result, conversation_id = await _ask_saved(
+                engine, catalog, config, args.system, prompt, echo
+            )
+        else:
+            messages = [Message(role="system", content=args.system)] if args.system else []
+            messages.append(Message(role="user", content=prompt))
+            request = ChatRequest(
+                provider=spec.id,
+                model=config.model,
+                messages=messages,
+                params=config.params,
+                advanced=config.advanced,
+                stream=config.stream,
+                base_url=config.base_url,
+            )
+            result = ChatResult(provider=spec.id, model=config.model)
+            await _stream(engine, spec, request, _key_for(spec), result, echo)
     finally:
         await engine.aclose()
-        if saver:
-            saver.finish(result)
     if args.json:
         out = result.to_dict()
-        if saver and saver.conversation_id:
-            out["conversation_id"] = saver.conversation_id
+        if conversation_id is not None:
+            out["conversation_id"] = conversation_id
         print(json.dumps(out, ensure_ascii=False))
+    else:
+        if result.text and not result.text.endswith("\n"):
+            sys.stdout.write("\n")
+        if result.error is not None:
+            print(f"parley: {result.error}", file=sys.stderr)
     sys.stdout.flush()
-    return status
+    if result.error is not None:
+        return result.error.exit_code
+    if result.status == "stopped":
+        return EXIT_CODES[ErrorKind.CANCELLED]
+    return EXIT_OK
+
+
+async def _stream(
+    engine: Any, spec: ProviderSpec, request: Any, key: str | None, result: Any, echo: Any
+) -> None:
+    result.mark_started()
+    try:
+        async with contextlib.aclosing(engine.run(spec, request, key)) as events:
+            async for event in events:
+                result.apply(event)
+                if echo:
+                    echo(event)
+        result.mark_complete()
+    except ParleyError as err:
+        result.mark_failed(err)
+    except asyncio.CancelledError:
+        result.mark_stopped()
+
+
+async def _ask_saved(
+    engine: Any, catalog: Catalog, config: Any, system: str | None, prompt: str, echo: Any
+) -> tuple[Any, int]:
+    """`ask --save`: the window's own session path, so the exchange is stored as it streams."""
+    from parley.core.secrets import KeyStore
+    from parley.core.session import ChatSession, NullListener
+    from parley.core.store import Store, StoreError
+
+    class Echo(NullListener):
+        def on_event(self, turn: Any, event: Any) -> None:
+            _echo(event)
+
+        def on_retry(self, turn: Any, attempt: int, delay: float, error: ParleyError) -> None:
+            _echo_retry(attempt, delay, error)
+
+    keys = KeyStore()
+    try:
+        store = Store.open()
+    except StoreError as err:
+        raise ParleyError(ErrorKind.CONFIG, f"The history cannot be opened: {err}") from None
+    try:
+        listener = Echo() if echo else NullListener()
+        session = ChatSession(store, engine, lambda pid: keys.get(pid).key, catalog, listener)
+        conversation_id = session.new_conversation(config, system or "")
+        turn = await session.send(conversation_id, prompt, config)
+        return turn.result, conversation_id
+    finally:
+        store.close()
 
 
 def _echo(event: object) -> None:
@@ -175,58 +214,15 @@ def _echo(event: object) -> None:
     if isinstance(event, TextDelta) and event.choice == 0:
         sys.stdout.write(event.text)
         sys.stdout.flush()
-    elif isinstance(event, ReasoningDelta) and event.choice == 0:
+    elif isinstance(event, ReasoningDelta | RefusalDelta) and event.choice == 0:
         sys.stderr.write(event.text)
         sys.stderr.flush()
-    elif isinstance(event, RefusalDelta) and event.choice == 0:
-        sys.stderr.write(event.text)
     elif isinstance(event, Retrying):
-        print(
-            f"parley: {event.error} Retrying in {event.delay:.1f} s (attempt {event.attempt}).",
-            file=sys.stderr,
-        )
+        _echo_retry(event.attempt, event.delay, event.error)
 
 
-class _Saver:
-    """Stores the exchange of `parley ask --save` as a new conversation, saving as it streams."""
-
-    def __init__(self, spec: ProviderSpec, request: Any) -> None:
-        self.spec = spec
-        self.request = request
-        self.conversation_id: str | None = None
-        self.answer_id: str | None = None
-        self.store: Any = None
-
-    def begin(self) -> None:
-        from parley.core.store import Store
-        from parley.core.wire import build_wire_request
-
-        self.store = Store.open()
-        system = next((m.text() for m in self.request.messages if m.role == "system"), "")
-        prompt = self.request.messages[-1]
-        self.conversation_id = self.store.create_conversation(
-            provider=self.spec.id,
-            model=self.request.model,
-            system_prompt=system,
-            params=self.request.params,
-            advanced=self.request.advanced,
-        )
-        user_id = self.store.add_message(
-            self.conversation_id, None, "user", [{"type": "text", "text": prompt.text()}]
-        )
-        body = build_wire_request(self.spec, self.request).body
-        self.answer_id = self.store.begin_answer(
-            self.conversation_id, user_id, body, self.spec.id, self.request.model
-        )
-
-    def progress(self, result: Any) -> None:
-        self.store.save_partial(self.answer_id, result.text, result.reasoning)
-
-    def finish(self, result: Any) -> None:
-        if self.store is None or self.answer_id is None:
-            return
-        self.store.finish_result(self.answer_id, result)
-        self.store.close()
+def _echo_retry(attempt: int, delay: float, error: object) -> None:
+    print(f"parley: {error} Retrying in {delay:.1f} s (attempt {attempt}).", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -238,7 +234,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 ErrorKind.CONFIG, "Choose a provider with --provider (see `parley providers`)."
             )
         spec = _provider(catalog, provider_id)
-        return asyncio.run(_ask(args, spec))
+        return asyncio.run(_ask(args, catalog, spec))
     except ParleyError as err:
         return _fail(str(err), err.exit_code)
     except KeyboardInterrupt:
@@ -318,54 +314,51 @@ def _model_dict(m: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- history / export / import
 
 
-def cmd_history(args: argparse.Namespace) -> int:
-    from parley.core.store import Store, StoreError
+def _open_store(read_only: bool = False) -> Any:
+    from parley.core.store import Store
 
-    try:
-        store = Store.open(read_only=True)
-    except StoreError as err:
-        return _fail(str(err), EXIT_UNEXPECTED)
-    try:
-        convs = store.list_conversations(limit=args.limit)
-    finally:
-        store.close()
+    return Store.open(read_only=read_only)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from parley.core.store import StoreError
+
+    if not database_path().exists():
+        convs = []
+    else:
+        try:
+            with _open_store(read_only=True) as store:
+                convs = store.list_conversations(limit=args.limit)
+        except StoreError as err:
+            return _fail(str(err), EXIT_UNEXPECTED)
     if args.json:
-        print(json.dumps([_conv_row(c) for c in convs], indent=2, default=str))
+        print(json.dumps([_model_dict(c) for c in convs], indent=2))
         return EXIT_OK
     for c in convs:
-        row = _conv_row(c)
-        pin = "*" if row.get("pinned") else " "
-        print(f"{pin} {row['id']}  {row.get('updated_at', '')}  {row.get('title', '')}")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+        pin = "*" if c.pinned else " "
+        print(f"{pin} {c.id:>6}  {when}  {c.title or '(untitled)'}")
     return EXIT_OK
 
 
-def _conv_row(c: Any) -> dict[str, Any]:
-    return _model_dict(c) if not isinstance(c, dict) else c
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from parley.core.export import export_json, export_markdown
-    from parley.core.store import Store, StoreError
+    from parley.core.export import env_secrets, export_conversation
+    from parley.core.store import StoreError
 
+    if not database_path().exists():
+        return _fail("There are no conversations yet.", EXIT_CODES[ErrorKind.CONFIG])
     try:
-        store = Store.open(read_only=True)
+        with _open_store(read_only=True) as store:
+            conv_id = args.id
+            if args.last or conv_id is None:
+                conv_id = store.latest_conversation_id()
+                if conv_id is None:
+                    return _fail(
+                        "There are no conversations to export.", EXIT_CODES[ErrorKind.CONFIG]
+                    )
+            text = export_conversation(store, conv_id, args.format, secrets=env_secrets())
     except StoreError as err:
-        return _fail(str(err), EXIT_UNEXPECTED)
-    try:
-        conv_id = args.id
-        if args.last or conv_id is None:
-            latest = store.list_conversations(limit=1)
-            if not latest:
-                return _fail("There are no conversations to export.", EXIT_CODES[ErrorKind.CONFIG])
-            conv_id = _conv_row(latest[0])["id"]
-        if store.get_conversation(conv_id) is None:
-            return _fail(f"There is no conversation {conv_id!r}.", EXIT_CODES[ErrorKind.CONFIG])
-        if args.format == "md":
-            text = export_markdown(store, conv_id)
-        else:
-            text = json.dumps(export_json(store, conv_id), indent=2, ensure_ascii=False)
-    finally:
-        store.close()
+        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -375,22 +368,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from parley.core.export import import_json
-    from parley.core.store import Store, StoreError
+    from parley.core.store import StoreError
 
     try:
-        data = json.loads(Path(args.file).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+        data = Path(args.file).read_text(encoding="utf-8")
+    except OSError as err:
         return _fail(f"Cannot read {args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
     try:
-        store = Store.open()
+        with _open_store() as store:
+            conv_id = import_json(store, data)
     except StoreError as err:
-        return _fail(str(err), EXIT_UNEXPECTED)
-    try:
-        conv_id = import_json(store, data)
+        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
     except (ValueError, KeyError, TypeError) as err:
         return _fail(f"{args.file} is not a Parley export: {err}", EXIT_CODES[ErrorKind.CONFIG])
-    finally:
-        store.close()
     print(conv_id)
     return EXIT_OK
 
@@ -450,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=cmd_history)
 
     export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
-    export.add_argument("id", nargs="?", metavar="ID")
+    export.add_argument("id", nargs="?", type=int, metavar="ID")
     export.add_argument("--last", action="store_true", help="the most recent conversation")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", metavar="FILE")
