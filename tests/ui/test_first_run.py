@@ -136,3 +136,17 @@ def test_skip_marks_the_first_run_done(qtbot: QtBot, engine: Engine, memory: Mem
     with qtbot.waitSignal(guide.skipped):
         guide.skip()
     assert settings.first_run_done and load_settings().first_run_done
+
+
+def test_controls_are_reachable_and_named(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWidget
+
+    guide = _guide(qtbot, engine, Settings(), {})
+    for widget in guide.findChildren(QWidget):
+        if widget.window() is guide and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            if widget.parent() is not None and widget.parent().inherits("QComboBox"):
+                continue  # the editable combo's own line edit
+            assert widget.accessibleName(), type(widget).__name__

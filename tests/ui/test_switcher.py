@@ -71,3 +71,13 @@ def test_no_match_picks_nothing(qtbot: QtBot) -> None:
     with qtbot.assertNotEmitted(sw.picked):
         qtbot.keyClick(sw.filter_edit, Qt.Key.Key_Return)
     assert sw.isVisible()
+
+
+def test_controls_are_named(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    sw = QuickSwitcher(_providers())
+    qtbot.addWidget(sw)
+    for widget in sw.findChildren(QWidget):
+        if widget.window() is sw and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            assert widget.accessibleName(), type(widget).__name__

@@ -33,7 +33,7 @@ from parley.core.secrets import KeyringError, KeyStore
 from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
 from parley.net.probe import DEFAULT_PORTS, LocalServer, find_local_servers
-from parley.ui.keys_dialog import check_key, key_hint_text
+from parley.ui.keys_dialog import check_key, key_hint_text, status_color
 
 Probe = Callable[..., Awaitable[list[LocalServer]]]
 _ROLE = Qt.ItemDataRole.UserRole
@@ -191,9 +191,11 @@ class FirstRunGuide(QDialog):
             self.detect_label.setText(f"Found on this computer: {names}.")
         else:
             self.detect_label.setText("No model server found on this computer.")
-        self._fill_providers()
-        if self._local:
-            self.select_provider(next(iter(self._local)))
+        if self.page() == self.PAGE_PROVIDER:
+            # Offer what was found; later pages keep the provider the user already chose.
+            self._fill_providers()
+            if self._local:
+                self.select_provider(next(iter(self._local)))
         return found
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -330,7 +332,7 @@ class FirstRunGuide(QDialog):
             )
         finally:
             self.test_button.setEnabled(True)
-        self.test_label.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'};")
+        self.test_label.setStyleSheet(f"color: {status_color(ok)};")
         self.test_label.setText(message)
         if ok:
             await self._load_models()
@@ -344,7 +346,7 @@ class FirstRunGuide(QDialog):
             self._keystore.set(self._spec().id, typed, session_only=self.session_check.isChecked())
         except (KeyringError, ValueError) as err:
             self.session_check.setChecked(True)
-            self.test_label.setStyleSheet("color: #c62828;")
+            self.test_label.setStyleSheet(f"color: {status_color(False)};")
             self.test_label.setText(str(err))
             return False
         self.key_edit.clear()

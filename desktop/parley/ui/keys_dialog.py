@@ -44,9 +44,17 @@ from parley.core.request import ChatRequest, Message
 from parley.core.secrets import KeyringError, KeyringUnavailable, KeyStore
 from parley.core.settings import Settings, looks_like_secret_name, looks_like_secret_value
 from parley.core.settings import save_settings as default_save_settings
+from parley.ui import theme
 
 # --------------------------------------------------------------------------------------------
 # Testing a key
+
+
+def status_color(ok: bool) -> str:
+    """Green for "it worked", red for a failure, readable on the current theme."""
+    if theme.is_dark():
+        return "#3fb950" if ok else "#ff7b72"
+    return "#1a7f37" if ok else "#c62828"
 
 
 def key_hint_text(spec: ProviderSpec) -> str:
@@ -482,7 +490,7 @@ class KeysDialog(QDialog):
         self.remove_button.setEnabled(self._has_key and not self._read_only)
 
     def _say(self, text: str, ok: bool | None = None) -> None:
-        color = {True: "#2e7d32", False: "#c62828"}.get(ok) if ok is not None else None
+        color = status_color(ok) if ok is not None else None
         self.message_label.setStyleSheet(f"color: {color};" if color else "")
         self.message_label.setText(text)
 
@@ -699,7 +707,7 @@ class KeysDialog(QDialog):
         return spec
 
     def _say_add(self, text: str, ok: bool) -> None:
-        self.add_message.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'};")
+        self.add_message.setStyleSheet(f"color: {status_color(ok)};")
         self.add_message.setText(text)
 
 

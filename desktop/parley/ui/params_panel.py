@@ -38,6 +38,7 @@ from parley.core.errors import ParleyError
 from parley.core.params import carry_over, unsupported_params, validate_value
 from parley.core.request import ChatRequest, Message
 from parley.core.wire import auth_headers, build_wire_request
+from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 
 GROUP_TITLES: dict[ParamGroup, str] = {
@@ -57,11 +58,15 @@ RESET_GLYPH = "↺"
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 
-PANEL_STYLE = """
-QLabel#fieldError { color: #d64541; }
-QLabel#unsupported { color: #b7791f; }
-QLabel#paramLabel[isSet="true"] { font-weight: bold; }
-QToolButton#sectionHeader { border: none; font-weight: bold; padding: 4px 0px; }
+
+def panel_style() -> str:
+    c = theme.colors()
+    error = "#ff7b72" if c.dark else "#c62828"
+    return f"""
+QLabel#fieldError {{ color: {error}; }}
+QLabel#unsupported {{ color: {c.warn_text}; }}
+QLabel#paramLabel[isSet="true"] {{ font-weight: bold; }}
+QToolButton#sectionHeader {{ border: none; font-weight: bold; padding: 4px 0px; }}
 """
 
 
@@ -637,7 +642,7 @@ class ParamsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("paramsPanel")
         self.setAccessibleName("Parameters")
-        self.setStyleSheet(PANEL_STYLE)
+        self.setStyleSheet(panel_style())
         self._spec: ProviderSpec | None = None
         self._fields: dict[str, ParamField] = {}
         self._sections: dict[ParamGroup, CollapsibleSection] = {}
@@ -747,6 +752,7 @@ class ParamsPanel(QWidget):
             self._build_fields()
 
     def _on_app_palette(self, _palette: QPalette) -> None:
+        self.setStyleSheet(panel_style())
         for field in self._fields.values():
             field.repaint_state()
 

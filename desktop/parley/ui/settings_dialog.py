@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
+from parley.ui.keys_dialog import status_color
 
 THEMES = [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
 SEND_KEYS = [
@@ -81,7 +82,7 @@ class SettingsDialog(QDialog):
 
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setStyleSheet(f"color: {status_color(False)};")
         self.error_label.setAccessibleName("Settings error")
         self.error_label.hide()
 
