@@ -102,6 +102,7 @@ class Dialect:
     reasoning_field: str | None = "reasoning_content"
     models_status = 200
     done_after_stream_error = False
+    client_tools = True  # OpenAI function calling
 
     # --- auth ----------------------------------------------------------------------------
     def presented_key(self, headers: dict[str, str]) -> str | None:
@@ -579,6 +580,7 @@ class AdaptiveEngine(Dialect):
     name = "adaptive-engine"
     reasoning_field = None
     models_status = 404
+    client_tools = False  # its `tools` only switch server-side tools on and off
 
     def missing_key_message(self) -> str:
         return "Unauthorized: missing API key"

@@ -129,7 +129,7 @@ def _json_requested(body: dict[str, Any]) -> Any:
     return None
 
 
-def choice_outputs(ctx: Ctx, n: int) -> list[ChoiceOut]:
+def choice_outputs(ctx: Ctx, dialect: Dialect, n: int) -> list[ChoiceOut]:
     b = ctx.behavior
     json_value = None
     if b.json_reply is not None and b.json_reply is not False:
@@ -147,14 +147,14 @@ def choice_outputs(ctx: Ctx, n: int) -> list[ChoiceOut]:
             text = json.dumps(json_value, ensure_ascii=False)
         elif b.text is not None:
             text = b.text
-        elif b.tool_calls or b.refusal is not None:
+        elif (b.tool_calls and dialect.client_tools) or b.refusal is not None:
             text = None
         else:
             text = default_reply(last_user_text(ctx.body))
         if j > 0 and text is not None and json_value is None:
             text = f"Choice {j + 1}: {text}"
         calls = []
-        for k, call in enumerate(b.tool_calls):
+        for k, call in enumerate(b.tool_calls if dialect.client_tools else []):
             args = call.get("arguments", {})
             args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
             calls.append((f"call_emu{ctx.seq}_{j}_{k}", str(call.get("name", "tool")), args_text))
@@ -270,7 +270,7 @@ def _choice_deltas(
 
 def stream_reply(ctx: Ctx, dialect: Dialect, n: int) -> Reply:
     b = ctx.behavior
-    choices = choice_outputs(ctx, n)
+    choices = choice_outputs(ctx, dialect, n)
     per_choice = [_choice_deltas(ctx, dialect, ch) for ch in choices]
     events: list[Any] = []
     for i in range(max(len(d) for d in per_choice)):
@@ -331,7 +331,7 @@ def _stream_headers(ctx: Ctx, dialect: Dialect) -> dict[str, str]:
 
 def json_reply(ctx: Ctx, dialect: Dialect, n: int) -> Reply:
     b = ctx.behavior
-    choices = choice_outputs(ctx, n)
+    choices = choice_outputs(ctx, dialect, n)
     if b.huge_chunk:
         for ch in choices:
             ch.text = _huge_text(b.huge_chunk) + (ch.text or "")

@@ -812,3 +812,10 @@ def test_chunked_request_body(emu: Emulator, client: httpx.Client) -> None:
     )
     assert r.json()["choices"][0]["message"]["content"].startswith("You said: hi")
     assert emu.requests[-1].headers["transfer-encoding"] == "chunked"
+
+
+def test_adaptive_engine_has_no_client_side_tools(emu: Emulator, client: httpx.Client) -> None:
+    emu.push(Behavior(tool_calls=[{"name": "f", "arguments": {}}]))
+    events = chunks(post(client, emu, "adaptive-engine", body(model="proj")).text)
+    assert content_of(events).startswith("You said: hello")
+    assert finish_reasons(events) == ["stop"]
