@@ -244,3 +244,22 @@ def test_every_focusable_control_has_an_accessible_name(
             continue  # combo popups belong to their combo
         if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and not widget.inherits("QTabBar"):
             assert widget.accessibleName(), f"{type(widget).__name__} {widget.objectName()}"
+
+
+def test_clicking_test_runs_the_check_on_the_qasync_loop(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    from tests.ui.conftest import wait_for
+
+    settings = Settings(base_urls={"euri": emu.base_url("euri")})
+    dlg = _dialog(qtbot, engine, "euri", settings)
+    memory.entries[("parley", "euri")] = emu.key("euri")  # the stored key is tested
+
+    async def scenario() -> None:
+        with qtbot.waitSignal(dlg.test_finished, timeout=20000) as blocker:
+            qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+            await wait_for(lambda: not dlg._tasks, what="the test task to finish")
+        assert blocker.args[0] is True
+
+    arun(scenario())
+    assert dlg.message_label.text().startswith("Key works — ")
