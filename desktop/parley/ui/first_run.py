@@ -374,7 +374,17 @@ class FirstRunGuide(QDialog):
         self.message_edit.setTabChangesFocus(True)
         self.message_edit.setPlainText(FIRST_MESSAGE)
         self.message_edit.textChanged.connect(self._update_buttons)
-        layout.addWidget(self.message_edit, 1)
+        self.message_edit.setFixedHeight(self.message_edit.fontMetrics().lineSpacing() * 5 + 14)
+        layout.addWidget(self.message_edit)
+        hint = QLabel(
+            "Send opens the chat and streams the answer. Parameters, other models and more "
+            "providers are in the window's side panel and under Keys.",
+            page,
+        )
+        hint.setWordWrap(True)
+        hint.setEnabled(False)
+        layout.addWidget(hint)
+        layout.addStretch(1)
         return page
 
     def _fill_models(self, models: list[str]) -> None:
