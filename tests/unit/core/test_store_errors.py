@@ -60,6 +60,25 @@ def test_garbage_file_is_corrupt_and_can_be_moved_aside(tmp_path: Path) -> None:
     assert moved.read_bytes() == garbage
 
 
+def test_damaged_pages_are_reported_as_corrupt_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite3"
+    with Store.open(path) as store:
+        for _ in range(50):
+            cid = store.create_conversation()
+            store.add_message(cid, None, "user", "hello " * 200)
+    data = bytearray(path.read_bytes())
+    for i in range(4096, len(data)):  # the header page survives, the rest is scrambled
+        data[i] = (i * 7) % 256
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert info.value.kind is StoreErrorKind.CORRUPT
+    moved = move_aside_and_start_fresh(path)
+    assert moved.read_bytes() == bytes(data)
+    with Store.open(path) as store:
+        assert store.count_conversations() == 0
+
+
 def test_move_aside_takes_the_wal_along_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "parley.sqlite3"
     path.write_bytes(b"bad")
