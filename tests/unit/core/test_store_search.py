@@ -105,3 +105,16 @@ def test_limit(store: Store) -> None:
         for i in range(30):
             _chat(store, f"q{i}", "common word")
     assert len(store.search("common", limit=10)) == 10
+
+
+def test_jumping_to_a_hit_on_a_hidden_branch_shows_that_branch(store: Store) -> None:
+    cid = store.create_conversation()
+    u = store.add_message(cid, None, "user", "question")
+    hidden = store.add_message(cid, u, "assistant", "the narwhal answer")
+    follow = store.add_message(cid, hidden, "user", "and then?")
+    shown = store.add_message(cid, u, "assistant", "another answer")
+    assert store.current_leaf(cid) == shown
+    (hit,) = store.search("narwhal")
+    assert hit.message_id == hidden
+    assert store.show_message(hidden) == follow
+    assert [m.id for m in store.current_path(cid)] == [u, hidden, follow]

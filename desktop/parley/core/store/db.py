@@ -930,6 +930,12 @@ class Store:
         self.set_current_leaf(self.get_message(msg_id).conversation_id, leaf)
         return leaf
 
+    def show_message(self, msg_id: int) -> int:
+        """Make the branch holding `msg_id` the shown one (e.g. a search hit); return its leaf."""
+        leaf = self.leaf_under(msg_id)
+        self.set_current_leaf(self.get_message(msg_id).conversation_id, leaf)
+        return leaf
+
     def set_current_leaf(self, conv_id: int, msg_id: int) -> None:
         with self._write() as conn:
             self._require_conversation(conn, conv_id)
