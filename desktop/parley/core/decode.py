@@ -102,6 +102,8 @@ class ThinkSplitter:
 
     def feed(self, text: str) -> list[tuple[bool, str]]:
         """Returns (is_reasoning, text) pieces in order."""
+        if self._state == "text":
+            return [(False, text)]
         out: list[tuple[bool, str]] = []
         self._buf += text
         while self._buf:
@@ -270,6 +272,7 @@ class StreamDecoder:
         self._secrets = list(secrets)
         self._choices: dict[int, _ChoiceState] = {}
         self._meta: dict[int | None, Meta] = {}
+        self._meta_keys: dict[int | None, tuple[Any, ...]] = {}
 
     @property
     def provider(self) -> str:
@@ -316,24 +319,42 @@ class StreamDecoder:
         err = obj.get("error")
         if err is not None and err is not False and err != "" and err != {}:
             raise stream_error(self.provider, err, partial=self.content_seen, secrets=self._secrets)
-        if "choices" not in obj and _METRIC_KEYS & obj.keys():
+        choices = obj.get("choices")
+        if choices is None and "choices" not in obj and _METRIC_KEYS & obj.keys():
             return []  # Adaptive Engine metrics event
         events: list[Event] = []
-        meta = Meta(
-            model=_nonempty_str(obj.get("model")),
-            routed_provider=_nonempty_str(obj.get("provider")),
-            response_id=_nonempty_str(obj.get("id")),
-            system_fingerprint=_nonempty_str(obj.get("system_fingerprint")),
-            session_id=_nonempty_str(obj.get("session_id")),
-            service_tier=_nonempty_str(obj.get("service_tier")),
+        # Most chunks repeat the same id/model: compare the raw values before building a Meta.
+        get = obj.get
+        key = (
+            get("model"),
+            get("provider"),
+            get("id"),
+            get("system_fingerprint"),
+            get("session_id"),
+            get("service_tier"),
         )
-        self._emit_meta(meta, events)
-        for position, raw_choice in enumerate(_list(obj.get("choices"))):
-            if isinstance(raw_choice, dict):
-                self._decode_choice(raw_choice, position, events, streamed=streamed)
-        usage = _usage(obj.get("usage"))
+        if key != self._meta_keys.get(None):
+            self._meta_keys[None] = key
+            self._emit_meta(
+                Meta(
+                    model=_nonempty_str(key[0]),
+                    routed_provider=_nonempty_str(key[1]),
+                    response_id=_nonempty_str(key[2]),
+                    system_fingerprint=_nonempty_str(key[3]),
+                    session_id=_nonempty_str(key[4]),
+                    service_tier=_nonempty_str(key[5]),
+                ),
+                events,
+            )
+        if type(choices) is list:
+            for position, raw_choice in enumerate(choices):
+                if type(raw_choice) is dict:
+                    self._decode_choice(raw_choice, position, events, streamed=streamed)
+        usage = obj.get("usage")
         if usage is not None:
-            events.append(usage)
+            decoded = _usage(usage)
+            if decoded is not None:
+                events.append(decoded)
         return events
 
     def _emit_meta(self, meta: Meta, events: list[Event]) -> None:
@@ -347,39 +368,70 @@ class StreamDecoder:
     def _decode_choice(
         self, choice: dict[str, Any], position: int, events: list[Event], *, streamed: bool
     ) -> None:
-        index = _int(choice.get("index"))
+        index = choice.get("index")
+        if type(index) is not int:
+            index = _int(index)
         if index is None or index < 0:
             index = position
-        state = self._choice(index)
-        self._emit_meta(
-            Meta(
-                model=_nonempty_str(choice.get("model")),
-                completion_id=_nonempty_str(choice.get("completion_id")),
-                choice=index,
-            ),
-            events,
-        )
-        delta = _dict(choice.get("delta")) or _dict(choice.get("message"))
-        reasoning = _nonempty_str(delta.get("reasoning_content")) or _nonempty_str(
-            delta.get("reasoning")
-        )
-        if reasoning:
+        state = self._choices.get(index) or self._choice(index)
+        model, completion_id = choice.get("model"), choice.get("completion_id")
+        if model is not None or completion_id is not None:
+            key = (model, completion_id)
+            if key != self._meta_keys.get(index):
+                self._meta_keys[index] = key
+                self._emit_meta(
+                    Meta(
+                        model=_nonempty_str(model),
+                        completion_id=_nonempty_str(completion_id),
+                        choice=index,
+                    ),
+                    events,
+                )
+        delta = choice.get("delta")
+        if type(delta) is not dict or not delta:
+            delta = _dict(choice.get("message"))
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and type(reasoning) is str:
             state.content = True
             events.append(ReasoningDelta(reasoning, index))
         content = delta.get("content")
-        if isinstance(content, list):  # content parts, as some servers send
+        if type(content) is list:  # content parts, as some servers send
             content = "".join(
                 p.get("text", "") for p in content if isinstance(p, dict) and _str(p.get("text"))
             )
-        if isinstance(content, str) and content:
+        if content and type(content) is str:
+            state.content = True
             if state.splitter is not None:
                 for is_reasoning, piece in state.splitter.feed(content):
-                    state.content = True
                     cls = ReasoningDelta if is_reasoning else TextDelta
                     events.append(cls(piece, index))
             else:
-                state.content = True
                 events.append(TextDelta(content, index))
+        if "tool_calls" in delta or "refusal" in delta:
+            self._decode_rare(delta, index, state, events)
+        if choice.get("logprobs"):
+            logprobs = _logprobs(choice.get("logprobs"))
+            if logprobs:
+                events.append(LogprobsDelta(logprobs, index))
+        if state.content:
+            self.content_seen = True
+        reason = _nonempty_str(choice.get("finish_reason"))
+        if reason == "error":
+            raise ParleyError(
+                ErrorKind.PROTOCOL,
+                f"{self.provider} stopped the answer with an error."
+                + (" The part that arrived is kept." if self.content_seen else ""),
+                provider=self.provider,
+                partial=self.content_seen,
+            )
+        if reason is not None and not state.finished:
+            self._flush_choice(index, state, events)
+            state.finished = True
+            events.append(Finished(reason, index))
+
+    def _decode_rare(
+        self, delta: dict[str, Any], index: int, state: _ChoiceState, events: list[Event]
+    ) -> None:
         refusal = _nonempty_str(delta.get("refusal"))
         if refusal:
             state.content = True
@@ -401,24 +453,6 @@ class StreamDecoder:
                     choice=index,
                 )
             )
-        logprobs = _logprobs(choice.get("logprobs"))
-        if logprobs:
-            events.append(LogprobsDelta(logprobs, index))
-        if state.content:
-            self.content_seen = True
-        reason = _nonempty_str(choice.get("finish_reason"))
-        if reason == "error":
-            raise ParleyError(
-                ErrorKind.PROTOCOL,
-                f"{self.provider} stopped the answer with an error."
-                + (" The part that arrived is kept." if self.content_seen else ""),
-                provider=self.provider,
-                partial=self.content_seen,
-            )
-        if reason is not None and not state.finished:
-            self._flush_choice(index, state, events)
-            state.finished = True
-            events.append(Finished(reason, index))
 
     def _flush_choice(self, index: int, state: _ChoiceState, events: list[Event]) -> None:
         if state.splitter is None:
