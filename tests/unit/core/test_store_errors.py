@@ -161,6 +161,8 @@ def test_write_lock_held_elsewhere_gives_locked_then_recovers(tmp_path: Path) ->
             store.rename_conversation(cid, "renamed")
         assert info.value.kind is StoreErrorKind.LOCKED
         assert "another Parley" in info.value.message and info.value.can_open_read_only
+        with Store.open(path, read_only=True) as viewer:  # the offered way out works too
+            assert viewer.get_conversation(cid).title == "precious"
         other.execute("COMMIT")
         store.rename_conversation(cid, "renamed")
         assert store.get_conversation(cid).title == "renamed"
