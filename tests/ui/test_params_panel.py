@@ -374,3 +374,25 @@ def test_set_and_unset_colours_follow_a_theme_switch(qapp: Any, panel: ParamsPan
         assert combo.palette().color(role) == QColor("#eeeeee")  # set: the theme's text
     finally:
         qapp.setPalette(old)
+
+
+def test_collapsed_sections_build_their_fields_when_first_opened(qtbot: QtBot) -> None:
+    from parley.core.catalog import ParamGroup
+    from parley.ui.params_panel import ParamField
+
+    pn = ParamsPanel(_spec())
+    qtbot.addWidget(pn)
+
+    def built() -> set[str]:
+        return {f.spec.name for f in pn.findChildren(ParamField)}
+
+    assert built() == {"temperature", "max_tokens", "stop", "effort"}  # the open sections
+    pn.set_supported_parameters(["temperature"])
+    pn._sections[ParamGroup.OUTPUT].set_expanded(True)
+    assert {"logprobs", "response_format"} <= built()
+    assert not pn.field("logprobs").marker.isHidden()  # flagged while it was not built yet
+    assert pn.values() == {}
+    pn.set_values({"response_format": {"type": "text"}})  # a collapsed section's value
+    assert pn.values() == {"response_format": {"type": "text"}}
+    assert "user" not in built()  # privacy was never opened
+    assert set(pn.fields()) == {q.name for q in _spec().params}  # fields() builds the rest

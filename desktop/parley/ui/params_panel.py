@@ -145,6 +145,12 @@ def _grey(widget: QWidget, grey: bool) -> None:
     _recolor(widget, roles, QPalette.ColorRole.PlaceholderText if grey else None)
 
 
+def param_matches(p: ParamSpec, needle: str) -> bool:
+    """Whether the filter text finds `p` (by name, label or help); empty text finds all."""
+    n = needle.strip().lower()
+    return not n or n in p.name.lower() or n in p.display_name.lower() or n in p.help.lower()
+
+
 class ParamField(QWidget):
     """One parameter: label, editor, reset button, error and unsupported marker."""
 
@@ -298,12 +304,7 @@ class ParamField(QWidget):
         return self._unsupported
 
     def matches(self, needle: str) -> bool:
-        n = needle.lower()
-        return (
-            n in self.spec.name.lower()
-            or n in self.spec.display_name.lower()
-            or (n in self.spec.help.lower())
-        )
+        return param_matches(self.spec, needle)
 
 
 def _num_text(value: Any) -> str:
@@ -646,6 +647,8 @@ class ParamsPanel(QWidget):
         self._spec: ProviderSpec | None = None
         self._fields: dict[str, ParamField] = {}
         self._sections: dict[ParamGroup, CollapsibleSection] = {}
+        self._pending: dict[ParamGroup, list[ParamSpec]] = {}
+        self._flagged: set[str] = set()
         self._supported: list[str] | None = None
         self._bulk = 0
         self._model = ""
@@ -759,12 +762,16 @@ class ParamsPanel(QWidget):
     # -- building -------------------------------------------------------------------------------
 
     def _build_fields(self) -> None:
+        """Lay out one section per group. A section's fields are built when it is first
+        expanded (or a value, a lookup or the filter needs them), so a large provider opens fast.
+        """
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 4, 0)
         layout.setSpacing(2)
         self._fields = {}
         self._sections = {}
+        self._pending = {}
         params = self._spec.params if self._spec else []
         if not params:
             empty = QLabel(
@@ -777,16 +784,14 @@ class ParamsPanel(QWidget):
             in_group = [p for p in params if p.group is group]
             if not in_group:
                 continue
-            section = CollapsibleSection(
-                GROUP_TITLES[group], body, expanded=group in _EXPANDED_AT_START
-            )
-            for p in in_group:
-                field = FIELD_TYPES[p.type](p, section.content)
-                field.changed.connect(self._on_field_changed)
-                section.content_layout.addWidget(field)
-                self._fields[p.name] = field
-            layout.addWidget(section)
+            expanded = group in _EXPANDED_AT_START
+            section = CollapsibleSection(GROUP_TITLES[group], body, expanded=expanded)
             self._sections[group] = section
+            self._pending[group] = in_group
+            if expanded:
+                self._build_group(group)
+            section.header.toggled.connect(lambda on, g=group: self._build_group(g) if on else None)
+            layout.addWidget(section)
         old = self.scroll.takeWidget()
         if old is not None:
             # The advanced and preview sections outlive the per-provider fields.
@@ -800,6 +805,26 @@ class ParamsPanel(QWidget):
         self._apply_filter(self.filter_edit.text())
         self._refresh_summary()
 
+    def _build_group(self, group: ParamGroup) -> None:
+        pending = self._pending.pop(group, None)
+        if not pending:
+            return
+        section = self._sections[group]
+        needle = self.filter_edit.text().strip()
+        for p in pending:
+            field = FIELD_TYPES[p.type](p, section.content)
+            field.changed.connect(self._on_field_changed)
+            if p.name in self._flagged:
+                field.set_unsupported(True)
+            if needle and not param_matches(p, needle):
+                field.hide()
+            section.content_layout.addWidget(field)
+            self._fields[p.name] = field
+
+    def _build_all(self) -> None:
+        for group in list(self._pending):
+            self._build_group(group)
+
     # -- provider and model ---------------------------------------------------------------------
 
     def spec(self) -> ProviderSpec | None:
@@ -811,13 +836,13 @@ class ParamsPanel(QWidget):
         kept = carry_over(old_spec, spec, self.values()) if old_spec is not None else {}
         self._spec = spec
         self._supported = None
+        self._flagged = set()
         self.title.setText(f"Parameters — {spec.name}")
         self._bulk += 1
         try:
             self._build_fields()
             for name, value in kept.items():
-                if name in self._fields:
-                    self._fields[name].set_value(value)
+                self.field(name).set_value(value)
         finally:
             self._bulk -= 1
         self._after_bulk()
@@ -825,15 +850,16 @@ class ParamsPanel(QWidget):
     def set_supported_parameters(self, supported: Sequence[str] | None) -> None:
         """Flag the parameters the current model does not list (None: no per-model list)."""
         self._supported = list(supported) if supported is not None else None
-        flagged: set[str] = set()
+        self._flagged = set()
         if self._spec is not None:
-            flagged = unsupported_params(self._spec, self._supported)
+            self._flagged = unsupported_params(self._spec, self._supported)
         for name, field in self._fields.items():
-            field.set_unsupported(name in flagged)
+            field.set_unsupported(name in self._flagged)
         self._refresh_summary()
 
     def unsupported(self) -> set[str]:
-        return {name for name, f in self._fields.items() if f.is_unsupported()}
+        """The parameters flagged as not supported by the current model."""
+        return set(self._flagged)
 
     # -- values -------------------------------------------------------------------------------
 
@@ -862,10 +888,18 @@ class ParamsPanel(QWidget):
         return not self.errors()
 
     def field(self, name: str) -> ParamField:
+        """The field of parameter `name` (built now if its section was not yet opened)."""
+        if name not in self._fields and self._spec is not None:
+            p = self._spec.param(name)
+            if p is not None:
+                self._build_group(p.group)
         return self._fields[name]
 
     def fields(self) -> dict[str, ParamField]:
-        return dict(self._fields)
+        """Every parameter's field, in the provider file's order (builds them all)."""
+        self._build_all()
+        order = [p.name for p in self._spec.params] if self._spec else []
+        return {name: self._fields[name] for name in order if name in self._fields}
 
     def set_values(self, values: dict[str, Any], advanced: dict[str, Any] | None = None) -> None:
         """Restore a conversation's parameters: fields not in `values` become unset.
@@ -875,6 +909,11 @@ class ParamsPanel(QWidget):
         """
         self._bulk += 1
         try:
+            for name in values:
+                if name not in self._fields and values[name] is not None and self._spec:
+                    p = self._spec.param(name)
+                    if p is not None:
+                        self._build_group(p.group)
             for name, field in self._fields.items():
                 field.set_value(values.get(name))
             if advanced is not None:
@@ -1025,14 +1064,14 @@ class ParamsPanel(QWidget):
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip()
+        params = self._spec.params if self._spec else []
         for group, section in self._sections.items():
-            any_visible = False
-            for field in self._fields.values():
-                if field.spec.group is not group:
-                    continue
-                show = not needle or field.matches(needle)
-                field.setVisible(show)
-                any_visible = any_visible or show
-            section.setVisible(any_visible)
-            if needle and any_visible and not section.is_expanded():
-                section.set_expanded(True)
+            matching = {p.name for p in params if p.group is group and param_matches(p, needle)}
+            section.setVisible(bool(matching))
+            if needle and matching:
+                self._build_group(group)
+                if not section.is_expanded():
+                    section.set_expanded(True)
+            for name, field in self._fields.items():
+                if field.spec.group is group:
+                    field.setVisible(name in matching)
