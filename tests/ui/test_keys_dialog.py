@@ -11,7 +11,7 @@ import keyring
 import pytest
 from keyring.backends import fail
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from parley.core import paths
@@ -263,3 +263,40 @@ def test_clicking_test_runs_the_check_on_the_qasync_loop(
 
     arun(scenario())
     assert dlg.message_label.text().startswith("Key works — ")
+
+
+def test_closing_the_dialog_mid_test_cancels_it_cleanly(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    import asyncio
+
+    from tests.helpers.emulator import Behavior
+    from tests.ui.conftest import wait_for
+
+    emu.push(Behavior(text="hi", first_byte_delay=5.0), provider="eurouter")
+    settings = Settings(base_urls={"eurouter": emu.base_url("eurouter")})
+    dlg = KeysDialog(load_catalog().providers.values(), engine, KeyStore(), settings, "eurouter")
+    memory.entries[("parley", "eurouter")] = emu.key("eurouter")
+    dlg.model_edit.setText("slow-model")
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    quits = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # as the app does: closing a dialog never quits
+    dlg.open()
+
+    async def scenario() -> None:
+        dlg.test_button.click()
+        await wait_for(
+            lambda: any(r.path.endswith("/chat/completions") for r in emu.requests),
+            what="the test request to reach the server",
+        )
+        tasks = list(dlg._tasks)
+        dlg.reject()  # closing cancels the running test
+        dlg.deleteLater()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(t.cancelled() for t in tasks)
+
+    try:
+        arun(scenario())
+    finally:
+        app.setQuitOnLastWindowClosed(quits)

@@ -80,6 +80,8 @@ class FirstRunGuide(QDialog):
         self._local: dict[str, LocalServer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._detected = False
+        self._alive = True
+        self.finished.connect(lambda _result: self._closed())
 
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self._build_provider_page())
@@ -183,8 +185,11 @@ class FirstRunGuide(QDialog):
         try:
             found = await self._probe(self._probe_ports)
         except Exception as exc:  # detection is a convenience; never block the guide
-            self.detect_label.setText(f"Could not look for local servers ({exc}).")
+            if self._alive:
+                self.detect_label.setText(f"Could not look for local servers ({exc}).")
             return []
+        if not self._alive:
+            return found
         self._local = {s.provider_id: s for s in found if s.provider_id in self._providers}
         if self._local:
             names = ", ".join(self._providers[pid].name for pid in self._local)
@@ -214,6 +219,12 @@ class FirstRunGuide(QDialog):
         task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _closed(self) -> None:
+        # The guide may be deleted once closed: running checks must not touch it afterwards.
+        self._alive = False
+        for task in list(self._tasks):
+            task.cancel()
 
     async def cancel_tasks(self) -> None:
         for task in list(self._tasks):
@@ -331,7 +342,10 @@ class FirstRunGuide(QDialog):
                 self._engine, spec, self._typed_or_stored_key(), base_url=self._base_url()
             )
         finally:
-            self.test_button.setEnabled(True)
+            if self._alive:
+                self.test_button.setEnabled(True)
+        if not self._alive:
+            return ok, message
         self.test_label.setStyleSheet(f"color: {status_color(ok)};")
         self.test_label.setText(message)
         if ok:
@@ -412,7 +426,8 @@ class FirstRunGuide(QDialog):
                 models = [m.id for m in listed] or models
             except Exception:  # the list is a convenience; a typed model works too
                 pass
-        self._fill_models(models)
+        if self._alive:
+            self._fill_models(models)
 
     # -- navigation ---------------------------------------------------------------------------
 

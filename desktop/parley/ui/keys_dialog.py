@@ -314,6 +314,8 @@ class KeysDialog(QDialog):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._has_key = False
         self._read_only = False
+        self._alive = True
+        self.finished.connect(lambda _result: self._closed())
 
         self.tabs = QTabWidget(self)
         self.tabs.setAccessibleName("Keys and providers tabs")
@@ -582,10 +584,18 @@ class KeysDialog(QDialog):
                 self._engine, spec, key, base_url=base, model=self.model_edit.text()
             )
         finally:
-            self.test_button.setEnabled(True)
-        self._say(message, ok=ok)
-        self.test_finished.emit(ok, message)
+            if self._alive:
+                self.test_button.setEnabled(True)
+        if self._alive:
+            self._say(message, ok=ok)
+            self.test_finished.emit(ok, message)
         return ok, message
+
+    def _closed(self) -> None:
+        # The dialog may be deleted once closed: a running Test must not touch it afterwards.
+        self._alive = False
+        for task in list(self._tasks):
+            task.cancel()
 
     async def cancel_tasks(self) -> None:
         for task in list(self._tasks):
