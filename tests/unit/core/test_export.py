@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parley.core.catalog import load_catalog
 from parley.core.errors import ErrorKind, ParleyError
@@ -222,6 +224,14 @@ def _export_with(messages: list[dict[str, Any]]) -> dict[str, Any]:
         ([{"id": 1, "parent_id": None, "role": "wizard", "text": "x"}], "role"),
         ([{"id": 1, "role": "user", "content": [{"type": "gif"}]}], "malformed"),
         ([{"parent_id": None, "role": "user"}], "no id"),
+        (
+            [
+                {"id": 1, "parent_id": None, "role": "user", "text": "x"},
+                {"id": 1, "parent_id": None, "role": "user", "text": "y"},
+            ],
+            "same id 1",
+        ),
+        ([{"id": [1], "parent_id": None, "role": "user", "text": "x"}], "malformed"),
     ],
 )
 def test_import_rejects_broken_messages_atomically(
@@ -244,3 +254,32 @@ def test_import_accepts_messages_in_any_order(store: Store) -> None:
         ),
     )
     assert [m.text for m in store.current_path(cid)] == ["question", "answer"]
+
+
+@given(
+    shape=st.lists(st.tuples(st.integers(min_value=0), st.text(max_size=30)), max_size=25),
+    leaf_pick=st.integers(min_value=0),
+)
+@settings(max_examples=40, deadline=None)
+def test_round_trip_of_any_tree(shape: list[tuple[int, str]], leaf_pick: int) -> None:
+    """Any tree of messages (each under a random earlier one, or a new root) survives a round
+    trip, with its structure and shown branch."""
+    with Store.open(":memory:") as store:
+        cid = store.create_conversation(title="tree")
+        ids: list[int] = []
+        for parent_pick, text in shape:
+            parent = (
+                None
+                if not ids or parent_pick % (len(ids) + 1) == len(ids)
+                else ids[parent_pick % (len(ids) + 1)]
+            )
+            role = "user" if len(ids) % 2 == 0 else "assistant"
+            ids.append(store.add_message(cid, parent, role, text))
+        if ids:
+            store.set_current_leaf(cid, ids[leaf_pick % len(ids)])
+        first = export_json(store, cid)
+        again = export_json(store, import_json(store, first))
+        if not ids:
+            assert again["messages"] == []
+            return
+        assert _normalised(again) == _normalised(first)

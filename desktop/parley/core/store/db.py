@@ -1046,6 +1046,11 @@ class Store:
         for record in messages:
             if "id" not in record:
                 raise StoreError(StoreErrorKind.INVALID, "A message in the import has no id.")
+            if record["id"] in by_old_id:
+                raise StoreError(
+                    StoreErrorKind.INVALID,
+                    f"Two messages in the import have the same id {record['id']!r}.",
+                )
             by_old_id[record["id"]] = record
         order = _parents_first(messages, by_old_id)
         t = time.time()
@@ -1141,13 +1146,14 @@ class Store:
 def _parents_first(
     messages: Sequence[Mapping[str, Any]], by_id: Mapping[Any, Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
-    """The records ordered so every parent comes before its children; rejects cycles and
+    """The records in their given order, except that a child given before its parent waits
+    for it (the new ids follow this order, so siblings keep theirs). Rejects loops and
     parents that are not in the import."""
     placed: set[Any] = set()
     order: list[Mapping[str, Any]] = []
     remaining = list(messages)
     while remaining:
-        progress = []
+        waiting: list[Mapping[str, Any]] = []
         for record in remaining:
             parent = record.get("parent_id")
             if parent is not None and parent not in by_id:
@@ -1157,13 +1163,13 @@ def _parents_first(
                     "that is not there.",
                 )
             if parent is None or parent in placed:
-                progress.append(record)
-        if not progress:
+                placed.add(record["id"])
+                order.append(record)
+            else:
+                waiting.append(record)
+        if len(waiting) == len(remaining):
             raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
-        for record in progress:
-            placed.add(record["id"])
-            order.append(record)
-        remaining = [r for r in remaining if r["id"] not in placed]
+        remaining = waiting
     return order
 
 
