@@ -239,6 +239,14 @@ class ChatSession:
             request = self.build_request(conversation_id, leaf, config, extra=user)
         return build_wire_request(self.spec(config.provider), request).body
 
+    def check_ready(self, conversation_id: int | None, content: Content, config: RunConfig) -> None:
+        """Raise the ParleyError a send would raise before storing anything (bad parameter,
+        missing base URL or key, nothing typed); return quietly when it can go."""
+        if not has_text(content):
+            raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
+        self.preview_body(conversation_id, content, config)
+        self._key(self.spec(config.provider))
+
     def spec(self, provider_id: str) -> ProviderSpec:
         spec = self.catalog.get(provider_id)
         if spec is None:

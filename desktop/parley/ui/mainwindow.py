@@ -1,0 +1,1599 @@
+"""The main window: sidebar, chat, parameter panel and the pickers, tied to a ChatSession.
+
+The window owns the app's long-lived objects (`Services`: catalog, settings, key store, history
+store, engine) and one `TaskRegistry`. Every stream runs in the slot `("stream", conversation)`,
+so a new send in a chat cancels that chat's previous stream; `shutdown()` stops everything in
+order (streams first, saving their partial answers as stopped; then the HTTP client; then the
+history) and is what closing the window leads to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Hashable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QCompleter,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
+from parley.core.errors import ErrorKind, ParleyError
+from parley.core.events import (
+    Event,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+)
+from parley.core.modellist import ModelInfo, fallback_models
+from parley.core.paths import user_providers_dir
+from parley.core.request import ContentPart, ImagePart, Message, TextPart
+from parley.core.session import ChatSession, RunConfig, Turn, context_message
+from parley.core.settings import Preset, Settings, load_settings, save_settings
+from parley.core.store import (
+    Conversation,
+    Store,
+    StoredMessage,
+    StoreError,
+    move_aside_and_start_fresh,
+)
+from parley.ui import theme
+from parley.ui.chatview import ChatView
+from parley.ui.composer import Composer
+from parley.ui.message_widgets import AssistantMessageWidget
+from parley.ui.params_panel import ParamsPanel
+from parley.ui.sidebar import ConversationRow, SearchHit, Sidebar
+from parley.ui.tasks import TaskRegistry
+
+if TYPE_CHECKING:
+    from parley.core.secrets import KeyStore
+
+log = logging.getLogger(__name__)
+
+PRESET_NONE = "No preset"
+PRESET_SAVE = "Save current as preset…"
+DEFAULT_PROVIDER = "euri"
+
+
+# --- the app's long-lived objects ---------------------------------------------------------
+
+
+class Services:
+    """The app's long-lived objects. The engine (httpx) and the key store (keyring) are made on
+    first use, so the window can show before those imports; `warm_up()` makes them right after.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        store: Store,
+        *,
+        engine: Any = None,
+        keys: KeyStore | None = None,
+        store_error: StoreError | None = None,
+        problems: Sequence[str] = (),
+        save_settings: Callable[[Settings], object] = save_settings,
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.store = store
+        self.store_error = store_error  # the history could not be opened: `store` is temporary
+        self.problems = list(problems)
+        self.save_settings = save_settings
+        self._engine = engine
+        self._keys = keys
+
+    @property
+    def engine(self) -> Any:
+        """The `parley.net.engine.Engine` (anything with run / list_models / aclose)."""
+        if self._engine is None:
+            from parley.net.engine import Engine
+
+            self._engine = Engine(proxy=self.settings.proxy)
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self._engine = engine
+
+    @property
+    def has_engine(self) -> bool:
+        return self._engine is not None
+
+    @property
+    def keys(self) -> KeyStore:
+        if self._keys is None:
+            from parley.core.secrets import KeyStore
+
+            self._keys = KeyStore()
+        return self._keys
+
+    def warm_up(self) -> None:
+        self.engine  # noqa: B018 - made now rather than on the first send
+        self.keys  # noqa: B018
+
+    def key(self, provider_id: str) -> str | None:
+        try:
+            return self.keys.get(provider_id).key
+        except Exception as exc:  # a broken keyring must not stop the window
+            log.warning("reading the key for %s failed: %s", provider_id, type(exc).__name__)
+            return None
+
+
+class _LazyEngine:
+    """Hands the session's requests to whatever engine the services hold at that moment."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        return self._services.engine.run(*args, **kwargs)
+
+
+def open_store() -> tuple[Store, StoreError | None]:
+    """The history; on failure a temporary in-memory one plus the error to show."""
+    try:
+        return Store.open(), None
+    except StoreError as err:
+        return Store.open(":memory:"), err
+
+
+def load_services() -> Services:
+    catalog = load_catalog(user_dirs=[user_providers_dir()])
+    settings = load_settings()
+    problems = [str(p) for p in catalog.problems] + list(settings.problems)
+    store, store_error = open_store()
+    return Services(catalog, settings, store, store_error=store_error, problems=problems)
+
+
+@dataclass
+class SelfTestReport:
+    providers: int
+    problems: list[str]
+    keyring: str
+    fatal: str | None = None
+
+
+async def open_main_window(
+    app: QApplication, services: Services | None = None, *, first_run: bool = True
+) -> MainWindow:
+    """Create, theme and show the main window (and the first-run guide when it is due)."""
+    services = services or load_services()
+    theme.apply_theme(app, services.settings.theme)
+    apply_font_size(app, services.settings.font_size)
+    window = MainWindow(services)
+    window.resize(1280, 820)
+    window.show()
+    # Make the engine and the key store (httpx, keyring imports) once the window is up.
+    QTimer.singleShot(0, window.finish_startup)
+    if first_run and not services.settings.first_run_done:
+        QTimer.singleShot(0, window.open_first_run)
+    return window
+
+
+def apply_font_size(app: QApplication, points: int) -> None:
+    font = QFont(app.font())
+    font.setPointSize(points)
+    app.setFont(font)
+
+
+# --- small widgets --------------------------------------------------------------------------
+
+
+class Banner(QFrame):
+    """A message across the top of the chat with up to three actions (store errors, notices)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._buttons: list[QPushButton] = []
+        self._row = QHBoxLayout()
+        self._row.addStretch(1)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setAccessibleName("Dismiss message")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        top = QHBoxLayout()
+        top.addWidget(self.label, 1)
+        top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 6)
+        lay.addLayout(top)
+        lay.addLayout(self._row)
+        self.hide()
+
+    def show_message(
+        self, text: str, actions: Sequence[tuple[str, Callable[[], object]]] = ()
+    ) -> None:
+        for b in self._buttons:
+            b.deleteLater()
+        self._buttons = []
+        self.label.setText(text)
+        self.setAccessibleName(text)
+        for title, callback in actions:
+            b = QPushButton(title, self)
+            b.setAccessibleName(title)
+            b.clicked.connect(lambda _=False, cb=callback: (self.hide(), cb()))
+            self._row.addWidget(b)
+            self._buttons.append(b)
+        self.show()
+
+    def action_titles(self) -> list[str]:
+        return [b.text() for b in self._buttons]
+
+    def trigger(self, title: str) -> None:
+        for b in self._buttons:
+            if b.text() == title:
+                b.click()
+                return
+        raise KeyError(title)
+
+
+class SystemPromptBox(QWidget):
+    """The conversation's system prompt: one summary line, expanding to an editor."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.toggle = QToolButton(self)
+        self.toggle.setObjectName("linkButton")
+        self.toggle.setCheckable(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.setAccessibleName("Show system prompt")
+        self.toggle.toggled.connect(self._toggled)
+        self.edit = QPlainTextEdit(self)
+        self.edit.setAccessibleName("System prompt")
+        self.edit.setPlaceholderText("Instructions for the model in this conversation (optional)")
+        self.edit.setTabChangesFocus(True)
+        self.edit.setMaximumHeight(110)
+        self.edit.hide()
+        self.edit.textChanged.connect(self._summarise)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 4, 12, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.edit)
+        self._summarise()
+
+    def _toggled(self, on: bool) -> None:
+        self.edit.setVisible(on)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        if on:
+            self.edit.setFocus()
+
+    def _summarise(self) -> None:
+        text = " ".join(self.text().split())
+        if not text:
+            self.toggle.setText("System prompt: none")
+        else:
+            self.toggle.setText(f"System prompt: {text[:70]}{'…' if len(text) > 70 else ''}")
+
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        with QSignalBlocker(self.edit):
+            self.edit.setPlainText(text)
+        self._summarise()
+
+
+def model_details(info: ModelInfo | None) -> str:
+    """ "128k context · $0.15 / $0.60 per 1M tokens" — what is known about a model."""
+    if info is None:
+        return ""
+    parts: list[str] = []
+    if info.context_length:
+        n = info.context_length
+        parts.append(f"{n // 1000}k context" if n >= 10_000 else f"{n:,} context")
+    if info.prompt_price is not None or info.completion_price is not None:
+        cur = info.currency or "USD"
+        sym = "$" if cur == "USD" else ""
+        suffix = "" if sym else f" {cur}"
+
+        def p(x: float | None) -> str:
+            return "?" if x is None else f"{sym}{x:g}"
+
+        parts.append(
+            f"{p(info.prompt_price)} in / {p(info.completion_price)} out{suffix} per 1M tokens"
+        )
+    if info.premium:
+        parts.append("premium")
+    return " · ".join(parts)
+
+
+# --- the session listener, adapted to the window ------------------------------------------
+
+
+class _ViewListener:
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+
+    def on_turn_started(self, turn: Turn) -> None:
+        self.w._turn_started(turn)
+
+    def on_event(self, turn: Turn, event: Event) -> None:
+        self.w._turn_event(turn, event)
+
+    def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
+        self.w._turn_retry(turn, attempt, delay, error)
+
+    def on_turn_done(self, turn: Turn) -> None:
+        self.w._turn_done(turn)
+
+
+# --- the window -----------------------------------------------------------------------------
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.catalog = services.catalog
+        self.settings = services.settings
+        self.store = services.store
+        self._started = False
+        self._old_engines: list[Any] = []
+        self.tasks = TaskRegistry(on_error=self._task_failed)
+        self.session = ChatSession(
+            self.store, _LazyEngine(services), services.key, self.catalog, _ViewListener(self)
+        )
+        self.conversation_id: int | None = None
+        self._turns: dict[int, Turn] = {}  # streaming turns by conversation
+        self._pending_send: dict[int, bool] = {}  # conversation -> the composer text is in flight
+        self._new_draft = ""
+        self._new_system = ""
+        self._attachments: dict[int | None, list[ImagePart]] = {}
+        self._models: dict[str, list[ModelInfo]] = {}
+        self._delete_tokens: dict[str, str] = {}
+        self._closed: asyncio.Future[None] | None = None
+        self._shutdown_task: asyncio.Future[None] | None = None
+        self._closing = False
+        self._close_requested = False
+        self._shut_down = False
+        self._dialogs: list[QWidget] = []
+        self._tool_call_counts: dict[int, int] = {}
+
+        self.setWindowTitle("Parley")
+        self.setAccessibleName("Parley")
+        self._build()
+        self._wire()
+        self._apply_local_style()
+        theme.notifier().changed.connect(lambda _dark: self._apply_local_style())
+
+        self._purge_deleted()
+        self.refresh_sidebar()
+        self._choose_initial_provider()
+        self.new_chat()
+        if services.store_error is not None:
+            self.show_store_error(services.store_error)
+
+    # --- building ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        # Top bar: provider, model (+ details), preset; keys, settings, panel toggle.
+        top = QWidget(self)
+        top.setObjectName("topBar")
+        bar = QHBoxLayout(top)
+        bar.setContentsMargins(10, 6, 10, 6)
+        bar.setSpacing(6)
+
+        self.provider_combo = QComboBox(top)
+        self.provider_combo.setAccessibleName("Provider")
+        self.provider_combo.setToolTip("Provider (Ctrl+K to switch quickly)")
+        self.provider_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+
+        self.model_combo = QComboBox(top)
+        self.model_combo.setObjectName("modelCombo")
+        self.model_combo.setAccessibleName("Model")
+        self.model_combo.setEditable(True)
+        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_combo.setMinimumWidth(260)
+        self.model_combo.setMaxVisibleItems(20)
+        self.model_combo.lineEdit().setPlaceholderText("Model (type to search, or any id)")
+        self._model_names = QStringListModel(self)
+        completer = QCompleter(self._model_names, self.model_combo)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.model_combo.setCompleter(completer)
+
+        self.refresh_models_button = QToolButton(top)
+        self.refresh_models_button.setText("⟳")
+        self.refresh_models_button.setAccessibleName("Refresh the model list")
+        self.refresh_models_button.setToolTip("Fetch the provider's model list again")
+        self.refresh_models_button.setAutoRaise(True)
+
+        self.model_info = QLabel(top)
+        self.model_info.setObjectName("modelInfo")
+        self.model_info.setAccessibleName("Model details")
+        self.model_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_info.setMinimumWidth(80)
+
+        self.preset_combo = QComboBox(top)
+        self.preset_combo.setAccessibleName("Preset")
+        self.preset_combo.setToolTip("Apply a saved parameter set")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+
+        self.keys_button = QPushButton("Keys…", top)
+        self.keys_button.setAccessibleName("Keys and providers")
+        self.keys_button.setToolTip("API keys, base URLs and your own providers")
+        self.settings_button = QPushButton("Settings…", top)
+        self.settings_button.setAccessibleName("Settings")
+        self.panel_button = QPushButton("Parameters", top)
+        self.panel_button.setAccessibleName("Show parameter panel")
+        self.panel_button.setCheckable(True)
+        self.panel_button.setToolTip("Show or hide the parameter panel")
+
+        for label, widget in (("Provider", self.provider_combo), ("Model", self.model_combo)):
+            lbl = QLabel(label, top)
+            lbl.setBuddy(widget)
+            bar.addWidget(lbl)
+            bar.addWidget(widget)
+        bar.addWidget(self.refresh_models_button)
+        bar.addWidget(self.model_info, 1)
+        preset_label = QLabel("Preset", top)
+        preset_label.setBuddy(self.preset_combo)
+        bar.addWidget(preset_label)
+        bar.addWidget(self.preset_combo)
+        bar.addSpacing(8)
+        bar.addWidget(self.keys_button)
+        bar.addWidget(self.settings_button)
+        bar.addWidget(self.panel_button)
+
+        # Centre: system prompt, banner, chat, composer.
+        self.sidebar = Sidebar(self)
+        self.sidebar.setMinimumWidth(180)
+        centre = QWidget(self)
+        centre.setObjectName("centre")
+        col = QVBoxLayout(centre)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        self.system_prompt = SystemPromptBox(centre)
+        self.banner = Banner(centre)
+        self.chat = ChatView(centre)
+        self.composer = Composer(centre)
+        col.addWidget(self.system_prompt)
+        col.addWidget(self.banner)
+        col.addWidget(self.chat, 1)
+        col.addWidget(self.composer)
+
+        self.panel = ParamsPanel(None, self)
+        self.panel.setMinimumWidth(240)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.panel)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([250, 700, 330])
+        self.splitter.setHandleWidth(1)
+
+        root = QWidget(self)
+        rl = QVBoxLayout(root)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(0)
+        rl.addWidget(top)
+        line = QFrame(root)
+        line.setObjectName("topRule")
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Plain)
+        rl.addWidget(line)
+        rl.addWidget(self.splitter, 1)
+        self.setCentralWidget(root)
+
+        self.panel_button.setChecked(self.settings.panel_visible)
+        self.panel.setVisible(self.settings.panel_visible)
+        self.composer.set_send_key(self.settings.send_key)
+
+        self._system_timer = QTimer(self)
+        self._system_timer.setSingleShot(True)
+        self._system_timer.setInterval(400)
+        self._system_timer.timeout.connect(self._save_system_prompt)
+
+        self.shortcuts: dict[str, QShortcut] = {}
+        for keys, slot in (
+            ("Ctrl+N", self.new_chat),
+            ("Ctrl+K", self.open_switcher),
+            ("Ctrl+F", self.sidebar.focus_search),
+            ("Ctrl+Return", self._send_shortcut),
+            ("Ctrl+Enter", self._send_shortcut),
+            ("Esc", self._escape),
+            ("Ctrl+Q", self.close),
+            ("Ctrl+,", self.open_settings),
+        ):
+            sc = QShortcut(QKeySequence(keys), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts[keys] = sc
+        self.shortcuts["Esc"].setEnabled(False)  # only while this chat streams
+        quit_action = QAction("Quit", self)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+
+    def _wire(self) -> None:
+        self.provider_combo.currentIndexChanged.connect(self._provider_chosen)
+        self.model_combo.currentTextChanged.connect(self._model_changed)
+        self.refresh_models_button.clicked.connect(lambda: self.load_models(refresh=True))
+        self.preset_combo.activated.connect(self._preset_chosen)
+        self.keys_button.clicked.connect(lambda: self.open_keys())
+        self.settings_button.clicked.connect(self.open_settings)
+        self.panel_button.toggled.connect(self._toggle_panel)
+        self.panel.changed.connect(self._params_changed)
+        self.system_prompt.edit.textChanged.connect(self._system_timer.start)
+
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self.stop)
+        self.chat.stop_requested.connect(self.stop)
+        self.chat.regenerate_requested.connect(self.regenerate)
+        self.chat.edit_requested.connect(self.edit_and_resend)
+        self.chat.branch_requested.connect(self.switch_branch)
+        self.chat.continue_requested.connect(self.continue_answer)
+        self.chat.retry_requested.connect(self.retry)
+        self.chat.open_keys_requested.connect(lambda pid: self.open_keys(pid or None))
+
+        sb = self.sidebar
+        sb.new_chat_requested.connect(self.new_chat)
+        sb.conversation_selected.connect(lambda cid: self.open_conversation(int(cid)))
+        sb.message_selected.connect(lambda cid, mid: self.jump_to_message(int(cid), int(mid)))
+        sb.rename_requested.connect(self._rename)
+        sb.pin_requested.connect(self._pin)
+        sb.delete_requested.connect(self._delete)
+        sb.delete_undone.connect(self._undo_delete)
+        sb.delete_committed.connect(lambda _cid: self._purge_deleted())
+        sb.search_changed.connect(self._search)
+
+    def _apply_local_style(self) -> None:
+        c = theme.colors()
+        self.setStyleSheet(
+            f"""
+            QWidget#topBar {{ background: {c.window}; }}
+            QFrame#topRule {{ color: {c.card_border}; }}
+            QWidget#sidebar {{ background: {c.window}; }}
+            QListWidget#conversationList {{ background: {c.window}; border: none; }}
+            QListWidget#conversationList::item {{ padding: 6px 4px; border-radius: 6px; }}
+            QListWidget#conversationList::item:selected {{
+                background: {c.user_card}; color: {c.text}; }}
+            QLabel#modelInfo, QLabel#sidebarStatus {{ color: {c.muted}; }}
+            QFrame#banner {{ background: {c.warn_bg}; border-bottom: 1px solid {c.card_border}; }}
+            QFrame#banner QLabel {{ color: {c.warn_text}; }}
+            QFrame#undoBar {{ background: {c.badge_bg}; border-radius: 6px; }}
+            QSplitter#mainSplitter::handle {{ background: {c.card_border}; }}
+            """
+        )
+
+    # --- providers and models ---------------------------------------------------------------------
+
+    def _choose_initial_provider(self) -> None:
+        specs = sorted(self.catalog.providers.values(), key=lambda s: (s.local, s.name.lower()))
+        with QSignalBlocker(self.provider_combo):
+            self.provider_combo.clear()
+            for spec in specs:
+                self.provider_combo.addItem(spec.name, spec.id)
+                i = self.provider_combo.count() - 1
+                self.provider_combo.setItemData(
+                    i, spec.description or spec.name, Qt.ItemDataRole.ToolTipRole
+                )
+        wanted = self.settings.last_provider or DEFAULT_PROVIDER
+        index = self.provider_combo.findData(wanted)
+        if index < 0:
+            index = 0
+        if self.provider_combo.count():
+            self.set_provider(self.provider_combo.itemData(index), self.settings.last_model)
+        self._fill_presets()
+
+    def provider_id(self) -> str | None:
+        data = self.provider_combo.currentData()
+        return str(data) if data is not None else None
+
+    def spec(self) -> ProviderSpec | None:
+        pid = self.provider_id()
+        return self.catalog.get(pid) if pid else None
+
+    def model(self) -> str:
+        return self.model_combo.currentText().strip()
+
+    def set_provider(self, provider_id: str, model: str | None = None) -> None:
+        """Switch provider (and model); parameters that still apply are kept."""
+        index = self.provider_combo.findData(provider_id)
+        if index < 0:
+            return
+        with QSignalBlocker(self.provider_combo):
+            self.provider_combo.setCurrentIndex(index)
+        self._provider_changed(model)
+
+    def _provider_chosen(self, _index: int) -> None:
+        self._provider_changed(None)
+
+    def _provider_changed(self, model: str | None) -> None:
+        spec = self.spec()
+        if spec is None:
+            return
+        self.panel.set_provider(spec)
+        wanted = model or self.settings.models.get(spec.id) or ""
+        known = self._models.get(spec.id) or fallback_models(spec.models)
+        self._fill_models(known, wanted or (known[0].id if known else ""))
+        self.settings.last_provider = spec.id
+        self.load_models()
+        self._update_preview()
+
+    def _fill_models(self, models: Sequence[ModelInfo], current: str) -> None:
+        with QSignalBlocker(self.model_combo):
+            self.model_combo.clear()
+            for m in models:
+                self.model_combo.addItem(m.id, m.id)
+                tip = m.id + (f"\n{d}" if (d := model_details(m)) else "")
+                self.model_combo.setItemData(
+                    self.model_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole
+                )
+            self.model_combo.setEditText(current)
+        self._model_names.setStringList([m.id for m in models])
+        self._model_changed(current)
+
+    def finish_startup(self) -> None:
+        """After the first paint: make the engine and key store, then fetch the model list."""
+        if self._started or self._closing:
+            return
+        self._started = True
+        self.services.warm_up()
+        self.load_models()
+
+    def load_models(self, refresh: bool = False) -> None:
+        if not self._started:
+            return
+        spec = self.spec()
+        if spec is None or spec.models.listing is ModelListing.NONE:
+            return
+        base_url = self.base_url(spec.id)
+        if not (base_url or spec.base_url):
+            self.model_info.setText("Set this provider's base URL in Keys… to list its models.")
+            return
+        key = self.services.key(spec.id)
+        if spec.models.needs_auth and spec.auth.required and not key:
+            self.model_info.setText("Add a key (Keys…) to list the models.")
+            return
+        self.tasks.start(("models", spec.id), self._load_models(spec, key, base_url, refresh))
+
+    async def _load_models(
+        self, spec: ProviderSpec, key: str | None, base_url: str | None, refresh: bool
+    ) -> None:
+        try:
+            models = await self.services.engine.list_models(spec, key, base_url, refresh=refresh)
+        except ParleyError as err:
+            if self.provider_id() == spec.id:
+                self.model_info.setText(f"Could not list models: {err.message}")
+                self.model_info.setToolTip(str(err))
+            return
+        self._models[spec.id] = list(models)
+        if self.provider_id() == spec.id:
+            self._fill_models(models, self.model() or (models[0].id if models else ""))
+
+    def model_info_for(self, provider_id: str, model: str) -> ModelInfo | None:
+        return next((m for m in self._models.get(provider_id, []) if m.id == model), None)
+
+    def _model_changed(self, text: str) -> None:
+        pid = self.provider_id()
+        if pid is None:
+            return
+        info = self.model_info_for(pid, text.strip())
+        self.model_info.setText(model_details(info))
+        self.model_info.setToolTip(model_details(info))
+        self.panel.set_supported_parameters(info.supported_parameters if info else None)
+        if text.strip():
+            self.settings.last_model = text.strip()
+            self.settings.models[pid] = text.strip()
+        self._update_preview()
+
+    def base_url(self, provider_id: str) -> str | None:
+        return self.settings.base_urls.get(provider_id) or None
+
+    def run_config(self) -> RunConfig:
+        pid = self.provider_id() or ""
+        model = self.model()
+        return RunConfig(
+            provider=pid,
+            model=model,
+            params=self.panel.values(),
+            advanced=self.panel.advanced(),
+            base_url=self.base_url(pid),
+            model_info=self.model_info_for(pid, model),
+        )
+
+    # --- presets ----------------------------------------------------------------------------------
+
+    def _fill_presets(self, current: str | None = None) -> None:
+        with QSignalBlocker(self.preset_combo):
+            self.preset_combo.clear()
+            self.preset_combo.addItem(PRESET_NONE, None)
+            for name in sorted(self.settings.presets):
+                self.preset_combo.addItem(name, name)
+            self.preset_combo.insertSeparator(self.preset_combo.count())
+            self.preset_combo.addItem(PRESET_SAVE, PRESET_SAVE)
+            index = self.preset_combo.findData(current) if current else 0
+            self.preset_combo.setCurrentIndex(max(0, index))
+
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if name == PRESET_SAVE:
+            self._fill_presets(None)
+            self.save_preset_interactive()
+            return
+        if name is None:
+            self._set_conversation_preset(None)
+            return
+        self.apply_preset(str(name))
+
+    def apply_preset(self, name: str) -> None:
+        preset = self.settings.presets.get(name)
+        if preset is None:
+            return
+        if preset.provider and preset.provider != self.provider_id():
+            self.set_provider(preset.provider)
+        self.panel.apply_preset(dict(preset.params), dict(preset.advanced))
+        self._fill_presets(name)
+        self._set_conversation_preset(name)
+
+    def _set_conversation_preset(self, name: str | None) -> None:
+        if self.conversation_id is not None:
+            with contextlib.suppress(StoreError):
+                self.store.update_conversation(self.conversation_id, preset=name)
+
+    def save_preset(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            return
+        try:
+            preset = Preset(
+                params=self.panel.values(), advanced=self.panel.advanced(), provider=None
+            )
+        except ValueError as exc:
+            self.banner.show_message(f"The preset was not saved: {exc}")
+            return
+        self.settings.presets = {**self.settings.presets, name: preset}
+        self._save_settings()
+        self._fill_presets(name)
+
+    def save_preset_interactive(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Save preset")
+        dialog.setLabelText("Name for the current parameters:")
+        dialog.setAccessibleName("Save preset")
+        dialog.finished.connect(lambda code: self.save_preset(dialog.textValue()) if code else None)
+        self._keep_dialog(dialog)
+        dialog.open()
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    def refresh_sidebar(self) -> None:
+        try:
+            convs = self.store.list_conversations(limit=500)
+        except StoreError as err:
+            self.sidebar.show_error(err.message)
+            return
+        self.sidebar.set_conversations(
+            [
+                ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at)
+                for c in convs
+                if str(c.id) not in self.sidebar.pending_deletes()
+            ]
+        )
+        self.sidebar.set_current(
+            str(self.conversation_id) if self.conversation_id is not None else None
+        )
+
+    def _leave_conversation(self) -> None:
+        """Keep what was typed (and attached) in the chat being left."""
+        draft = self.composer.draft()
+        self._attachments[self.conversation_id] = self.composer.attachments()
+        if self.conversation_id is None:
+            self._new_draft = draft
+            self._new_system = self.system_prompt.text()
+            return
+        if self._pending_send.get(self.conversation_id):
+            return
+        with contextlib.suppress(StoreError):
+            self.store.save_draft(self.conversation_id, draft)
+        self._save_system_prompt()
+
+    def new_chat(self) -> None:
+        if self.conversation_id is None and self.chat.loaded_count() == 0:
+            self.composer.focus_input()
+            return
+        self._leave_conversation()
+        self.conversation_id = None
+        self.chat.clear()
+        self.system_prompt.set_text(self._new_system)
+        self.composer.set_draft(self._new_draft)
+        self.composer.set_attachments(self._attachments.get(None, []))
+        self._update_streaming_state()
+        self.sidebar.set_current(None)
+        self._update_preview()
+        self.setWindowTitle("Parley")
+        self.composer.focus_input()
+
+    def open_conversation(self, conversation_id: int, *, scroll_to: int | None = None) -> None:
+        if conversation_id == self.conversation_id and scroll_to is None:
+            return
+        try:
+            conv = self.store.get_conversation(conversation_id)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+            self.refresh_sidebar()
+            return
+        self._leave_conversation()
+        self.conversation_id = conversation_id
+        self._restore_settings_of(conv)
+        self.system_prompt.set_text(conv.system_prompt)
+        self.render_conversation()
+        self.composer.set_draft(conv.draft)
+        self.composer.set_attachments(self._attachments.get(conversation_id, []))
+        self._update_streaming_state()
+        self.sidebar.set_current(str(conversation_id))
+        self.setWindowTitle(f"{conv.title or 'New chat'} — Parley")
+        if scroll_to is not None:
+            self._reveal(scroll_to)
+        self.composer.focus_input()
+
+    def _restore_settings_of(self, conv: Conversation) -> None:
+        if conv.provider and self.catalog.get(conv.provider) is not None:
+            self.set_provider(conv.provider, conv.model)
+            self.panel.set_values(dict(conv.params), dict(conv.advanced))
+        if conv.preset and conv.preset in self.settings.presets:
+            self._fill_presets(conv.preset)
+        else:
+            self._fill_presets(None)
+
+    def render_conversation(self) -> None:
+        """Show the current branch of the open conversation (with `< i/n >` per message)."""
+        if self.conversation_id is None:
+            self.chat.clear()
+            return
+        try:
+            rows, path = self._branch_rows(self.conversation_id)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+            return
+        self.chat.load_messages(rows)
+        turn = self._turns.get(self.conversation_id)
+        if turn is not None:
+            w = self.chat.widget(str(turn.answer_id))
+            if isinstance(w, AssistantMessageWidget):
+                w.status = "streaming"
+                w.set_text(turn.result.text, turn.result.reasoning)
+        self._update_preview(path)
+
+    def _branch_rows(
+        self, conversation_id: int
+    ) -> tuple[list[dict[str, Any]], list[StoredMessage]]:
+        messages = self.store.messages(conversation_id)
+        by_id = {m.id: m for m in messages}
+        children: dict[int | None, list[int]] = {}
+        for m in messages:
+            children.setdefault(m.parent_id, []).append(m.id)
+        leaf = self.store.current_leaf(conversation_id)
+        path: list[StoredMessage] = []
+        node = by_id.get(leaf) if leaf is not None else None
+        while node is not None:
+            path.append(node)
+            node = by_id.get(node.parent_id) if node.parent_id is not None else None
+        path.reverse()
+        rows = []
+        for m in path:
+            siblings = children.get(m.parent_id, [m.id])
+            rows.append(message_row(m, (siblings.index(m.id), len(siblings))))
+        return rows, path
+
+    def jump_to_message(self, conversation_id: int, message_id: int) -> None:
+        """Open the conversation on the branch holding `message_id` and scroll to it."""
+        try:
+            leaf = self.store.leaf_under(message_id)
+            self.store.set_current_leaf(conversation_id, leaf)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+            return
+        if conversation_id == self.conversation_id:
+            self.render_conversation()
+            self._reveal(message_id)
+        else:
+            self.open_conversation(conversation_id, scroll_to=message_id)
+
+    def _reveal(self, message_id: int) -> None:
+        key = str(message_id)
+        load_earlier = getattr(self.chat, "_load_earlier", None)
+        guard = 0
+        while self.chat.widget(key) is None and load_earlier is not None and guard < 200:
+            before = self.chat.loaded_count()
+            load_earlier(stick=False)
+            guard += 1
+            if self.chat.loaded_count() == before:
+                break
+        w = self.chat.widget(key)
+        if w is None:
+            return
+        self.chat._stick_to_bottom = False
+
+        def scroll() -> None:
+            self.chat.scroll.ensureWidgetVisible(w, 0, 40)
+            w.setFocus(Qt.FocusReason.OtherFocusReason)
+
+        QTimer.singleShot(0, scroll)
+        QTimer.singleShot(50, scroll)
+
+    def _rename(self, conv_id: str, title: str) -> None:
+        try:
+            self.store.rename_conversation(int(conv_id), title)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+        self.refresh_sidebar()
+
+    def _pin(self, conv_id: str, pinned: bool) -> None:
+        try:
+            self.store.set_pinned(int(conv_id), pinned)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+        self.refresh_sidebar()
+
+    def _delete(self, conv_id: str) -> None:
+        cid = int(conv_id)
+        self.tasks.cancel(("stream", cid))
+        try:
+            self._delete_tokens[conv_id] = self.store.delete_conversation(cid)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+            return
+        if self.conversation_id == cid:
+            self.conversation_id = None
+            self.chat.clear()
+            self.new_chat()
+        self.refresh_sidebar()
+
+    def _undo_delete(self, conv_id: str) -> None:
+        token = self._delete_tokens.pop(conv_id, None)
+        if token is None:
+            return
+        try:
+            self.store.undo_delete(token)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+        self.refresh_sidebar()
+
+    def _purge_deleted(self) -> None:
+        self._delete_tokens.clear()
+        if self.store.read_only:
+            return
+        with contextlib.suppress(StoreError):
+            self.store.purge_deleted()
+
+    def _search(self, query: str) -> None:
+        if not query:
+            self.refresh_sidebar()
+            return
+        try:
+            hits = self.store.search(query, limit=100)
+        except StoreError as err:
+            self.sidebar.show_error(err.message)
+            return
+        self.sidebar.set_search_results(
+            query,
+            [
+                SearchHit(
+                    str(h.conversation_id),
+                    h.title or "New chat",
+                    h.snippet,
+                    str(h.message_id) if h.message_id is not None else None,
+                )
+                for h in hits
+            ],
+        )
+
+    def _save_system_prompt(self) -> None:
+        self._system_timer.stop()
+        if self.conversation_id is None:
+            self._new_system = self.system_prompt.text()
+            return
+        with contextlib.suppress(StoreError):
+            conv = self.store.get_conversation(self.conversation_id)
+            if conv.system_prompt != self.system_prompt.text():
+                self.store.update_conversation(
+                    self.conversation_id, system_prompt=self.system_prompt.text()
+                )
+        self._update_preview()
+
+    # --- chatting ---------------------------------------------------------------------------------
+
+    def _content(self, text: str, attachments: Sequence[ImagePart]) -> str | list[ContentPart]:
+        if not attachments:
+            return text
+        return [TextPart(text=text), *attachments]
+
+    def _precheck(self, config: RunConfig) -> str | None:
+        """What stops a send before anything is stored, in words (None: go ahead)."""
+        if not config.provider:
+            return "Choose a provider first."
+        if not config.model:
+            return "Choose or type a model first."
+        errors = self.panel.errors()
+        if errors:
+            name, message = next(iter(errors.items()))
+            return f"Fix the parameter “{name}” first: {message}"
+        return None
+
+    def send(self, text: str, attachments: list[ImagePart] | None = None) -> None:
+        attachments = list(attachments or [])
+        config = self.run_config()
+        problem = self._precheck(config)
+        content = self._content(text, attachments)
+        if problem is None:
+            try:
+                self.session.check_ready(self.conversation_id, content, config)
+            except ParleyError as err:
+                self._show_send_error(err)
+                return
+            except StoreError as err:
+                problem = err.message
+        if problem is not None:
+            self._notice(problem)
+            return
+        if self.conversation_id is None:
+            try:
+                conv_id = self.session.new_conversation(config, self.system_prompt.text())
+            except StoreError as err:
+                self._notice(err.message)
+                return
+            self.conversation_id = conv_id
+            self._new_draft = ""
+            self._new_system = ""
+            self._attachments.pop(None, None)
+            self.refresh_sidebar()
+        conv = self.conversation_id
+        self._pending_send[conv] = True
+        self._start_turn(conv, self.session.send(conv, content, config))
+
+    def _send_shortcut(self) -> None:
+        focus = QApplication.focusWidget()
+        if focus is not None and focus is not self.composer.edit and hasattr(focus, "save"):
+            focus.save.emit()  # Ctrl+Enter in an inline editor (edit & resend) saves it
+            return
+        if not self.is_streaming():
+            self.composer.request_send()
+
+    def _escape(self) -> None:
+        focus = QApplication.focusWidget()
+        if focus is not None and focus is not self.composer.edit and hasattr(focus, "cancel"):
+            focus.cancel.emit()  # Esc in an inline editor cancels the edit
+            return
+        self.stop()
+
+    def regenerate(self, message_id: str) -> None:
+        if self.conversation_id is None:
+            return
+        config = self.run_config()
+        if (problem := self._precheck(config)) is not None:
+            self._notice(problem)
+            return
+        conv = self.conversation_id
+        self._start_turn(conv, self.session.regenerate(conv, int(message_id), config))
+
+    def retry(self, message_id: str) -> None:
+        if self.conversation_id is None:
+            return
+        conv = self.conversation_id
+        config = self.run_config()
+        self._start_turn(conv, self.session.retry(conv, int(message_id), config))
+
+    def continue_answer(self, message_id: str) -> None:
+        if self.conversation_id is None:
+            return
+        conv = self.conversation_id
+        config = self.run_config()
+        self._start_turn(conv, self.session.continue_answer(conv, int(message_id), config))
+
+    def edit_and_resend(self, message_id: str, text: str) -> None:
+        if self.conversation_id is None or not text.strip():
+            return
+        conv = self.conversation_id
+        config = self.run_config()
+        if (problem := self._precheck(config)) is not None:
+            self._notice(problem)
+            return
+        try:
+            original = self.store.get_message(int(message_id))
+        except StoreError as err:
+            self._notice(err.message)
+            return
+        content: str | list[ContentPart] = text
+        if isinstance(original.content, list):
+            images = [p for p in original.content if not isinstance(p, TextPart)]
+            content = [TextPart(text=text), *images] if images else text
+        self._start_turn(conv, self.session.edit_and_resend(conv, int(message_id), content, config))
+
+    def switch_branch(self, message_id: str, offset: int) -> None:
+        if self.conversation_id is None:
+            return
+        try:
+            self.store.select_sibling(int(message_id), offset)
+        except StoreError as err:
+            self.banner.show_message(err.message)
+            return
+        self.render_conversation()
+
+    def stop(self) -> None:
+        if self.conversation_id is not None:
+            self.tasks.cancel(("stream", self.conversation_id))
+
+    def is_streaming(self, conversation_id: int | None = None) -> bool:
+        cid = self.conversation_id if conversation_id is None else conversation_id
+        return cid is not None and self.tasks.running(("stream", cid))
+
+    def _start_turn(self, conv: int, coro: Coroutine[Any, Any, Turn]) -> None:
+        self.tasks.start(("stream", conv), self._run_turn(conv, coro))
+        self._update_streaming_state()
+
+    async def _run_turn(self, conv: int, coro: Coroutine[Any, Any, Turn]) -> None:
+        try:
+            await coro
+        except ParleyError as err:  # refused before anything was stored: the prompt stays
+            if conv == self.conversation_id:
+                self._show_send_error(err)
+        except StoreError as err:
+            self.banner.show_message(f"The history could not be written: {err.message}")
+        finally:
+            self._pending_send.pop(conv, None)
+            self._turns.pop(conv, None)
+            if not self._closing:
+                QTimer.singleShot(0, self._update_streaming_state)
+
+    def _update_streaming_state(self) -> None:
+        streaming = self.is_streaming()
+        self.composer.set_streaming(streaming)
+        self.shortcuts["Esc"].setEnabled(streaming)
+
+    def _notice(self, text: str) -> None:
+        self.composer.notice.setText(text)
+        self.composer.notice.show()
+
+    def _show_send_error(self, err: ParleyError) -> None:
+        self._notice(str(err))
+        if err.kind is ErrorKind.AUTH:
+            pid = self.provider_id()
+            self.banner.show_message(str(err), [("Open key settings", lambda: self.open_keys(pid))])
+
+    # --- the session's listener -----------------------------------------------------------------
+
+    def _turn_started(self, turn: Turn) -> None:
+        self._turns[turn.conversation_id] = turn
+        if self._pending_send.pop(turn.conversation_id, False):
+            if turn.conversation_id == self.conversation_id:
+                self.composer.clear_after_send()
+            else:
+                with contextlib.suppress(StoreError):
+                    self.store.save_draft(turn.conversation_id, "")
+            self._attachments.pop(turn.conversation_id, None)
+        if turn.conversation_id == self.conversation_id:
+            self.render_conversation()
+            self.chat.scroll_to_bottom()
+        self.refresh_sidebar()
+        self._update_streaming_state()
+
+    def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
+        if turn.conversation_id != self.conversation_id:
+            return None
+        w = self.chat.widget(str(turn.answer_id))
+        return w if isinstance(w, AssistantMessageWidget) else None
+
+    def _turn_event(self, turn: Turn, event: Event) -> None:
+        w = self._answer_widget(turn)
+        if w is None:
+            return
+        if isinstance(event, TextDelta):
+            if event.choice == 0:
+                w.append_text(event.text)
+        elif isinstance(event, ReasoningDelta):
+            if event.choice == 0:
+                w.append_reasoning(event.text)
+        elif isinstance(event, RefusalDelta):
+            w.set_refusal(turn.result.refusal)
+        elif isinstance(event, ToolCallDelta):
+            calls = turn.result.tool_calls
+            if self._tool_call_counts.get(turn.answer_id) != len(calls):
+                self._tool_call_counts[turn.answer_id] = len(calls)
+                w.set_tool_calls([c.to_dict() for c in calls])
+
+    def _turn_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
+        w = self._answer_widget(turn)
+        if w is not None:
+            w.set_retrying(attempt, delay)
+            w.setToolTip(str(error))
+
+    def _turn_done(self, turn: Turn) -> None:
+        self._tool_call_counts.pop(turn.answer_id, None)
+        w = self._answer_widget(turn)
+        if w is not None and not self._closing:
+            show_result(w, turn)
+        if not self._closing:
+            self.refresh_sidebar()
+            if turn.conversation_id == self.conversation_id:
+                self._update_preview()
+
+    def _task_failed(self, slot: Hashable | None, exc: BaseException) -> None:
+        log.error("background task %r failed", slot, exc_info=exc)
+        if not self._closing:
+            self.banner.show_message(f"Something went wrong: {type(exc).__name__}: {exc}")
+
+    # --- panel and preview ------------------------------------------------------------------------
+
+    def _toggle_panel(self, on: bool) -> None:
+        self.panel.setVisible(on)
+        self.settings.panel_visible = on
+        self.panel_button.setAccessibleName(
+            "Hide parameter panel" if on else "Show parameter panel"
+        )
+        if on:
+            self._update_preview()
+
+    def _params_changed(self) -> None:
+        self.composer.notice.hide()
+
+    def _update_preview(self, path: Sequence[StoredMessage] | None = None) -> None:
+        spec = self.spec()
+        if spec is None or not self.panel.isVisible():
+            return
+        messages: list[Message] = []
+        system = self.system_prompt.text()
+        if system.strip():
+            messages.append(Message(role="system", content=system))
+        session_id = None
+        if self.conversation_id is not None:
+            try:
+                if path is None:
+                    path = self.store.current_path(self.conversation_id)
+                if spec.quirks.session_id:
+                    session_id = self.store.get_conversation(self.conversation_id).session_id
+            except StoreError:
+                path = []
+            messages += [m for s in path if (m := context_message(s)) is not None]
+        messages.append(Message(role="user", content="…"))
+        self.panel.set_preview_context(
+            spec, self.model(), messages, base_url=self.base_url(spec.id), session_id=session_id
+        )
+
+    # --- dialogs ----------------------------------------------------------------------------------
+
+    def _keep_dialog(self, dialog: QWidget) -> None:
+        """Dialogs are opened with open() (never exec() inside the loop) and kept alive."""
+        self._dialogs.append(dialog)
+        dialog.destroyed.connect(
+            lambda *_: self._dialogs.remove(dialog) if dialog in self._dialogs else None
+        )
+        if hasattr(dialog, "finished"):
+            dialog.finished.connect(lambda *_: dialog.deleteLater())
+
+    def _forget_dialog(self, dialog: QWidget) -> None:
+        if dialog in self._dialogs:
+            self._dialogs.remove(dialog)
+
+    def open_keys(self, provider_id: str | None = None) -> QWidget:
+        from parley.ui.keys_dialog import KeysDialog
+
+        dialog = KeysDialog(
+            self.catalog.providers.values(),
+            self.services.engine,
+            self.services.keys,
+            self.settings,
+            provider_id or self.provider_id(),
+            self,
+            save_settings=self.services.save_settings,
+        )
+        dialog.key_changed.connect(lambda pid: self._key_changed(pid))
+        dialog.settings_changed.connect(lambda _s: self._base_urls_changed())
+        dialog.provider_added.connect(self._provider_added)
+        self._keep_dialog(dialog)
+        dialog.open()
+        return dialog
+
+    def _key_changed(self, provider_id: str) -> None:
+        if provider_id == self.provider_id():
+            self.load_models(refresh=True)
+
+    def _base_urls_changed(self) -> None:
+        self.load_models(refresh=True)
+        self._update_preview()
+
+    def _provider_added(self, provider_id: str) -> None:
+        self.catalog = load_catalog(user_dirs=[user_providers_dir()])
+        self.services.catalog = self.catalog
+        self.session.catalog = self.catalog
+        current = self.provider_id()
+        self._choose_initial_provider()
+        self.set_provider(provider_id or current or DEFAULT_PROVIDER)
+
+    def open_settings(self) -> QWidget:
+        from parley.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self, save_settings=self.services.save_settings)
+        dialog.applied.connect(self.apply_settings)
+        self._keep_dialog(dialog)
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: Settings | None = None) -> None:
+        """Theme, send key, font size and proxy take effect now."""
+        s = settings or self.settings
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, s.theme)
+            apply_font_size(app, s.font_size)
+        self.composer.set_send_key(s.send_key)
+        engine = self.services.engine
+        if (s.proxy or None) != (getattr(engine, "proxy", None) or None):
+            from parley.net.engine import Engine
+
+            # Streams running on the old client finish there; it is closed at shutdown.
+            self._old_engines.append(engine)
+            self.services.engine = Engine(proxy=s.proxy)
+
+    def open_switcher(self) -> QWidget:
+        from parley.ui.switcher import QuickSwitcher
+
+        models = {pid: [m.id for m in ms] for pid, ms in self._models.items()}
+        for spec in self.catalog.providers.values():
+            models.setdefault(spec.id, [m.id for m in fallback_models(spec.models)])
+        dialog = QuickSwitcher(self.catalog.providers.values(), models, self)
+        dialog.picked.connect(lambda pid, model: self.set_provider(pid, model or None))
+        self._keep_dialog(dialog)
+        dialog.open()
+        return dialog
+
+    def open_first_run(self) -> QWidget | None:
+        from parley.ui.first_run import FirstRunGuide
+
+        if self._closing:
+            return None
+        dialog = FirstRunGuide(
+            self.catalog.providers.values(),
+            self.services.engine,
+            self.services.keys,
+            self.settings,
+            self,
+            save_settings=self.services.save_settings,
+        )
+        dialog.completed.connect(self._first_run_completed)
+        self._keep_dialog(dialog)
+        dialog.open()
+        return dialog
+
+    def _first_run_completed(self, provider_id: str, model: str, message: str) -> None:
+        self.set_provider(provider_id, model or None)
+        if message.strip():
+            self.new_chat()
+            self.composer.set_draft(message)
+            self.send(message, [])
+
+    # --- store problems ---------------------------------------------------------------------------
+
+    def show_store_error(self, err: StoreError) -> None:
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if err.can_move_aside:
+            actions.append(("Move it aside and start fresh", self._store_start_fresh))
+        if err.can_open_read_only:
+            actions.append(("Open it read-only", self._store_read_only))
+        actions.append(("Try again", self._store_retry))
+        self.banner.show_message(
+            f"{err.message}\n\nUntil then your chats are kept in a temporary history that is "
+            "not saved.",
+            actions,
+        )
+
+    def _swap_store(self, store: Store) -> None:
+        old = self.store
+        for cid in list(self._turns):
+            self.tasks.cancel(("stream", cid))
+        self.store = store
+        self.services.store = store
+        self.services.store_error = None
+        self.session.store = store
+        with contextlib.suppress(Exception):
+            old.close()
+        self.conversation_id = None
+        self.chat.clear()
+        self.refresh_sidebar()
+        self.new_chat()
+
+    def _store_start_fresh(self) -> None:
+        try:
+            moved = move_aside_and_start_fresh()
+            store = Store.open()
+        except (StoreError, OSError) as err:
+            self.banner.show_message(f"Starting a fresh history failed: {err}")
+            return
+        self._swap_store(store)
+        self.banner.show_message(f"The old history was moved to {moved}. Nothing was deleted.")
+
+    def _store_read_only(self) -> None:
+        try:
+            store = Store.open(read_only=True)
+        except StoreError as err:
+            self.show_store_error(err)
+            return
+        self._swap_store(store)
+        self.banner.show_message(
+            "The history is open read-only: you can read and search it, new messages are not saved."
+        )
+
+    def _store_retry(self) -> None:
+        try:
+            store = Store.open()
+        except StoreError as err:
+            self.show_store_error(err)
+            return
+        self._swap_store(store)
+
+    # --- settings and shutdown --------------------------------------------------------------------
+
+    def _save_settings(self) -> None:
+        try:
+            self.services.save_settings(self.settings)
+        except Exception as exc:
+            log.warning("saving settings failed: %s", exc)
+            if not self._closing:
+                self.banner.show_message(f"Your settings could not be saved: {exc}")
+
+    def self_test_report(self) -> SelfTestReport:
+        keys = self.services.keys
+        try:
+            name = keys.backend_name()
+            available = keys.backend_available()
+        except Exception as exc:
+            name, available = f"error ({type(exc).__name__})", False
+        keyring = name if available else f"{name} (unavailable: keys kept for this session only)"
+        problems = list(self.services.problems)
+        if self.services.store_error is not None:
+            problems.append(f"history: {self.services.store_error.message}")
+        fatal = None
+        if not self.isVisible():
+            fatal = "the main window is not visible"
+        return SelfTestReport(len(self.catalog.providers), problems, keyring, fatal)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shut_down:
+            event.accept()
+            return
+        # The app quits after an orderly async shutdown (`shutdown()`); until then the window
+        # only records the request.
+        event.ignore()
+        self._close_requested = True
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Return when the user closed the window (the caller then awaits `shutdown()`)."""
+        if self._close_requested:
+            return
+        self._closed = asyncio.get_running_loop().create_future()
+        await self._closed
+
+    async def shutdown(self) -> None:
+        """Stop streams (saving partial answers), close the HTTP client and the history."""
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        self.sidebar.flush()
+        with contextlib.suppress(Exception):
+            self._leave_conversation()
+        for dialog in list(self._dialogs):
+            with contextlib.suppress(RuntimeError):
+                dialog.close()
+        await self.tasks.shutdown()
+        engines = [*self._old_engines]
+        if self.services.has_engine:
+            engines.append(self.services.engine)
+        for engine in engines:
+            with contextlib.suppress(Exception):
+                await engine.aclose()
+        with contextlib.suppress(Exception):
+            self.store.close()
+        self._save_settings()
+        self._shut_down = True
+        self.hide()
+        self.close()
+
+
+# --- rows for the chat view -------------------------------------------------------------------
+
+
+def message_row(m: StoredMessage, branch: tuple[int, int]) -> dict[str, Any]:
+    """A stored message as the chat view takes it (metrics merged from usage, cost, model)."""
+    metrics: dict[str, Any] = dict(m.metrics or {})
+    usage = m.usage or {}
+    for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens"):
+        if usage.get(name) is not None:
+            metrics[name] = usage[name]
+    if m.model_used:
+        metrics["model_used"] = m.model_used
+    if m.cost is not None:
+        metrics["cost"] = m.cost
+    status = "stopped" if m.status == "interrupted" else m.status
+    return {
+        "id": str(m.id),
+        "role": m.role,
+        "content": m.content,
+        "reasoning": m.reasoning,
+        "status": status,
+        "error": m.error,
+        "finish_reason": m.finish_reason,
+        "tool_calls": [c.model_dump() for c in m.tool_calls] if m.tool_calls else None,
+        "refusal": m.refusal,
+        "branch": branch,
+        "metrics": metrics or None,
+    }
+
+
+def show_result(w: AssistantMessageWidget, turn: Turn) -> None:
+    """Paint a finished turn: text, badge or error card, metrics."""
+    result = turn.result
+    if result.tool_calls:
+        w.set_tool_calls([c.to_dict() for c in result.tool_calls])
+    if result.refusal:
+        w.set_refusal(result.refusal)
+    w.set_text(result.text, result.reasoning)
+    if result.status == "failed" and result.error is not None:
+        err = result.error
+        w.set_error(
+            err.kind.value,
+            err.message,
+            err.provider_message,
+            turn.spec.id,
+            err.retry_after if err.kind is ErrorKind.RATE_LIMIT else None,
+        )
+    elif result.status == "stopped":
+        w.set_stopped()
+    else:
+        w.set_finished(result.finish_reason or "stop")
+    m = result.metrics
+    usage = result.usage
+    currency = (turn.model_info.currency if turn.model_info else None) or "USD"
+    w.set_metrics(
+        result.model_used,
+        m.ttft_ms,
+        m.tokens_per_s,
+        usage.prompt_tokens if usage else None,
+        m.completion_tokens,
+        usage.reasoning_tokens if usage else None,
+        usage.cached_tokens if usage else None,
+        result.cost(turn.model_info),
+        total_ms=m.total_ms,
+        currency=currency,
+        estimated=m.estimated,
+    )
