@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parley.core import paths
 from parley.core.errors import ErrorKind, ParleyError
@@ -368,3 +371,43 @@ def test_closed_store_refuses_work() -> None:
     s.close()
     with pytest.raises(StoreError):
         s.list_conversations()
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["send", "regenerate", "edit"]), st.integers(0)), max_size=30
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_branch_invariants_hold_for_any_sequence_of_actions(
+    actions: list[tuple[str, int]],
+) -> None:
+    with Store.open(":memory:") as s:
+        cid = s.create_conversation()
+        made: list[int] = []
+        for action, pick in actions:
+            leaf = s.current_leaf(cid)
+            if action == "send" or not made:
+                u = s.add_message(cid, leaf, "user", f"q{len(made)}")
+                new = s.add_message(cid, u, "assistant", f"a{len(made)}")
+            else:
+                target = s.get_message(made[pick % len(made)])
+                if action == "regenerate" and target.role == "assistant":
+                    new = s.add_message(cid, target.parent_id, "assistant", "again")
+                else:
+                    edited = (
+                        target if target.role == "user" else s.get_message(target.parent_id or 0)
+                    )
+                    new = s.add_message(cid, edited.parent_id, "user", "edited")
+            made.append(new)
+            # the new message is shown, at the end of the shown branch
+            shown = s.current_path(cid)
+            assert shown[-1].id == new
+            assert shown[0].parent_id is None
+            for parent, child in pairwise(shown):
+                assert child.parent_id == parent.id
+            # the `< i/n >` control agrees with the tree
+            for m in shown:
+                siblings = s.roots(cid) if m.parent_id is None else s.children(m.parent_id)
+                position, total = s.siblings(m.id)
+                assert total == len(siblings) and siblings[position].id == m.id
