@@ -78,6 +78,8 @@ async def chat(
     raw: bool = False,
     text: str = "Hello there",
     params: dict[str, object] | None = None,
+    advanced: dict[str, object] | None = None,
+    base_url: str | None = None,
 ) -> Outcome:
     spec = spec_for(route)
     model = "proj/m1" if route == "adaptive-engine" else "m1"
@@ -86,8 +88,9 @@ async def chat(
         model=model,
         messages=[Message(role="user", content=text)],
         stream=stream,
-        base_url=emu.base_url(route),
+        base_url=base_url or emu.base_url(route),
         params=params or {},
+        advanced=advanced or {},
     )
     out = Outcome(ChatResult(spec.id, model))
     out.result.mark_started()
@@ -217,6 +220,50 @@ def test_raw_events_carry_every_payload_and_no_key(emu: Emulator) -> None:
     out = run_one(emu, "nordlys", Behavior(text=TEXT), raw=True, stream=False)
     raws = [e for e in out.events if isinstance(e, RawEvent)]
     assert len(raws) == 1 and json.loads(raws[0].data)["choices"]
+
+
+def test_logprobs_arrive_per_token(emu: Emulator) -> None:
+    out = run_one(
+        emu, "openai", Behavior(text=TEXT), advanced={"logprobs": True, "top_logprobs": 2}
+    )
+    assert out.error is None
+    logprobs = out.result.choices[0].logprobs
+    assert "".join(t.token for t in logprobs) == TEXT
+    assert all(len(t.top) == 2 for t in logprobs)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_a_json_reply_to_a_streamed_request_and_vice_versa(emu: Emulator, stream: bool) -> None:
+    # Some servers ignore `stream`; the answer is read by what the reply is, not what was asked.
+    if stream:
+        body: object = {
+            "choices": [{"index": 0, "message": {"content": "plain"}, "finish_reason": "stop"}]
+        }
+        emu.push(Behavior(body=body), provider="openai")
+        out = run_one(emu, "openai", stream=True)
+    else:
+        sse = (
+            'data: {"choices":[{"index":0,"delta":{"content":"pla"}}]}\n\n'
+            'data: {"choices":[{"index":0,"delta":{"content":"in"},"finish_reason":"stop"}]}\n\n'
+            "data: [DONE]\n\n"
+        )
+        emu.push(Behavior(body=sse, headers={"content-type": "text/event-stream"}), "openai")
+        out = run_one(emu, "openai", stream=False)
+    assert out.error is None, str(out.error)
+    assert out.result.text == "plain" and out.result.status == "complete"
+
+
+def test_requests_go_through_the_configured_proxy(emu: Emulator) -> None:
+    out = run_one(
+        emu,
+        "nordlys",
+        Behavior(text=TEXT),
+        base_url="http://provider.invalid/nordlys/v1",
+        engine_kw={"proxy": f"http://127.0.0.1:{emu.port}"},
+    )
+    assert out.error is None and out.result.text == TEXT
+    (seen,) = emu.chat_requests("nordlys")
+    assert seen.path == "http://provider.invalid/nordlys/v1/chat/completions"
 
 
 # --------------------------------------------------------------------------- HTTP errors

@@ -99,3 +99,31 @@ def test_thousand_cancelled_streams_leave_no_connection_behind() -> None:
 
         asyncio.run(scenario())
         assert not emu.errors, emu.errors[:3]
+
+
+def test_closing_the_event_stream_early_releases_the_stream() -> None:
+    assert SPEC is not None
+    with Emulator() as emu:
+        emu.push(Behavior(text="word " * 400, chunk_chars=5, chunk_delay=0.05))
+
+        async def scenario() -> str:
+            engine = Engine(retry=RetryPolicy(max_attempts=1))
+            text = ""
+            try:
+                async with contextlib.aclosing(
+                    engine.run(SPEC, make_request(emu), emu.key("nordlys"))
+                ) as events:
+                    async for event in events:
+                        if isinstance(event, TextDelta):
+                            text += event.text
+                            break  # the user pressed Stop
+                streams_gone = await asyncio.to_thread(
+                    emu.wait_until, lambda: emu.active_streams == 0, 5.0
+                )
+                assert streams_gone, emu.active_streams
+            finally:
+                await engine.aclose()
+            return text
+
+        assert asyncio.run(scenario()) == "word "
+        assert emu.wait_idle(5.0)
