@@ -189,6 +189,11 @@ class ParamField(QWidget):
         self.reset_button.setToolTip(f"Reset {spec.display_name} to the provider default")
         self.reset_button.setAccessibleName(f"Reset {spec.display_name}")
         self.reset_button.setEnabled(False)
+        # Shown only while the field is set; its place is kept so nothing shifts.
+        policy = self.reset_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.reset_button.setSizePolicy(policy)
+        self.reset_button.hide()
         self.reset_button.clicked.connect(self.reset)
 
         head = QHBoxLayout()
@@ -251,6 +256,7 @@ class ParamField(QWidget):
         self.error_label.setText(self._error or "")
         self.error_label.setVisible(self._error is not None)
         self.reset_button.setEnabled(is_set)
+        self.reset_button.setVisible(is_set)
         if self.label.property("isSet") != is_set:
             self.label.setProperty("isSet", is_set)
             self.label.style().unpolish(self.label)
@@ -415,7 +421,8 @@ class NumberField(ParamField):
 class StringField(ParamField):
     def _build_editor(self) -> QWidget:
         line = QLineEdit(self)
-        line.setPlaceholderText(_placeholder(self.spec))
+        shape = f" ({self.spec.pattern_help})" if self.spec.pattern_help else ""
+        line.setPlaceholderText(_placeholder(self.spec) + shape)
         if self.spec.suggestions:
             completer = QCompleter(self.spec.suggestions, line)
             completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -447,8 +454,14 @@ class StringListField(ParamField):
         noun = self.spec.item_noun
         limit = f", up to {self.spec.max_items} {noun}" if self.spec.max_items else ""
         default = format_default(self.spec)
+        choices = self.spec.item_choices or self.spec.suggestions
+        hint = (
+            f"\ne.g. {', '.join(choices[:5])}" + ("…" if len(choices) > 5 else "")
+            if choices
+            else ""
+        )
         edit.setPlaceholderText(
-            f"One per line{limit}" + (f" — default: {default}" if default else "")
+            f"One per line{limit}" + (f" — default: {default}" if default else "") + hint
         )
         edit.setFixedHeight(edit.fontMetrics().lineSpacing() * 3 + 12)
         edit.textChanged.connect(self._edited)
