@@ -116,6 +116,23 @@ def test_delete_undo_and_purge(store: Store) -> None:
     assert left == 0
 
 
+def test_opening_purges_only_long_deleted_conversations() -> None:
+    with Store.open() as s:
+        old, recent = s.create_conversation(), s.create_conversation()
+        s.add_message(old, None, "user", "old")
+        s.delete_conversation(old)
+        recent_token = s.delete_conversation(recent)
+        s._conn.execute(
+            "UPDATE conversations SET deleted_at = deleted_at - 2 * 86400 WHERE id = ?", (old,)
+        )
+    with Store.open() as s:
+        rows = s._conn.execute("SELECT id FROM conversations").fetchall()
+        assert [r[0] for r in rows] == [recent]
+        assert s.undo_delete(recent_token) == recent
+    with Store.open(purge_after=None) as s:
+        assert s.count_conversations() == 1
+
+
 def test_draft_is_kept_per_conversation(store: Store) -> None:
     a, b = store.create_conversation(), store.create_conversation()
     store.save_draft(a, "half a thought")

@@ -173,6 +173,7 @@ class Store:
         read_only: bool = False,
         busy_timeout: float = 5.0,
         flush_interval: float = 0.3,
+        purge_after: float | None = 86_400.0,
     ) -> Store:
         """Open (creating and migrating as needed) the history at `path` (default: the data
         folder's parley.sqlite3; ":memory:" for a throwaway one).
@@ -180,6 +181,9 @@ class Store:
         Raises StoreError: CORRUPT (offer `move_aside_and_start_fresh`), LOCKED (another
         instance holds the write lock; offer read-only), TOO_NEW (a newer Parley wrote it;
         read-only works), DISK_FULL, CANNOT_OPEN.
+
+        Conversations deleted more than `purge_after` seconds ago (default a day: long past
+        any undo) are removed for good; None keeps them.
         """
         memory = path == ":memory:"
         db_path = None if memory else (Path(path) if path is not None else paths.database_path())
@@ -255,6 +259,8 @@ class Store:
         if not read_only:
             try:
                 store.recover_interrupted()
+                if purge_after is not None:
+                    store.purge_deleted(older_than=purge_after)
             except StoreError as exc:
                 if exc.kind is not StoreErrorKind.LOCKED:  # busy: recover on a later open
                     store.close()
@@ -502,6 +508,12 @@ class Store:
 
     def purge_deleted(self, older_than: float = 0.0) -> int:
         """Remove for good conversations deleted more than `older_than` seconds ago."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM conversations WHERE deleted_at IS NOT NULL"
+            ).fetchone()
+        if not row[0]:
+            return 0  # nothing to do: no write lock taken
         with self._write() as conn:
             cur = conn.execute(
                 "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
