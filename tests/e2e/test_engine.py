@@ -253,6 +253,19 @@ def test_a_json_reply_to_a_streamed_request_and_vice_versa(emu: Emulator, stream
     assert out.result.text == "plain" and out.result.status == "complete"
 
 
+def test_a_json_error_under_an_event_stream_content_type_is_reported(emu: Emulator) -> None:
+    emu.push(
+        Behavior(
+            body={"error": {"message": "wallet empty", "type": "invalid_request_error"}},
+            headers={"content-type": "text/event-stream"},
+        ),
+        provider="openai",
+    )
+    out = run_one(emu, "openai")
+    assert out.error is not None and out.error.provider_message == "wallet empty"
+    assert out.error.kind is ErrorKind.BAD_REQUEST and not out.retries
+
+
 def test_requests_go_through_the_configured_proxy(emu: Emulator) -> None:
     out = run_one(
         emu,

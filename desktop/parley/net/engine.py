@@ -372,6 +372,17 @@ class Engine:
             for event in decoder.feed(data):
                 yield event
             progress.tokens = decoder.content_seen
+        unframed = parser.unframed
+        if unframed and unframed.lstrip().startswith(("{", "[")):
+            # Not SSE at all: a JSON body (often an error) under an event-stream content type.
+            try:
+                body: Any = json.loads(unframed)
+            except ValueError:
+                body = None
+            if body is not None:
+                for event in decode_response(spec, body, progress.secrets):
+                    yield event
+                return
         for event in decoder.finish():
             yield event
 

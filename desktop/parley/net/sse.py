@@ -13,6 +13,8 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 from parley.core.errors import ErrorKind, ParleyError
 
+_HEAD_LIMIT = 1024 * 1024
+
 
 class SSEParser:
     """Feed body bytes in any chunking; get the data of each complete event, in order."""
@@ -24,6 +26,9 @@ class SSEParser:
         self._events = SSEDecoder()
         self._first = True
         self._has_pending = False
+        self._events_seen = False
+        self._head: list[str] = []  # the text read before any event, up to _HEAD_LIMIT
+        self._head_size = 0
 
     def _bad_utf8(self) -> ParleyError:
         return ParleyError(
@@ -42,6 +47,9 @@ class SSEParser:
             text = text.removeprefix("\ufeff")
         if not text:
             return []
+        if not self._events_seen and self._head_size < _HEAD_LIMIT:
+            self._head.append(text)
+            self._head_size += len(text)
         return self._dispatch(self._lines.decode(text))
 
     def _dispatch(self, lines: list[str]) -> list[str]:
@@ -53,8 +61,17 @@ class SSEParser:
             else:
                 self._has_pending = False
                 if sse.data:
+                    self._events_seen = True
+                    self._head.clear()
                     out.append(sse.data)
         return out
+
+    @property
+    def unframed(self) -> str | None:
+        """The body text when no SSE event came at all (a server that ignored `stream`)."""
+        if self._events_seen or self._head_size >= _HEAD_LIMIT:
+            return None
+        return "".join(self._head)
 
     def flush(self) -> list[str]:
         """At the end of the body: an event not followed by a blank line still counts."""

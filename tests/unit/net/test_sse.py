@@ -169,3 +169,14 @@ def test_bom_and_last_event_without_blank_line() -> None:
         b'"finish_reason":"stop"}]}'
     )
     assert decode([body]) == [TextDelta("a", 0), Finished("stop", 0)]
+
+
+def test_unframed_body_is_kept_only_when_no_event_came() -> None:
+    parser = SSEParser("P")
+    assert parser.feed(b'{"error": "no') == []
+    assert parser.feed(b'pe"}') == []
+    parser.flush()
+    assert parser.unframed == '{"error": "nope"}'
+    framed = SSEParser("P")
+    framed.feed(b"data: x\n\n")
+    assert framed.unframed is None
