@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -315,6 +317,14 @@ def test_http_error_statuses(emu: Emulator, route: str, status: int, stream: boo
     assert len(emu.chat_requests(route)) == expected_attempts
 
 
+def test_retry_after_as_an_http_date(emu: Emulator) -> None:
+    when = email.utils.formatdate(time.time() + 1, usegmt=True)
+    out = run_one(emu, "eurouter", Behavior(status=503, headers={"Retry-After": when}))
+    assert out.error is None
+    assert len(out.retries) == 1 and 0.0 <= out.retries[0].delay <= 1.0
+    assert out.retries[0].error.kind is ErrorKind.SERVER
+
+
 @pytest.mark.parametrize("route", ALL)
 def test_retry_then_success_honours_retry_after(emu: Emulator, route: str) -> None:
     out = run_one(emu, route, Behavior(status=429, headers={"Retry-After": "0.2"}))
@@ -385,6 +395,13 @@ STREAM_FAULTS = [
         Behavior(text=TEXT, pause_after=3, pause=0.4),
         None,
         engine_kw={"read_timeout": 1.5},
+    ),
+    Fault(
+        "stall_mid_stream",
+        Behavior(text=TEXT, pause_after=3, pause=1.0),
+        (ErrorKind.TIMEOUT,),
+        True,
+        engine_kw={"read_timeout": 0.2},
     ),
     Fault(
         "slow_first_byte",
