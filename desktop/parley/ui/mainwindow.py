@@ -525,8 +525,6 @@ class MainWindow(QMainWindow):
             ("Ctrl+N", self.new_chat),
             ("Ctrl+K", self.open_switcher),
             ("Ctrl+F", self.sidebar.focus_search),
-            ("Ctrl+Return", self._send_shortcut),
-            ("Ctrl+Enter", self._send_shortcut),
             ("Esc", self._escape),
             ("Ctrl+Q", self.close),
             ("Ctrl+,", self.open_settings),
@@ -536,6 +534,14 @@ class MainWindow(QMainWindow):
             sc.activated.connect(slot)
             self.shortcuts[keys] = sc
         self.shortcuts["Esc"].setEnabled(False)  # only while this chat streams
+        # Ctrl+Enter sends from anywhere but the chat (whose inline editors use it to save);
+        # the composer handles it itself.
+        for i, area in enumerate((top, self.sidebar, self.panel, self.system_prompt)):
+            for keys in ("Ctrl+Return", "Ctrl+Enter"):
+                sc = QShortcut(QKeySequence(keys), area)
+                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.activated.connect(self._send_shortcut)
+                self.shortcuts[f"{keys}#{i}"] = sc
         quit_action = QAction("Quit", self)
         quit_action.triggered.connect(self.close)
         self.addAction(quit_action)
@@ -1079,10 +1085,6 @@ class MainWindow(QMainWindow):
         self._start_turn(conv, self.session.send(conv, content, config))
 
     def _send_shortcut(self) -> None:
-        focus = QApplication.focusWidget()
-        if focus is not None and focus is not self.composer.edit and hasattr(focus, "save"):
-            focus.save.emit()  # Ctrl+Enter in an inline editor (edit & resend) saves it
-            return
         if not self.is_streaming():
             self.composer.request_send()
 
