@@ -54,6 +54,18 @@ class Rendered:
     code_blocks: list[str] = field(default_factory=list)
 
 
+def _code_table(colors: CodeColors, label: str, index: int, body_html: str) -> str:
+    body_html = body_html or "&nbsp;"  # Qt drops an empty <pre> inconsistently
+    return (
+        f'<table width="100%" cellspacing="0" cellpadding="6" '
+        f'style="background-color:{colors.background}; border: 1px solid {colors.border};'
+        f' margin-top: 4px; margin-bottom: 8px;">'
+        f'<tr><td style="color:{colors.header};">{label}'
+        f' &nbsp; <a href="{COPY_SCHEME}:{index}">Copy</a></td></tr>'
+        f"<tr><td><pre>{body_html}</pre></td></tr></table>\n"
+    )
+
+
 class _SafeRenderer(RendererHTML):
     """markdown-it's HTML renderer with our rules for code, images, links and tables."""
 
@@ -81,16 +93,8 @@ class _SafeRenderer(RendererHTML):
         except ClassNotFound:
             lexer = TextLexer()
         body = highlight(code, lexer, self._formatter(colors.pygments_style))
-        body = body.removesuffix("\n")
         label = html.escape(lang) if lang else "code"
-        return (
-            f'<table width="100%" cellspacing="0" cellpadding="6" '
-            f'style="background-color:{colors.background}; border: 1px solid {colors.border};'
-            f' margin-top: 4px; margin-bottom: 8px;">'
-            f'<tr><td style="color:{colors.header};">{label}'
-            f' &nbsp; <a href="{COPY_SCHEME}:{index}">Copy</a></td></tr>'
-            f"<tr><td><pre>{body}</pre></td></tr></table>\n"
-        )
+        return _code_table(colors, label, index, body.removesuffix("\n"))
 
     def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         token = tokens[idx]
@@ -193,27 +197,84 @@ def render_markdown(
     if references:
         env["references"] = dict(references)
     out = _MD.render(text, env)
+    # Qt lays out a table whose last cell is empty differently when more follows; a space in
+    # empty cells keeps streamed and one-shot rendering alike. (Text quotes are escaped, so only
+    # our own cell tags end in `;">`.)
+    out = out.replace(';"></td>', ';">&nbsp;</td>').replace(';"></th>', ';">&nbsp;</th>')
     return Rendered(out, list(env["parley_code"]))
 
 
-def _analyse(text: str) -> tuple[int, dict[str, Any]]:
-    """(stable boundary, reference definitions) of `text`, from one parse."""
+@dataclass(frozen=True)
+class OpenCode:
+    """A fenced code block still being written: the tail of a streamed text."""
+
+    lang: str
+    code: str
+    index: int  # its number among the message's code blocks (the copy anchor)
+
+
+@dataclass
+class _Analysis:
+    boundary: int
+    refs: dict[str, Any]
+    open_fence: tuple[str, str] | None  # (lang, code) when the text ends inside a fence
+
+
+def _line_offset(text: str, line: int) -> int | None:
+    offset = 0
+    for _ in range(line):
+        nl = text.find("\n", offset)
+        if nl < 0:
+            return None
+        offset = nl + 1
+    return offset
+
+
+def _fence_lang(info: str) -> str:
+    return info.strip().split(maxsplit=1)[0] if info.strip() else ""
+
+
+def _analyse(text: str) -> _Analysis:
+    """Where the finished blocks of `text` end, its reference definitions, and an open fence."""
     env: EnvType = {}
-    starts = [
-        tok.map[0]
+    blocks = [
+        tok
         for tok in _MD.parse(text, env)
         if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
     ]
     refs: dict[str, Any] = env.get("references", {})
-    if len(starts) < 3:
-        return 0, refs
-    offset = 0
-    for _ in range(starts[-2]):
-        nl = text.find("\n", offset)
-        if nl < 0:
-            return 0, refs
-        offset = nl + 1
-    return offset, refs
+    starts = [b.map[0] for b in blocks if b.map is not None]
+    line = starts[-2] if len(starts) >= 3 else 0
+    # A fence that has a block after it was closed: it and everything before it are settled.
+    for i, b in enumerate(blocks[:-1]):
+        if b.type == "fence":
+            line = max(line, starts[i + 1])
+    open_fence = None
+    last = blocks[-1] if blocks else None
+    if last is not None and last.type == "fence" and last.map is not None:
+        if _fence_closed(text, last):
+            line = max(line, last.map[1])
+        else:
+            # An open fence interrupts whatever came before it and runs to the end.
+            line = max(line, starts[-1])
+            open_fence = (_fence_lang(last.info), last.content)
+    offset = _line_offset(text, line) if line else 0
+    if offset is None:
+        return _Analysis(0, refs, None)
+    return _Analysis(offset, refs, open_fence)
+
+
+def _fence_closed(text: str, fence: Token) -> bool:
+    """Whether the last block, a fence, has its closing line (and the line has ended)."""
+    assert fence.map is not None
+    lines = text.split("\n")
+    last = fence.map[1] - 1
+    if last <= fence.map[0] or last >= len(lines) - 1:
+        return False  # the closing line is missing or may still grow ("```" -> "```x")
+    raw = lines[last]
+    closing = raw.strip()
+    indent = len(raw) - len(raw.lstrip(" "))
+    return indent < 4 and len(closing) >= len(fence.markup) and not closing.strip(fence.markup[0])
 
 
 def stable_boundary(text: str) -> int:
@@ -221,10 +282,27 @@ def stable_boundary(text: str) -> int:
 
     A block is finished once two more top-level blocks have started after it: the last block may
     still grow (or change kind, e.g. a paragraph becoming a table), and the one before it may still
-    absorb the last one (a list gaining another item). Everything before those two is settled, and
-    rendering it alone gives the same HTML as rendering it as part of the whole text.
+    absorb the last one (a list gaining another item). A closed code fence is finished as soon as
+    anything follows it, and an open fence finishes everything before it. Rendering the finished
+    prefix alone gives the same HTML as rendering it as part of the whole text.
     """
-    return _analyse(text)[0]
+    return _analyse(text).boundary
+
+
+def render_open_code(code: OpenCode, *, dark: bool = False) -> str:
+    """An unfinished code block: unhighlighted, and as plain blocks rather than a table, so a
+    view can append lines without Qt laying out the whole block again. Once the fence closes,
+    the block is rendered like any other (highlighted, in its frame)."""
+    colors = code_colors(dark)
+    label = html.escape(code.lang) if code.lang else "code"
+    body = html.escape(code.code.removesuffix("\n"))
+    return (
+        f'<p style="background-color:{colors.background}; color:{colors.header};'
+        f' margin-top: 4px; margin-bottom: 0px;">&nbsp;{label}'
+        f' &nbsp; <a href="{COPY_SCHEME}:{code.index}">Copy</a></p>'
+        f'<pre style="background-color:{colors.background}; margin-top: 0px;'
+        f' margin-bottom: 8px;">{body}</pre>\n'
+    )
 
 
 @dataclass
@@ -232,8 +310,14 @@ class Update:
     """What changed since the previous `IncrementalMarkdown.update`."""
 
     stable_html: str  # newly finished blocks, to append after the previous stable HTML
-    tail_html: str  # the whole unfinished tail, replacing the previous tail
-    replace_all: bool = False  # True: `stable_html` is the whole stable part, repaint everything
+    replace_all: bool  # True: `stable_html` is the whole stable part, repaint everything
+    open_code: OpenCode | None  # the tail is just this unfinished code block
+    _owner: IncrementalMarkdown
+
+    @property
+    def tail_html(self) -> str:
+        """The whole unfinished tail (rendered on demand), replacing the previous tail."""
+        return self._owner.tail_html
 
 
 class IncrementalMarkdown:
@@ -241,7 +325,8 @@ class IncrementalMarkdown:
 
     Reference-style link definitions may come after their use; when a new one appears, the
     finished part is rendered again (`Update.replace_all`), so the result always equals
-    `render_markdown(text)`.
+    `render_markdown(text)`. An unfinished code block at the end is reported as
+    `Update.open_code` so a view can append its new lines instead of re-rendering it.
     """
 
     def __init__(self, *, dark: bool = False) -> None:
@@ -252,7 +337,8 @@ class IncrementalMarkdown:
         self.text = ""
         self.stable_len = 0
         self.stable_html = ""
-        self.tail_html = ""
+        self._tail_text = ""
+        self._tail_html: str | None = ""
         self._stable_codes: list[str] = []
         self._tail_codes: list[str] = []
         self._stable_refs: dict[str, Any] = {}
@@ -261,6 +347,18 @@ class IncrementalMarkdown:
     @property
     def code_blocks(self) -> list[str]:
         return self._stable_codes + self._tail_codes
+
+    @property
+    def tail_html(self) -> str:
+        if self._tail_html is None:
+            rest = render_markdown(
+                self._tail_text,
+                dark=self.dark,
+                code_start=len(self._stable_codes),
+                references=self._refs,
+            )
+            self._tail_html = rest.html
+        return self._tail_html
 
     @property
     def html(self) -> str:
@@ -274,9 +372,9 @@ class IncrementalMarkdown:
             replace_all = True
         self.text = text
         tail = text[self.stable_len :]
-        cut, tail_refs = _analyse(tail)
+        found = _analyse(tail)
         refs = dict(self._stable_refs)
-        for label, ref in tail_refs.items():
+        for label, ref in found.refs.items():
             refs.setdefault(label, ref)
         if refs != self._refs and self.stable_len:
             # A definition arrived after text that may use it: render the finished part again.
@@ -286,9 +384,10 @@ class IncrementalMarkdown:
             replace_all = True
         self._refs = refs
         new_stable = ""
+        cut = found.boundary
         if cut:
             finished = tail[:cut]
-            for label, ref in _analyse(finished)[1].items():
+            for label, ref in _analyse(finished).refs.items():
                 self._stable_refs.setdefault(label, ref)
             done = render_markdown(
                 finished, dark=self.dark, code_start=len(self._stable_codes), references=refs
@@ -298,11 +397,19 @@ class IncrementalMarkdown:
             self.stable_len += cut
             self._stable_codes.extend(done.code_blocks)
             tail = tail[cut:]
-        rest = render_markdown(
-            tail, dark=self.dark, code_start=len(self._stable_codes), references=refs
-        )
-        self._tail_codes = rest.code_blocks
-        self.tail_html = rest.html
+        self._tail_text = tail
+        self._tail_html = None
+        open_code = None
+        if found.open_fence is not None:
+            lang, code = found.open_fence
+            open_code = OpenCode(lang, code, len(self._stable_codes))
+            self._tail_codes = [code]
+        else:
+            rest = render_markdown(
+                tail, dark=self.dark, code_start=len(self._stable_codes), references=refs
+            )
+            self._tail_codes = rest.code_blocks
+            self._tail_html = rest.html
         if replace_all:
-            return Update(self.stable_html, rest.html, replace_all=True)
-        return Update(new_stable, rest.html)
+            return Update(self.stable_html, True, open_code, self)
+        return Update(new_stable, False, open_code, self)

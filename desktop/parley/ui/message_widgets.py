@@ -14,13 +14,16 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
+    QFontDatabase,
     QGuiApplication,
     QKeyEvent,
     QPixmap,
+    QTextBlock,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocumentFragment,
+    QTextFormat,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -36,7 +39,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.markdown import COPY_SCHEME, IncrementalMarkdown, render_markdown
+from parley.core.markdown import (
+    COPY_SCHEME,
+    IncrementalMarkdown,
+    OpenCode,
+    Update,
+    render_markdown,
+    render_open_code,
+)
 from parley.core.request import ImagePart
 from parley.ui import theme
 
@@ -91,6 +101,7 @@ class SafeTextBrowser(QTextBrowser):
             | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
         self.document().setDocumentMargin(2)
+        self.document().setUndoRedoEnabled(False)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self.anchorClicked.connect(self._on_anchor)
         self.setFixedHeight(8)
@@ -118,21 +129,54 @@ class SafeTextBrowser(QTextBrowser):
         return QSize(super().sizeHint().width(), self.height())
 
 
-def append_html(cursor: QTextCursor, html: str) -> None:
-    """Insert rendered HTML blocks at `cursor` without merging into the block before it."""
-    html = html.rstrip("\n")
+def _is_rule(block: QTextBlock) -> bool:
+    return block.blockFormat().hasProperty(QTextFormat.Property.BlockTrailingHorizontalRulerWidth)
+
+
+def _ends_with_table(html: str) -> bool:
+    return html.rstrip().endswith("</table>")
+
+
+def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) -> None:
+    """Append rendered HTML blocks at the end of the cursor's document, laid out as `setHtml`
+    would lay them out after what is there: a new block (not merged into the previous one), an
+    empty block after a table. The cursor ends at the end of the document. `after_table`: the
+    document ends with a table (Qt cannot tell inside an edit block).
+    """
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    html = html.strip("\n")
     if not html:
         return
-    if cursor.block().length() > 1:
+    doc = cursor.document()
+    if html.startswith("<table"):
+        # Qt puts a table after the block the cursor is in, as setHtml does. What follows the
+        # table goes in separately (Qt would merge its first block into the one after the table).
+        end = html.index("</table>") + len("</table>")
+        cursor.insertFragment(QTextDocumentFragment.fromHtml(html[:end]))
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if cursor.block().length() == 1:
+            # The block after the table is plain in a fresh document.
+            cursor.setBlockFormat(QTextBlockFormat())
+            cursor.setBlockCharFormat(QTextCharFormat())
+        append_html(cursor, html[end:].lstrip("\n"), after_table=True)
+        return
+    if cursor.block().length() > 1 or _is_rule(cursor.block()) or after_table:
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
     start = cursor.position()
-    cursor.insertFragment(QTextDocumentFragment.fromHtml(html))
-    block = cursor.document().findBlock(start)
-    if start > 0 and block.position() == start and block.length() == 1 and block.next().isValid():
-        # The fragment began with a table or list and left our separator block empty.
-        fix = QTextCursor(cursor.document())
-        fix.setPosition(start)
-        fix.deletePreviousChar()
+    # The fragment's first block would merge into the current block and lose its own format
+    # (heading, rule, list item): lead with a throwaway block and remove it afterwards.
+    cursor.insertFragment(QTextDocumentFragment.fromHtml("<p>\u2060</p>" + html))
+    dummy = doc.findBlock(start)
+    first = dummy.next()
+    if first.isValid():
+        block_format, char_format = first.blockFormat(), first.charFormat()
+        fix = QTextCursor(doc)
+        fix.setPosition(dummy.position())
+        fix.setPosition(first.position(), QTextCursor.MoveMode.KeepAnchor)
+        fix.removeSelectedText()
+        fix.setBlockFormat(block_format)
+        fix.setBlockCharFormat(char_format)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
 
 
 def _link_button(text: str, accessible: str, parent: QWidget | None = None) -> QToolButton:
@@ -435,6 +479,12 @@ class AssistantMessageWidget(MessageWidget):
         self._reasoning_shown = 0
         self._md = IncrementalMarkdown(dark=theme.is_dark())
         self._final_key: tuple[str, bool] | None = None
+        self._stable_shown = False
+        self._stable_table_end = False
+        self._open_code: OpenCode | None = None
+        self._code_cursor: QTextCursor | None = None
+        self._code_format = QTextCharFormat()
+        self._code_format.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._code_blocks: list[str] = []
         self._tail_anchor = 0
         self._render_timer = QTimer(self)
@@ -645,8 +695,12 @@ class AssistantMessageWidget(MessageWidget):
         if not self._render_timer.isActive():
             self._render_timer.start()
 
-    def flush(self) -> None:
-        """Paint what has arrived: the new finished blocks once, then the unfinished tail."""
+    def flush(self, final: bool = False) -> None:
+        """Paint what has arrived: the new finished blocks once, then the unfinished tail.
+
+        `final`: the text is complete; an unclosed code block is painted highlighted, as a
+        full render would.
+        """
         self._render_timer.stop()
         if len(self._reasoning) != self._reasoning_shown:
             cur = QTextCursor(self.reasoning_body.document())
@@ -654,35 +708,97 @@ class AssistantMessageWidget(MessageWidget):
             cur.insertText(self._reasoning[self._reasoning_shown :])
             self._reasoning_shown = len(self._reasoning)
             self.reasoning_toggle.show()
-        if self._md.text == self._text:
+        if self._md.text == self._text and not (final and self._open_code is not None):
             return
         doc = self.body.document()
         cur = QTextCursor(doc)
-        cur.beginEditBlock()
         if self._final_key is not None:
             # Text arrives after a final render (e.g. a continued answer): start over.
             self._final_key = None
             self._md = IncrementalMarkdown(dark=theme.is_dark())
             self._tail_anchor = 0
+            self._stable_shown = False
+            self._stable_table_end = False
+            self._open_code = None
         up = self._md.update(self._text)
+        self._code_blocks = self._md.code_blocks
+        if not final and self._append_open_code(up):
+            return
+        # One edit block: Qt lays the changed blocks out once, at its end.
+        cur.beginEditBlock()
         if up.replace_all:
             self._tail_anchor = 0
+            self._stable_shown = False
+            self._stable_table_end = False
+        # Removing up to the end can hand the last removed block's format to the block the
+        # removal starts in: keep that block's own (or, at the very start, plain) formats.
+        if self._stable_shown:
+            kept = doc.findBlock(self._tail_anchor)
+            block_format, char_format = kept.blockFormat(), kept.charFormat()
+        else:
+            block_format, char_format = QTextBlockFormat(), QTextCharFormat()
         cur.setPosition(self._tail_anchor)
         cur.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cur.removeSelectedText()
+        cur.setBlockFormat(block_format)
+        cur.setBlockCharFormat(char_format)
         if up.stable_html:
-            append_html(cur, up.stable_html)
+            append_html(cur, up.stable_html, after_table=self._stable_table_end)
             self._tail_anchor = cur.position()
-        append_html(cur, up.tail_html)
+            self._stable_shown = True
+            self._stable_table_end = _ends_with_table(up.stable_html)
+        after_table = self._stable_shown and self._stable_table_end
+        self._open_code = None
+        if up.open_code is not None and not final:
+            append_html(
+                cur, render_open_code(up.open_code, dark=self._md.dark), after_table=after_table
+            )
+        else:
+            append_html(cur, up.tail_html, after_table=after_table)
         cur.endEditBlock()
-        self._code_blocks = self._md.code_blocks
+        if up.open_code is not None and not final:
+            self._code_cursor = self._open_code_cursor()
+            self._open_code = up.open_code
+
+    def _open_code_cursor(self) -> QTextCursor | None:
+        """A cursor at the end of the code block just appended (the document's end)."""
+        cur = QTextCursor(self.body.document())
+        cur.movePosition(QTextCursor.MoveOperation.End)
+        return cur
+
+    def _append_open_code(self, up: Update) -> bool:
+        """While a code block grows, append its new characters instead of re-rendering it."""
+        shown, new = self._open_code, up.open_code
+        if (
+            shown is None
+            or new is None
+            or self._code_cursor is None
+            or up.stable_html
+            or up.replace_all
+            or (new.lang, new.index) != (shown.lang, shown.index)
+        ):
+            return False
+        old_text, new_text = shown.code.removesuffix("\n"), new.code.removesuffix("\n")
+        if not new_text.startswith(old_text):
+            return False
+        if len(new_text) > len(old_text):
+            self._code_cursor.insertText(new_text[len(old_text) :], self._code_format)
+        self._open_code = new
+        return True
 
     def _render_final(self, force: bool = False) -> None:
         """One exact render of the whole answer (Qt's block spacing as for a fresh document)."""
         self._render_timer.stop()
         dark = theme.is_dark()
         key = (self._text, dark)
-        if force or key != self._final_key:
+        if not force and self._final_key is None and self._md.dark == dark and self._text:
+            # Streamed: the incremental document already matches a full render but for an
+            # unclosed code block, which `flush(final=True)` highlights. No full re-render.
+            self.flush(final=True)
+            self._final_key = key
+            self._open_code = None
+            self._code_cursor = None
+        elif force or key != self._final_key:
             rendered = render_markdown(self._text, dark=dark)
             doc = self.body.document()
             doc.setLayoutEnabled(False)
@@ -690,6 +806,8 @@ class AssistantMessageWidget(MessageWidget):
             doc.setLayoutEnabled(True)
             self._code_blocks = rendered.code_blocks
             self._final_key = key
+            self._open_code = None
+            self._code_cursor = None
             # The incremental renderer now describes what is shown: nothing new to paint.
             self._md.text = self._text
         if self._reasoning:

@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from parley.core.markdown import (
     IncrementalMarkdown,
+    OpenCode,
     render_markdown,
+    render_open_code,
     stable_boundary,
 )
 
@@ -115,9 +117,29 @@ def test_stable_boundary_keeps_last_two_blocks_open() -> None:
     text = "one\n\ntwo\n\nthree"
     cut = stable_boundary(text)
     assert text[:cut] == "one\n\n"
-    # An unclosed fence swallows everything after it: nothing after it is settled.
+    # An unclosed fence swallows everything after it and settles everything before it.
     fenced = "a\n\nb\n\n```\ncode\n\nmore\n\nstill"
-    assert fenced[: stable_boundary(fenced)] == "a\n\n"
+    assert fenced[: stable_boundary(fenced)] == "a\n\nb\n\n"
+
+
+def test_code_fences_settle_as_soon_as_they_close() -> None:
+    text = "intro\n```py\nx = 1\n```\n"
+    assert text[: stable_boundary(text)] == text
+    # The closing line may still grow ("```" -> "```x" is not a closing fence): still open.
+    assert stable_boundary("intro\n```py\nx = 1\n```") == len("intro\n")
+
+
+def test_open_fence_is_reported_for_cheap_appending() -> None:
+    inc = IncrementalMarkdown()
+    up = inc.update("Look:\n\n```python\nfor i in x:\n    pri")
+    assert up.open_code == OpenCode("python", "for i in x:\n    pri", 0)
+    assert inc.stable_html == render_markdown("Look:\n\n").html
+    assert inc.code_blocks == ["for i in x:\n    pri"]
+    shown = render_open_code(up.open_code)
+    assert "parley-copy:0" in shown and "    pri" in shown and "<span" not in shown
+    up = inc.update("Look:\n\n```python\nfor i in x:\n    print(i)\n```\n\nDone")
+    assert up.open_code is None
+    assert inc.html == render_markdown(inc.text).html
 
 
 def _check_streaming(text: str, step: int) -> None:
@@ -161,7 +183,12 @@ LINES = st.sampled_from(
         "2) second",
         "> quote",
         "```",
+        "```",
         "```py",
+        "````",
+        "   ```",
+        "    ```",
+        "~~~",
         "    indented",
         "| a | b |",
         "|---|---|",
