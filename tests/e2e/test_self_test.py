@@ -1,0 +1,70 @@
+"""`parley --self-test`: the real app and window start, report one line and exit."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LINE = re.compile(
+    r"^self-test ok: ready in (\d+) ms; keyring: (.+?); providers: (\d+)(; problems: (\d+) .*)?$"
+)
+
+
+def run_self_test(home: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_API_KEY_")}
+    env.update(PARLEY_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run(
+        [sys.executable, "-m", "parley", "--self-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_self_test_prints_one_line_and_exits_0(tmp_path: Path) -> None:
+    proc = run_self_test(tmp_path / "home")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout
+    match = LINE.match(lines[0])
+    assert match, lines[0]
+    assert int(match.group(1)) > 0
+    assert int(match.group(3)) >= 5  # the five providers at least
+    assert match.group(4) is None  # nothing wrong in a fresh data folder
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_broken_provider_file_and_a_corrupt_history_are_reported_not_fatal(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    (home / "providers").mkdir(parents=True)
+    (home / "providers" / "mine.toml").write_text('id = "mine"\nname = ', encoding="utf-8")
+    (home / "parley.sqlite3").write_bytes(b"this is not a database" * 100)
+    proc = run_self_test(home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    match = LINE.match(proc.stdout.strip())
+    assert match, proc.stdout
+    assert match.group(5) == "2"
+    assert "mine.toml" in proc.stdout and "not valid TOML" in proc.stdout
+    assert "history" in proc.stdout and "damaged" in proc.stdout
+    # The damaged file is left as it was: nothing already saved is lost.
+    assert (home / "parley.sqlite3").read_bytes() == b"this is not a database" * 100
+
+
+def test_the_parley_console_entry_runs_the_self_test(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("parley")
+    if not script.exists():
+        pytest.skip("parley is not installed as a console script here")
+    env = dict(os.environ, PARLEY_HOME=str(tmp_path / "h"), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [str(script), "--self-test"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert LINE.match(proc.stdout.strip()), proc.stdout
