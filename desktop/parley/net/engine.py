@@ -86,6 +86,23 @@ def _host(url: str) -> str:
     return parts.netloc or url
 
 
+def check_url(provider: str, url: str) -> None:
+    """A clear CONFIG error for an address httpx would fail on in an obscure way."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+        ok = ok and not any(c.isspace() for c in parts.netloc)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ParleyError(
+            ErrorKind.CONFIG,
+            f"The address for {provider} is not a valid http(s) URL: {url}",
+            provider=provider,
+        )
+
+
 def _chain(exc: BaseException) -> Iterable[BaseException]:
     seen: set[int] = set()
     node: BaseException | None = exc
@@ -105,7 +122,7 @@ def _keep_partial(err: ParleyError, partial: bool) -> ParleyError:
 
 
 def network_error(
-    exc: httpx.HTTPError | OSError,
+    exc: httpx.HTTPError | httpx.InvalidURL | OSError,
     provider: str,
     url: str,
     *,
@@ -249,14 +266,24 @@ class Engine:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=self.limits,
-                proxy=self.proxy,
-                trust_env=True,
-                follow_redirects=False,
-                headers={"User-Agent": f"Parley/{__version__}"},
-            )
+            try:
+                self._client = httpx.AsyncClient(
+                    timeout=self.timeout,
+                    limits=self.limits,
+                    proxy=self.proxy,
+                    trust_env=True,
+                    follow_redirects=False,
+                    headers={"User-Agent": f"Parley/{__version__}"},
+                )
+            except (ValueError, ImportError, httpx.InvalidURL) as exc:
+                where = (
+                    "The proxy setting" if self.proxy else "The HTTP(S)_PROXY environment variable"
+                )
+                socks = " SOCKS proxies are not supported." if isinstance(exc, ImportError) else ""
+                raise ParleyError(
+                    ErrorKind.CONFIG,
+                    f"{where} is not a usable proxy URL (like http://host:port).{socks}",
+                ) from None
         return self._client
 
     async def aclose(self) -> None:
@@ -271,6 +298,7 @@ class Engine:
     ) -> AsyncGenerator[Event, None]:
         """Send `request`; yield Meta, Retrying and content events; raise ParleyError."""
         wire = build_wire_request(spec, request)
+        check_url(spec.name, wire.url)
         headers = {**wire.headers, **auth_headers(spec, key)}
         try:
             content = json.dumps(wire.body, ensure_ascii=False, allow_nan=False).encode()
@@ -315,7 +343,7 @@ class Engine:
                 "POST", wire.url, headers={"Accept": accept, **headers}, content=content
             )
             response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise network_error(
                 exc, spec.name, wire.url, partial=False, timeouts=self.timeout
             ) from None
@@ -456,10 +484,11 @@ class Engine:
                 )
             headers.update(auth_headers(spec, key))
         url = base + "/" + spec.models.path.lstrip("/")
+        check_url(spec.name, url)
         secrets: list[str | None] = [key]
         try:
             response = await self.client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise network_error(exc, spec.name, url, partial=False, timeouts=self.timeout) from None
         if not 200 <= response.status_code < 300:
             raise parse_error(

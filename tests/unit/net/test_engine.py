@@ -164,3 +164,16 @@ def test_retry_after_is_honoured_and_capped() -> None:
 def test_engine_repr_has_no_secrets() -> None:
     engine = Engine(proxy="http://user:pass@proxy:8080")
     assert "pass" not in repr(engine)
+
+
+def test_unusable_proxy_is_a_config_error_without_its_credentials() -> None:
+    _, err = run(Engine(proxy="nonsense://user:hunter2@proxy"), "http://127.0.0.1:1/v1")
+    assert err.kind is ErrorKind.CONFIG and "proxy" in err.message
+    assert "hunter2" not in str(err)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1", "http://exa mple.com/v1"])
+def test_invalid_url_is_a_config_error(url: str) -> None:
+    _, err = run(Engine(retry=RetryPolicy(max_attempts=1)), url)
+    assert err.kind is ErrorKind.CONFIG
+    assert "Acme AI" in err.message and "not a valid" in err.message
