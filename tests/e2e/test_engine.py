@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from parley.core.catalog import ProviderSpec, load_catalog
 from parley.core.errors import ErrorKind, ParleyError
@@ -521,3 +523,24 @@ def test_connection_refused_is_network_error_naming_host() -> None:
     err = asyncio.run(scenario())
     assert err.kind is ErrorKind.NETWORK
     assert f"127.0.0.1:{port}" in err.message and "refused" in err.message
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+    ctype=st.sampled_from(["text/event-stream", "application/json", "text/plain"]),
+    stream=st.booleans(),
+)
+def test_arbitrary_reply_bodies_give_events_or_a_parley_error(
+    emulator: Emulator, body: bytes, ctype: str, stream: bool
+) -> None:
+    emulator.clear()
+    emulator.push(Behavior(body=body, headers={"content-type": ctype}, repeat=3), "openai")
+    out = run_one(emulator, "openai", stream=stream)  # raises anything but ParleyError
+    if out.error is None:
+        assert out.result.status == "complete"
+    else:
+        assert out.error.message and out.result.status == "failed"
+    emulator.clear()
