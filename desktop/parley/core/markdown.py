@@ -301,7 +301,7 @@ def render_open_code(code: OpenCode, *, dark: bool = False) -> str:
         f' margin-top: 4px; margin-bottom: 0px;">&nbsp;{label}'
         f' &nbsp; <a href="{COPY_SCHEME}:{code.index}">Copy</a></p>'
         f'<pre style="background-color:{colors.background}; margin-top: 0px;'
-        f' margin-bottom: 8px;">{body}</pre>\n'
+        f' margin-bottom: 0px;">{body}</pre>\n'
     )
 
 
