@@ -313,9 +313,9 @@ class StreamDecoder:
                 provider_message=redact(_clip(data, 200), self._secrets),
                 partial=self.content_seen,
             )
-        return self._decode(obj, streamed=True)
+        return self._decode(obj)
 
-    def _decode(self, obj: dict[str, Any], *, streamed: bool) -> list[Event]:
+    def _decode(self, obj: dict[str, Any]) -> list[Event]:
         err = obj.get("error")
         if err is not None and err is not False and err != "" and err != {}:
             raise stream_error(self.provider, err, partial=self.content_seen, secrets=self._secrets)
@@ -349,7 +349,7 @@ class StreamDecoder:
         if type(choices) is list:
             for position, raw_choice in enumerate(choices):
                 if type(raw_choice) is dict:
-                    self._decode_choice(raw_choice, position, events, streamed=streamed)
+                    self._decode_choice(raw_choice, position, events)
         usage = obj.get("usage")
         if usage is not None:
             decoded = _usage(usage)
@@ -365,9 +365,7 @@ class StreamDecoder:
         self._meta[meta.choice] = meta
         events.append(meta)
 
-    def _decode_choice(
-        self, choice: dict[str, Any], position: int, events: list[Event], *, streamed: bool
-    ) -> None:
+    def _decode_choice(self, choice: dict[str, Any], position: int, events: list[Event]) -> None:
         index = choice.get("index")
         if type(index) is not int:
             index = _int(index)
@@ -507,7 +505,7 @@ def decode_response(
             provider=spec.name,
         )
     decoder = StreamDecoder(spec, secrets)
-    events = decoder._decode(body, streamed=False)
+    events = decoder._decode(body)
     if not decoder._choices:
         raise ParleyError(
             ErrorKind.PROTOCOL,
