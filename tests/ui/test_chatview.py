@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from parley.core.markdown import render_markdown
 from parley.ui import chatview as chatview_module
+from parley.ui import theme
 from parley.ui.chatview import ChatView
 from parley.ui.message_widgets import AssistantMessageWidget, SafeTextBrowser, UserMessageWidget
 
@@ -473,3 +474,26 @@ def test_clear_removes_everything(qtbot: QtBot, view: ChatView) -> None:
     view.clear()
     QApplication.processEvents()
     assert view.messages() == [] and view.widget("u") is None
+
+
+def test_theme_change_recolours_code_blocks(qtbot: QtBot, view: ChatView) -> None:
+    done = view.add_assistant_message("a1")
+    done.append_text("```python\nimport os\n```\n")
+    done.set_finished("stop")
+    live = view.add_assistant_message("a2")
+    live.append_text("```python\nimport sys\n```\n\nmore")
+    live.flush()
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        theme.apply_theme(app, "dark")
+        assert theme.is_dark()
+        assert "#161b22" in done.body.toHtml()
+        qtbot.waitUntil(lambda: "#161b22" in live.body.toHtml(), timeout=2000)
+        assert "#f6f8fa" not in done.body.toHtml()
+        live.append_text(" text")
+        live.set_finished("stop")
+        assert live.body.toPlainText().endswith("more text")
+    finally:
+        theme.apply_theme(app, "light")
+    assert "#f6f8fa" in done.body.toHtml()

@@ -787,7 +787,8 @@ class AssistantMessageWidget(MessageWidget):
         return True
 
     def _render_final(self, force: bool = False) -> None:
-        """One exact render of the whole answer (Qt's block spacing as for a fresh document)."""
+        """Settle the rendering of a complete answer: finish a streamed document (it already
+        matches a one-shot render, but for an unclosed code block) or render it at once."""
         self._render_timer.stop()
         dark = theme.is_dark()
         key = (self._text, dark)
@@ -824,10 +825,18 @@ class AssistantMessageWidget(MessageWidget):
         self.body.setVisible(bool(self._text) or self.status == "streaming")
 
     def rerender(self) -> None:
-        """Re-render for a theme change."""
-        self._md.dark = theme.is_dark()
+        """Render again in the current theme's colours (code blocks carry their colours)."""
         if self.status != "streaming":
             self._render_final(force=True)
+            return
+        self._md = IncrementalMarkdown(dark=theme.is_dark())
+        self.body.document().clear()
+        self._tail_anchor = 0
+        self._stable_shown = False
+        self._stable_table_end = False
+        self._open_code = None
+        self._code_cursor = None
+        self._schedule()
 
     def text(self) -> str:
         return self._text
