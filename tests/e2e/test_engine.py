@@ -407,10 +407,11 @@ STREAM_FAULTS = [
     ),
     Fault(
         "slow_first_byte",
-        Behavior(text=TEXT, first_byte_delay=0.6),
+        Behavior(text=TEXT, first_byte_delay=1.5),
         None,
         retries=1,
-        engine_kw={"read_timeout": 0.2},
+        # Generous enough that the healthy second attempt never times out on a busy machine.
+        engine_kw={"read_timeout": 0.6},
     ),
     Fault(
         "slow_first_byte_always",
@@ -464,10 +465,11 @@ JSON_FAULTS = [
     Fault("huge", Behavior(text=TEXT, huge_chunk=2_000_000), None),
     Fault(
         "slow_first_byte",
-        Behavior(text=TEXT, first_byte_delay=0.6),
+        Behavior(text=TEXT, first_byte_delay=1.5),
         None,
         retries=1,
-        engine_kw={"read_timeout": 0.2},
+        # Generous enough that the healthy second attempt never times out on a busy machine.
+        engine_kw={"read_timeout": 0.6},
     ),
 ]
 
