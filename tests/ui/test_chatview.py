@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QTextCursor, QTextDocument, QTextFormat
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractButton, QApplication
 from pytestqt.qtbot import QtBot
 
 from parley.core.markdown import render_markdown
@@ -497,3 +497,19 @@ def test_theme_change_recolours_code_blocks(qtbot: QtBot, view: ChatView) -> Non
     finally:
         theme.apply_theme(app, "light")
     assert "#f6f8fa" in done.body.toHtml()
+
+
+def test_every_control_has_an_accessible_name_and_takes_focus(qtbot: QtBot, view: ChatView) -> None:
+    view.add_user_message("u", "hi", branch=(0, 2))
+    w = view.add_assistant_message("a", branch=(1, 2))
+    w.append_reasoning("hmm")
+    w.append_text("text")
+    w.set_error("rate_limit", "Too many requests.", "slow down", "euri", retry_after=30)
+    controls = view.findChildren(QAbstractButton)
+    assert len(controls) >= 12
+    for c in controls:
+        assert c.accessibleName(), c.text()
+        assert c.focusPolicy() != Qt.FocusPolicy.NoFocus, c.text()
+    for browser in view.findChildren(SafeTextBrowser):
+        assert browser.accessibleName()
+    w.cancel_countdown()

@@ -2,6 +2,14 @@
 
 Long chats stay fast by building widgets only for the newest messages (`PAGE` at a time) and
 adding earlier pages when the user scrolls to the top, keeping the visible content in place.
+
+`load_messages` takes rows as mappings or objects with these keys/attributes (all optional but
+`id` and `role`): id, role ("user" | "assistant" | "tool"; "system" rows are skipped), content
+(str, or parts with `type` "text"/"image"), images (extra ImageParts), branch ((index 0-based,
+count)), reasoning, tool_calls (items with name, arguments), refusal, status ("complete" |
+"stopped" | "failed" | "streaming"), finish_reason, error ({kind, message, provider_message,
+provider_id or provider}), metrics ({model_used, ttft_ms, tokens_per_s, prompt_tokens,
+completion_tokens, reasoning_tokens, cached_tokens, cost, total_ms, currency, estimated}).
 """
 
 from __future__ import annotations
@@ -213,7 +221,9 @@ class ChatView(QWidget):
             w.set_finished(_get(row, "finish_reason", None) or "stop")
         metrics = _get(row, "metrics", None)
         if metrics:
-            w.set_metrics(**{k: _get(metrics, k) for k in METRIC_KEYS if _get(metrics, k)})
+            w.set_metrics(
+                **{k: _get(metrics, k) for k in METRIC_KEYS if _get(metrics, k) is not None}
+            )
         return w
 
     def load_messages(self, rows: Sequence[Any]) -> None:
