@@ -183,3 +183,15 @@ def test_every_control_has_an_accessible_name(composer: Composer) -> None:
     for w in controls:
         assert w.accessibleName(), w
         assert w.focusPolicy() != Qt.FocusPolicy.NoFocus, w
+
+
+def test_images_refused_when_the_model_takes_none(qtbot: QtBot, composer: Composer) -> None:
+    composer.set_images_allowed(False, "gpt-x does not take images.")
+    assert not composer.attach_button.isEnabled()
+    QGuiApplication.clipboard().setImage(_png_image())
+    composer.edit.paste()
+    assert composer.attachments() == []
+    assert composer.notice.isVisible() and composer.notice.text() == "gpt-x does not take images."
+    composer.set_images_allowed(True)
+    composer.edit.paste()
+    assert len(composer.attachments()) == 1

@@ -153,6 +153,7 @@ class Composer(QWidget):
         self._attachments: list[ImagePart] = []
         self._streaming = False
         self._pasted = 0
+        self._images_refused = ""  # why images can't be attached now ("" = they can)
         self.setAcceptDrops(True)
 
         outer = QVBoxLayout(self)
@@ -316,12 +317,31 @@ class Composer(QWidget):
         self._attachments = []
         self.attachments_changed.emit()
 
+    def set_images_allowed(self, allowed: bool, reason: str = "") -> None:
+        """Whether the current model takes images; `reason` is shown when one is refused."""
+        self._images_refused = "" if allowed else (reason or "This model does not take images.")
+        self.attach_button.setEnabled(allowed)
+        self.attach_button.setToolTip(
+            "Attach images (or paste / drop them)" if allowed else self._images_refused
+        )
+
+    def _refuse_images(self) -> bool:
+        if self._images_refused:
+            self.notice.setText(self._images_refused)
+            self.notice.show()
+            return True
+        return False
+
     def _on_images_pasted(self, images: list[QImage]) -> None:
+        if self._refuse_images():
+            return
         for image in images:
             self._pasted += 1
             self.add_attachment(image_part_from_qimage(image, f"pasted-{self._pasted}.png"))
 
     def add_image_files(self, paths: list[str]) -> None:
+        if self._refuse_images():
+            return
         problems: list[str] = []
         for raw in paths:
             path = Path(raw)
