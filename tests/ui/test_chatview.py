@@ -513,3 +513,22 @@ def test_every_control_has_an_accessible_name_and_takes_focus(qtbot: QtBot, view
     for browser in view.findChildren(SafeTextBrowser):
         assert browser.accessibleName()
     w.cancel_countdown()
+
+
+def test_reveal_message_builds_earlier_pages_and_scrolls_there(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    rows = [{"id": f"m{i}", "role": "user", "content": f"message {i}"} for i in range(200)]
+    view.load_messages(rows)
+    assert view.widget("m5") is None
+    assert not view.reveal_message("nope")
+    assert view.reveal_message("m5")
+    target = view.widget("m5")
+    assert target is not None
+    bar = view.scroll.verticalScrollBar()
+
+    def target_on_screen() -> bool:
+        top = target.mapTo(view.scroll.viewport(), target.rect().topLeft()).y()
+        return 0 <= top < view.scroll.viewport().height() and bar.value() < bar.maximum()
+
+    qtbot.waitUntil(target_on_screen, timeout=2000)

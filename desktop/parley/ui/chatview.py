@@ -110,6 +110,7 @@ class ChatView(QWidget):
         self._first_loaded = 0
         self._stick_to_bottom = True
         self._keep_from_bottom: int | None = None
+        self._reveal_target: MessageWidget | None = None
         bar = self.scroll.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -256,6 +257,30 @@ class ChatView(QWidget):
         if stick:
             self.scroll_to_bottom()
 
+    def reveal_message(self, msg_id: str) -> bool:
+        """Scroll to a message (building earlier pages if needed) and focus it.
+
+        False when the loaded branch has no such message.
+        """
+        if msg_id not in self._widgets:
+            ids = [str(_get(r, "id", "")) for r in self._rows[: self._first_loaded]]
+            if msg_id not in ids:
+                return False
+            while self._first_loaded > ids.index(msg_id):
+                self._load_earlier()
+        self._stick_to_bottom = False
+        self._keep_from_bottom = None
+        self._reveal_target = self._widgets[msg_id]
+        QTimer.singleShot(0, self._reveal_now)  # after the new widgets are laid out
+        return True
+
+    def _reveal_now(self) -> None:
+        target, self._reveal_target = self._reveal_target, None
+        if target is not None:
+            self._container.layout().activate()
+            self.scroll.ensureWidgetVisible(target, 0, 40)
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def loaded_count(self) -> int:
         return len(self._widgets)
 
@@ -276,7 +301,9 @@ class ChatView(QWidget):
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
         bar = self.scroll.verticalScrollBar()
-        if self._keep_from_bottom is not None:
+        if self._reveal_target is not None:
+            self._reveal_now()
+        elif self._keep_from_bottom is not None:
             bar.setValue(maximum - self._keep_from_bottom)
             self._keep_from_bottom = None
         elif self._stick_to_bottom:
