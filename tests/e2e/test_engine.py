@@ -546,3 +546,13 @@ def test_arbitrary_reply_bodies_give_events_or_a_parley_error(
     else:
         assert out.error.message and out.result.status == "failed"
     emulator.clear()
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_a_login_page_with_status_200_is_named_as_such(emu: Emulator, stream: bool) -> None:
+    page = "<html><head><title>Sign in</title></head><body><h1>Hotel Wi-Fi</h1></body></html>"
+    emu.push(Behavior(body=page, headers={"content-type": "text/html"}), "openai")
+    out = run_one(emu, "openai", stream=stream)
+    assert out.error is not None and out.error.kind is ErrorKind.PROTOCOL
+    assert "web page" in out.error.message
+    assert out.error.provider_message == "Sign in: Hotel Wi-Fi"

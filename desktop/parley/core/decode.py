@@ -570,6 +570,34 @@ def _looks_like_html(body: str) -> bool:
     return head.startswith(("<!doctype", "<html", "<head", "<body")) or "<html" in head
 
 
+def body_summary(body_text: str, limit: int = 200) -> str | None:
+    """A short, markup-free line describing an unexpected body (an HTML page, plain text)."""
+    text = body_text.strip()
+    if not text:
+        return None
+    if _looks_like_html(text):
+        return _html_message(text)
+    return _clip(text, limit)
+
+
+def not_an_answer(provider: str, body_text: str, secrets: Iterable[str | None] = ()) -> ParleyError:
+    """The error for a 200 reply that holds neither JSON nor an event stream."""
+    summary = body_summary(body_text)
+    if _looks_like_html(body_text):
+        message = (
+            f"{provider} answered with a web page instead of an answer. Check the base URL; "
+            "a login page or a proxy may be in the way."
+        )
+    else:
+        message = f"{provider} sent an answer that is not valid JSON."
+    return ParleyError(
+        ErrorKind.PROTOCOL,
+        message,
+        provider=provider,
+        provider_message=redact(summary, list(secrets)) if summary else None,
+    )
+
+
 def _detail_text(detail: Any) -> str | None:
     if isinstance(detail, str):
         return detail

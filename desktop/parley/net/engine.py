@@ -29,7 +29,7 @@ import httpx
 
 from parley import __version__
 from parley.core.catalog import ModelListing, ProviderSpec
-from parley.core.decode import StreamDecoder, decode_response, parse_error
+from parley.core.decode import StreamDecoder, decode_response, not_an_answer, parse_error
 from parley.core.errors import ErrorKind, ParleyError, redact
 from parley.core.events import Event, Meta, RawEvent, Retrying
 from parley.core.modellist import ModelInfo, fallback_models, parse_models
@@ -110,6 +110,11 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
         seen.add(id(node))
         yield node
         node = node.__cause__ or node.__context__
+
+
+def _looks_like_sse(text: str) -> bool:
+    first = text.lstrip("\ufeff\r\n\t ").split("\n", 1)[0]
+    return not first or first.startswith(("data", ":", "event", "id", "retry"))
 
 
 def _keep_partial(err: ParleyError, partial: bool) -> ParleyError:
@@ -411,6 +416,8 @@ class Engine:
                 for event in decode_response(spec, body, progress.secrets):
                     yield event
                 return
+        if unframed and not _looks_like_sse(unframed):
+            raise not_an_answer(spec.name, unframed, progress.secrets)
         for event in decoder.finish():
             yield event
 
@@ -430,12 +437,7 @@ class Engine:
         try:
             body: Any = json.loads(text)
         except ValueError:
-            raise ParleyError(
-                ErrorKind.PROTOCOL,
-                f"{spec.name} sent an answer that is not valid JSON.",
-                provider=spec.name,
-                provider_message=redact(" ".join(text.split())[:200], progress.secrets) or None,
-            ) from None
+            raise not_an_answer(spec.name, text, progress.secrets) from None
         events += decode_response(spec, body, progress.secrets)
         return events
 
