@@ -133,7 +133,8 @@ class ChatView(QWidget):
         """The message widgets built so far, top to bottom."""
         out: list[MessageWidget] = []
         for i in range(self._column.count()):
-            w = self._column.itemAt(i).widget()
+            item = self._column.itemAt(i)
+            w = item.widget() if item is not None else None
             if isinstance(w, MessageWidget):
                 out.append(w)
         return out
@@ -277,7 +278,7 @@ class ChatView(QWidget):
     def _reveal_now(self) -> None:
         target, self._reveal_target = self._reveal_target, None
         if target is not None:
-            self._container.layout().activate()
+            self._column.activate()
             self.scroll.ensureWidgetVisible(target, 0, 40)
             target.setFocus(Qt.FocusReason.OtherFocusReason)
 

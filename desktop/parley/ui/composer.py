@@ -35,7 +35,7 @@ SEND_KEYS = ("enter", "ctrl_enter")
 def image_part_from_qimage(image: QImage, name: str) -> ImagePart:
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buf, "PNG")
+    image.save(buf, "PNG")  # type: ignore[call-overload]  # the stubs want bytes; Qt wants str
     data = base64.b64encode(bytes(buf.data().data())).decode("ascii")
     return ImagePart(mime="image/png", data=data, name=name)
 
@@ -310,7 +310,8 @@ class Composer(QWidget):
 
     def clear_attachments(self) -> None:
         for i in reversed(range(self._chips.count())):
-            w = self._chips.itemAt(i).widget()
+            item = self._chips.itemAt(i)
+            w = item.widget() if item is not None else None
             if isinstance(w, AttachmentChip):
                 w.hide()
                 w.deleteLater()

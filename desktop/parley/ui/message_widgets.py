@@ -106,7 +106,7 @@ class SafeTextBrowser(QTextBrowser):
         self.anchorClicked.connect(self._on_anchor)
         self.setFixedHeight(8)
 
-    def loadResource(self, type: int, name: QUrl) -> Any:
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
         # Untrusted content: never load images or style sheets from anywhere.
         return None
 
