@@ -119,3 +119,12 @@ def test_wrong_key_and_odd_payloads(emu: Emulator) -> None:
         list_models(emu, "eurouter", "eurouter", None)
     assert info.value.kind is ErrorKind.SERVER and info.value.provider_message == "down"
     emu.clear()
+
+
+def test_a_listing_marked_keyless_still_sends_the_key_where_there_is_one(emu: Emulator) -> None:
+    # openai-compatible lists without a key for local servers, but a hosted endpoint wants it.
+    assert not spec("openai-compatible").models.needs_auth
+    models = list_models(emu, "openai-compatible", "openai", emu.key("openai"))
+    assert models, "the key was not sent, so the endpoint refused the listing"
+    sent = [r for r in emu.requests if r.path.startswith("/openai/v1/models")][-1]
+    assert sent.headers.get("authorization") == f"Bearer {emu.key('openai')}"

@@ -477,13 +477,15 @@ class Engine:
         if cached is not None and not refresh and time.monotonic() - cached[0] < self.models_ttl:
             return list(cached[1])
         headers: dict[str, str] = {"Accept": "application/json"}
-        if spec.models.needs_auth:
-            if spec.auth.required and not key:
-                raise ParleyError(
-                    ErrorKind.CONFIG,
-                    f"Add a key for {spec.name} to list its models.",
-                    provider=spec.name,
-                )
+        if spec.models.needs_auth and spec.auth.required and not key:
+            raise ParleyError(
+                ErrorKind.CONFIG,
+                f"Add a key for {spec.name} to list its models.",
+                provider=spec.name,
+            )
+        if key:
+            # A listing that works without a key (EUrouter) still gets one where we have it:
+            # the same provider file also serves endpoints that want it (openai-compatible).
             headers.update(auth_headers(spec, key))
         url = base + "/" + spec.models.path.lstrip("/")
         check_url(spec.name, url)
