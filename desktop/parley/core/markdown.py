@@ -413,3 +413,10 @@ class IncrementalMarkdown:
         if replace_all:
             return Update(self.stable_html, True, open_code, self)
         return Update(new_stable, False, open_code, self)
+
+
+def warm_up(languages: Sequence[str] = ("python", "javascript", "bash", "json")) -> None:
+    """Import the Markdown rules and the common Pygments lexers ahead of the first answer (the
+    first code block of a language otherwise costs a one-off import of tens of ms mid-stream).
+    Call it when the window is idle after start-up."""
+    render_markdown("".join(f"```{lang}\nx\n```\n\n" for lang in languages) + "| a |\n|---|\n")

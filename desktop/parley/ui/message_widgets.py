@@ -446,6 +446,29 @@ def format_metrics(
     return "  ·  ".join(parts)
 
 
+class _Growing:
+    """A string built from many small pieces without copying it on every piece."""
+
+    __slots__ = ("_done", "_parts")
+
+    def __init__(self) -> None:
+        self._done = ""
+        self._parts: list[str] = []
+
+    def append(self, piece: str) -> None:
+        self._parts.append(piece)
+
+    def set(self, value: str) -> None:
+        self._done = value
+        self._parts.clear()
+
+    def get(self) -> str:
+        if self._parts:
+            self._done += "".join(self._parts)
+            self._parts.clear()
+        return self._done
+
+
 class AssistantMessageWidget(MessageWidget):
     """An assistant answer: streamed Markdown, reasoning, tool calls, badges, errors, metrics."""
 
@@ -474,8 +497,8 @@ class AssistantMessageWidget(MessageWidget):
         self.header.addWidget(self.regenerate_button)
         self.regenerate_button.hide()
 
-        self._text = ""
-        self._reasoning = ""
+        self._text_buf = _Growing()
+        self._reasoning_buf = _Growing()
         self._reasoning_shown = 0
         self._md = IncrementalMarkdown(dark=theme.is_dark())
         self._final_key: tuple[str, bool] | None = None
@@ -669,18 +692,34 @@ class AssistantMessageWidget(MessageWidget):
     def error_card(self) -> QFrame:
         return self._ensure_error_card()
 
+    @property
+    def _text(self) -> str:
+        return self._text_buf.get()
+
+    @_text.setter
+    def _text(self, value: str) -> None:
+        self._text_buf.set(value)
+
+    @property
+    def _reasoning(self) -> str:
+        return self._reasoning_buf.get()
+
+    @_reasoning.setter
+    def _reasoning(self, value: str) -> None:
+        self._reasoning_buf.set(value)
+
     # --- streaming -------------------------------------------------------------------------
 
     def append_text(self, delta: str) -> None:
         if delta:
             self._clear_retrying()
-            self._text += delta
+            self._text_buf.append(delta)
             self._schedule()
 
     def append_reasoning(self, delta: str) -> None:
         if delta:
             self._clear_retrying()
-            self._reasoning += delta
+            self._reasoning_buf.append(delta)
             if self.reasoning_toggle.isHidden():
                 self.reasoning_toggle.show()
             self._schedule()

@@ -11,6 +11,7 @@ from parley.core.markdown import (
     render_markdown,
     render_open_code,
     stable_boundary,
+    warm_up,
 )
 
 SAMPLE = """# Title
@@ -212,3 +213,11 @@ def test_incremental_equals_full_render_property(lines: list[str], step: int) ->
         full = render_markdown(text[:end])
         assert stable + up.tail_html == full.html, text[:end]
         assert inc.code_blocks == full.code_blocks
+
+
+def test_warm_up_loads_lexers() -> None:
+    import sys
+
+    sys.modules.pop("pygments.lexers.rust", None)
+    warm_up(("rust",))
+    assert "pygments.lexers.rust" in sys.modules
