@@ -99,6 +99,7 @@ async def _self_test(app: QApplication, t0: float, timeout: float) -> int:
             window = await open_main_window(app, first_run=False)
             while not window.isVisible():
                 await asyncio.sleep(0.005)
+            await window.wait_started()
             await _wait_idle()
             ready_ms = (time.perf_counter() - t0) * 1000
             report = window.self_test_report()

@@ -66,7 +66,7 @@ def services(emu: Emulator, parley_home: Path) -> Iterator[Services]:
 
 async def opened(qapp: QApplication, services: Services) -> MainWindow:
     window = await open_main_window(qapp, services, first_run=False)
-    await wait_for(lambda: window._started, what="the window to finish starting")
+    await window.wait_started()
     return window
 
 

@@ -130,6 +130,7 @@ class ChatSession:
         listener: SessionListener | None = None,
         *,
         save_interval: float = 0.2,
+        yield_interval: float = 0.008,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -138,6 +139,7 @@ class ChatSession:
         self.catalog = catalog
         self.listener: SessionListener = listener or NullListener()
         self.save_interval = save_interval
+        self.yield_interval = yield_interval  # longest stretch of event handling between yields
         self.clock = clock
 
     # --- conversations ------------------------------------------------------------------
@@ -302,12 +304,16 @@ class ChatSession:
     async def _stream(self, turn: Turn, key: str | None) -> None:
         result = turn.result
         result.mark_started(self.clock())
-        last_save = self.clock()
+        last_save = last_yield = self.clock()
         saved_size = 0
         try:
             async with contextlib.aclosing(self.engine.run(turn.spec, turn.request, key)) as events:
                 async for event in events:
                     now = self.clock()
+                    if now - last_yield >= self.yield_interval:
+                        # One network read can hold thousands of events; let the UI breathe.
+                        await asyncio.sleep(0)
+                        last_yield = now = self.clock()
                     result.apply(event, now)
                     if isinstance(event, Retrying):
                         turn.retry_delay = event.delay

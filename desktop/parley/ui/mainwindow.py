@@ -130,8 +130,14 @@ class Services:
         return self._keys
 
     def warm_up(self) -> None:
+        """Make what the first send needs (runs in a worker thread after the window is up)."""
         self.engine  # noqa: B018 - made now rather than on the first send
         self.keys  # noqa: B018
+        # The first code block would otherwise compile the lexer's rules on the UI thread.
+        from pygments.lexers import get_lexer_by_name
+
+        for name in ("python", "bash", "json"):
+            get_lexer_by_name(name)
 
     def key(self, provider_id: str) -> str | None:
         try:
@@ -358,6 +364,8 @@ class MainWindow(QMainWindow):
         self.settings = services.settings
         self.store = services.store
         self._started = False
+        self._opening = False
+        self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
         self.session = ChatSession(
@@ -398,6 +406,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         # Top bar: provider, model (+ details), preset; keys, settings, panel toggle.
         top = QWidget(self)
+        self.top_bar = top
         top.setObjectName("topBar")
         bar = QHBoxLayout(top)
         bar.setContentsMargins(10, 6, 10, 6)
@@ -504,6 +513,7 @@ class MainWindow(QMainWindow):
         rl.setSpacing(0)
         rl.addWidget(top)
         line = QFrame(root)
+        self.top_rule = line
         line.setObjectName("topRule")
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Plain)
@@ -579,22 +589,27 @@ class MainWindow(QMainWindow):
         sb.search_changed.connect(self._search)
 
     def _apply_local_style(self) -> None:
+        # Style sheets go on the small parts, never on the window: a sheet on an ancestor makes
+        # Qt re-polish every message widget of the chat against it.
         c = theme.colors()
-        self.setStyleSheet(
+        self.top_bar.setStyleSheet(
+            f"QWidget#topBar {{ background: {c.window}; }}QLabel#modelInfo {{ color: {c.muted}; }}"
+        )
+        self.top_rule.setStyleSheet(f"QFrame#topRule {{ color: {c.card_border}; }}")
+        self.sidebar.setStyleSheet(
             f"""
-            QWidget#topBar {{ background: {c.window}; }}
-            QFrame#topRule {{ color: {c.card_border}; }}
             QWidget#sidebar {{ background: {c.window}; }}
             QListWidget#conversationList {{ background: {c.window}; border: none; }}
             QListWidget#conversationList::item {{ padding: 6px 4px; border-radius: 6px; }}
             QListWidget#conversationList::item:selected {{
                 background: {c.user_card}; color: {c.text}; }}
-            QLabel#modelInfo, QLabel#sidebarStatus {{ color: {c.muted}; }}
-            QFrame#banner {{ background: {c.warn_bg}; border-bottom: 1px solid {c.card_border}; }}
-            QFrame#banner QLabel {{ color: {c.warn_text}; }}
+            QLabel#sidebarStatus {{ color: {c.muted}; }}
             QFrame#undoBar {{ background: {c.badge_bg}; border-radius: 6px; }}
-            QSplitter#mainSplitter::handle {{ background: {c.card_border}; }}
             """
+        )
+        self.banner.setStyleSheet(
+            f"QFrame#banner {{ background: {c.warn_bg}; border-bottom: 1px solid "
+            f"{c.card_border}; }} QFrame#banner QLabel {{ color: {c.warn_text}; }}"
         )
 
     # --- providers and models ---------------------------------------------------------------------
@@ -633,6 +648,10 @@ class MainWindow(QMainWindow):
         index = self.provider_combo.findData(provider_id)
         if index < 0:
             return
+        if index == self.provider_combo.currentIndex() and self.panel.spec() is not None:
+            if model and model != self.model():
+                self.model_combo.setEditText(model)
+            return
         with QSignalBlocker(self.provider_combo):
             self.provider_combo.setCurrentIndex(index)
         self._provider_changed(model)
@@ -666,12 +685,26 @@ class MainWindow(QMainWindow):
         self._model_changed(current)
 
     def finish_startup(self) -> None:
-        """After the first paint: make the engine and key store, then fetch the model list."""
-        if self._started or self._closing:
+        """After the first paint: make the engine and key store (importing httpx and keyring in
+        a worker thread, so the window stays responsive meanwhile), then fetch the model list."""
+        if self._warm_up is not None or self._closing:
             return
+        self._warm_up = self.tasks.spawn(self._warm_up_services(), name="parley:warm-up")
+
+    async def _warm_up_services(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.services.warm_up)
+        except Exception as exc:  # e.g. a keyring backend that fails to load: say so, go on
+            log.warning("starting the engine or key store failed: %s", exc)
+            self.banner.show_message(f"Part of Parley failed to start: {exc}")
         self._started = True
-        self.services.warm_up()
         self.load_models()
+
+    async def wait_started(self) -> None:
+        """Return once the engine and the key store are made (see `finish_startup`)."""
+        self.finish_startup()
+        if self._warm_up is not None:
+            await asyncio.wait([self._warm_up])
 
     def load_models(self, refresh: bool = False) -> None:
         if not self._started:
@@ -857,8 +890,12 @@ class MainWindow(QMainWindow):
             return
         self._leave_conversation()
         self.conversation_id = conversation_id
-        self._restore_settings_of(conv)
-        self.system_prompt.set_text(conv.system_prompt)
+        self._opening = True
+        try:
+            self._restore_settings_of(conv)
+            self.system_prompt.set_text(conv.system_prompt)
+        finally:
+            self._opening = False
         self.render_conversation()
         self.composer.set_draft(conv.draft)
         self.composer.set_attachments(self._attachments.get(conversation_id, []))
@@ -1267,7 +1304,7 @@ class MainWindow(QMainWindow):
 
     def _update_preview(self, path: Sequence[StoredMessage] | None = None) -> None:
         spec = self.spec()
-        if spec is None or not self.panel.isVisible():
+        if spec is None or not self.panel.isVisible() or self._opening:
             return
         messages: list[Message] = []
         system = self.system_prompt.text()

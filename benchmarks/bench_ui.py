@@ -1,0 +1,381 @@
+"""Window figures against PRODUCT.md's targets, in one run, printed as one table:
+
+- start-up to an interactive window (process start -> window shown and the event loop idle),
+  Parley's real main window vs a bare PySide6 window started the same way in the same run
+  (subprocesses, interleaved, median of several; target ratio <= 1.5). Parley's "fully ready"
+  time (engine and key store loaded as well, which happens after the window is up) is shown too;
+- streaming into the real chat view from the loopback emulator at full speed: tokens/s end to
+  end (send -> answer stored; target >= 5,000) and the event loop's stalls while it streams,
+  measured as a 5 ms QTimer's lateness (target p99 <= 16 ms, max <= 50 ms);
+- a 2,000-message conversation opened in the window (until painted and idle; target <= 300 ms)
+  and the process's resident memory afterwards (target <= 300 MB).
+
+Run: `QT_QPA_PLATFORM=offscreen python -m benchmarks ui` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+STARTUP_RUNS = 7
+STREAM_CHARS = 160_000  # 40,000 chunks of 4 characters
+CONVERSATION_MESSAGES = 2_000
+
+IDLE = """
+def idle_then(callback, rounds=3):
+    from PySide6.QtCore import QTimer
+    if rounds == 0:
+        callback()
+    else:
+        QTimer.singleShot(0, lambda: idle_then(callback, rounds - 1))
+"""
+
+BARE = (
+    IDLE
+    + """
+import sys
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+app = QApplication(sys.argv[:1])
+w = QMainWindow()
+w.setCentralWidget(QLabel("hello"))
+w.resize(1280, 820)
+w.show()
+def ready():
+    print("interactive", flush=True)
+    app.quit()
+idle_then(ready)
+app.exec()
+"""
+)
+
+PARLEY = """
+import asyncio, sys
+from PySide6.QtWidgets import QApplication
+from qasync import QEventLoop
+app = QApplication(sys.argv[:1])
+app.setQuitOnLastWindowClosed(False)
+
+async def run():
+    from parley.app import _wait_idle
+    from parley.ui.mainwindow import open_main_window
+    window = await open_main_window(app, first_run=False)
+    await _wait_idle()
+    print("interactive", flush=True)
+    await window.wait_started()
+    await _wait_idle()
+    print("ready", flush=True)
+    window.close()
+    await window.shutdown()
+
+with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
+    runner.run(run())
+"""
+
+
+def _timed_start(code: str, env: dict[str, str]) -> dict[str, float]:
+    """Seconds from spawning the process to each line it prints."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    marks: dict[str, float] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        marks.setdefault(line.strip(), time.perf_counter() - t0)
+    if proc.wait(timeout=120) != 0 or "interactive" not in marks:
+        raise RuntimeError(f"the start-up probe failed (exit {proc.returncode})")
+    return marks
+
+
+def bench_startup() -> list[tuple[str, str, str, bool | None]]:
+    home = tempfile.mkdtemp(prefix="parley-bench-start-")
+    env = dict(os.environ, PARLEY_HOME=home)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    bare: list[float] = []
+    parley: list[float] = []
+    ready: list[float] = []
+    _timed_start(PARLEY, env)  # first run creates the database and settings; not counted
+    for _ in range(STARTUP_RUNS):
+        bare.append(_timed_start(BARE, env)["interactive"])
+        marks = _timed_start(PARLEY, env)
+        parley.append(marks["interactive"])
+        ready.append(marks.get("ready", float("nan")))
+    b, p, r = (statistics.median(x) * 1000 for x in (bare, parley, ready))
+    ratio = p / b
+    return [
+        ("start-up: bare PySide6 window", f"{b:.0f} ms", "(reference)", None),
+        ("start-up: Parley window interactive", f"{p:.0f} ms", "", None),
+        ("start-up ratio (Parley / bare)", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
+        ("start-up: Parley fully ready (engine, keyring)", f"{r:.0f} ms", "(info)", None),
+    ]
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _reply(chars: int) -> str:
+    paragraph = (
+        "Streaming text with **bold**, `code` and a [link](https://example.com) keeps going "
+        "so that the view has real Markdown to lay out while tokens arrive. "
+    )
+    block = "```python\nfor i in range(10):\n    print(i * i)\n```\n\n"
+    out: list[str] = []
+    size = 0
+    n = 0
+    while size < chars:
+        piece = (paragraph * 3 + "\n\n") if n % 4 else block
+        out.append(piece)
+        size += len(piece)
+        n += 1
+    return "".join(out)[:chars]
+
+
+class StallMeter:
+    """A 5 ms repeating QTimer; how late each tick is shows how long the loop was blocked."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.lateness_ms: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.lateness_ms.clear()
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lateness_ms.append(max(0.0, (now - self._last) * 1000 - 5.0))
+        self._last = now
+
+    def p99(self) -> float:
+        data = sorted(self.lateness_ms)
+        return data[min(len(data) - 1, int(len(data) * 0.99))] if data else float("nan")
+
+    def max(self) -> float:
+        return max(self.lateness_ms, default=float("nan"))
+
+
+def _fill_conversation(store: Any, messages: int) -> int:
+    conv: int = store.create_conversation(title="A very long conversation", provider="euri")
+    parent = None
+    answer = (
+        "Here is a longer answer with a list:\n\n- one\n- two\n- three\n\n"
+        "```python\ndef f(x):\n    return x * 2\n```\n\nAnd a closing paragraph with **bold**."
+    )
+    with store.batch():
+        for i in range(messages // 2):
+            parent = store.add_message(conv, parent, "user", f"Question number {i}: what next?")
+            msg = store.begin_answer(conv, parent, {"model": "m"}, "euri", "m")
+            store.finish_answer(msg, text=f"Answer {i}. {answer}", finish_reason="stop")
+            parent = msg
+    return conv
+
+
+EMULATOR = """
+import sys, time
+from tests.helpers.emulator import Behavior, Emulator
+from benchmarks.bench_ui import STREAM_CHARS, _reply
+emu = Emulator(0, default=Behavior(text=_reply(STREAM_CHARS), chunk_chars=4))
+emu.start()
+print(emu.port, flush=True)
+sys.stdin.read()  # until the benchmark closes our stdin
+emu.stop()
+"""
+
+
+class ServerProcess:
+    """The emulator in its own process: in-process, its thread would compete with the UI for
+    the GIL and the stalls measured would be partly the server's."""
+
+    def __enter__(self) -> ServerProcess:
+        root = str(Path(__file__).resolve().parents[1])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", EMULATOR],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        return self
+
+    def base_url(self, provider: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{provider}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+async def _bench_in_window(app: Any) -> list[tuple[str, str, str, bool | None]]:
+    from tests.helpers.emulator.dialects import key_for
+
+    from parley.app import _wait_idle
+    from parley.core.catalog import load_catalog
+    from parley.core.secrets import KeyStore
+    from parley.core.settings import Settings
+    from parley.core.store import Store
+    from parley.ui.mainwindow import Services, open_main_window
+
+    rows: list[tuple[str, str, str, bool | None]] = []
+    with ServerProcess() as emu:
+        keys = KeyStore()
+        keys.set("euri", key_for("euri"), session_only=True)
+        settings = Settings(
+            first_run_done=True,
+            last_provider="euri",
+            last_model="bench",
+            base_urls={"euri": emu.base_url("euri")},
+        )
+        services = Services(load_catalog(), settings, Store.open(), keys=keys)
+        window = await open_main_window(app, services, first_run=False)
+        await window.wait_started()
+        await _wait_idle()
+        try:
+            # Streaming at full speed into the real chat view.
+            text = _reply(STREAM_CHARS)
+            meter = StallMeter()
+            meter.start()
+            t0 = time.perf_counter()
+            window.send("Stream as fast as you can", [])
+            while not window.is_streaming():
+                await asyncio.sleep(0)
+            while window.is_streaming():
+                await asyncio.sleep(0.005)
+            await _wait_idle()
+            elapsed = time.perf_counter() - t0
+            meter.stop()
+            conv = window.conversation_id
+            assert conv is not None
+            stored = services.store.current_path(conv)[-1]
+            if stored.text != text:
+                raise RuntimeError("the streamed answer did not arrive whole")
+            tokens = (stored.usage or {}).get("completion_tokens") or len(text) / 4
+            rate = tokens / elapsed
+            rows.append(
+                ("streaming: tokens/s end to end", f"{rate:,.0f}", ">= 5,000", rate >= 5000)
+            )
+            rows.append(
+                (
+                    "streaming: loop stall p99",
+                    f"{meter.p99():.1f} ms",
+                    "<= 16 ms",
+                    meter.p99() <= 16,
+                )
+            )
+            rows.append(
+                (
+                    "streaming: loop stall max",
+                    f"{meter.max():.1f} ms",
+                    "<= 50 ms",
+                    meter.max() <= 50,
+                )
+            )
+
+            # A 2,000-message conversation.
+            big = _fill_conversation(services.store, CONVERSATION_MESSAGES)
+            window.new_chat()
+            await _wait_idle()
+            t0 = time.perf_counter()
+            window.open_conversation(big)
+            await _wait_idle()
+            opened_ms = (time.perf_counter() - t0) * 1000
+            if len(services.store.current_path(big)) != CONVERSATION_MESSAGES:
+                raise RuntimeError("the long conversation is not all there")
+            rows.append(
+                (
+                    f"{CONVERSATION_MESSAGES:,}-message conversation opened",
+                    f"{opened_ms:.0f} ms",
+                    "<= 300 ms",
+                    opened_ms <= 300,
+                )
+            )
+            # Scrolling up: the view builds earlier messages a page at a time.
+            bar = window.chat.scroll.verticalScrollBar()
+            meter.start()
+            t0 = time.perf_counter()
+            pages = 0
+            while window.chat.loaded_count() < 300 and pages < 50:
+                bar.setValue(bar.minimum())
+                await _wait_idle()
+                pages += 1
+            meter.stop()
+            loaded = window.chat.loaded_count()
+            rows.append(
+                (
+                    "scrolling up: loop stall max",
+                    f"{meter.max():.1f} ms ({loaded} built)",
+                    "<= 50 ms",
+                    meter.max() <= 50,
+                )
+            )
+            rss = _rss_mb()
+            rows.append(("resident memory after that", f"{rss:.0f} MB", "<= 300 MB", rss <= 300))
+        finally:
+            window.close()
+            await window.shutdown()
+    return rows
+
+
+def bench_window() -> list[tuple[str, str, str, bool | None]]:
+    from PySide6.QtWidgets import QApplication
+    from qasync import QEventLoop
+
+    os.environ["PARLEY_HOME"] = tempfile.mkdtemp(prefix="parley-bench-ui-")
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
+        return runner.run(_bench_in_window(app))
+
+
+def main() -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)  # tests.helpers.emulator
+    rows = bench_startup() + bench_window()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'what':<{width}}  {'measured':>22}  {'target':>12}  result")
+    for what, measured, target, ok in rows:
+        verdict = "" if ok is None else ("ok" if ok else "MISSED")
+        print(f"{what:<{width}}  {measured:>22}  {target:>12}  {verdict}")
+    return 0 if all(ok is not False for *_, ok in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
