@@ -15,17 +15,14 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
-from pygments.lexers.special import TextLexer
-from pygments.util import ClassNotFound
+if TYPE_CHECKING:
+    # Imported when first rendering (markdown-it and Pygments cost ~50 ms at start-up).
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
+    from pygments.formatters import HtmlFormatter
 
 COPY_SCHEME = "parley-copy"
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
@@ -66,113 +63,128 @@ def _code_table(colors: CodeColors, label: str, index: int, body_html: str) -> s
     )
 
 
-class _SafeRenderer(RendererHTML):
-    """markdown-it's HTML renderer with our rules for code, images, links and tables."""
-
-    def __init__(self, parser: Any = None) -> None:
-        super().__init__(parser)
-        self._formatters: dict[str, HtmlFormatter[str]] = {}
-
-    def _colors(self, env: EnvType) -> CodeColors:
-        return DARK if env.get("parley_dark") else LIGHT
-
-    def _formatter(self, style: str) -> HtmlFormatter[str]:
-        fmt = self._formatters.get(style)
-        if fmt is None:
-            fmt = HtmlFormatter(style=style, noclasses=True, nowrap=True)
-            self._formatters[style] = fmt
-        return fmt
-
-    def _code_block_html(self, code: str, lang: str, env: EnvType) -> str:
-        colors = self._colors(env)
-        blocks: list[str] = env.setdefault("parley_code", [])
-        index = int(env.get("parley_code_start", 0)) + len(blocks)
-        blocks.append(code)
-        try:
-            lexer = get_lexer_by_name(lang) if lang else TextLexer()
-        except ClassNotFound:
-            lexer = TextLexer()
-        body = highlight(code, lexer, self._formatter(colors.pygments_style))
-        label = html.escape(lang) if lang else "code"
-        return _code_table(colors, label, index, body.removesuffix("\n"))
-
-    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        token = tokens[idx]
-        lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
-        return self._code_block_html(token.content, lang, env)
-
-    def code_block(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        return self._code_block_html(tokens[idx].content, "", env)
-
-    def code_inline(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        bg = self._colors(env).inline_background
-        content = html.escape(tokens[idx].content)
-        return f'<code style="background-color:{bg};">{content}</code>'
-
-    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        token = tokens[idx]
-        alt = html.escape(self.renderInlineAsText(token.children or [], options, env))
-        src = str(token.attrGet("src") or "")
-        if src.startswith(("http://", "https://")):
-            url = html.escape(src)
-            return f'[image: {alt}](<a href="{url}">{url}</a>)'
-        return f"[image: {alt}]"
-
-    def link_open(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        href = str(tokens[idx].attrGet("href") or "")
-        if not href.lower().startswith(SAFE_LINK_SCHEMES):
-            tokens[idx].attrs.pop("href", None)
-            return "<span>"
-        return f'<a href="{html.escape(href)}">'
-
-    def link_close(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        # Find the matching opener: a link whose href was dropped renders as a span.
-        depth = 0
-        for j in range(idx - 1, -1, -1):
-            if tokens[j].type == "link_close":
-                depth += 1
-            elif tokens[j].type == "link_open":
-                if depth == 0:
-                    return "</a>" if tokens[j].attrGet("href") else "</span>"
-                depth -= 1
-        return "</a>"
-
-    def _cell_open(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        token = tokens[idx]
-        style = str(token.attrGet("style") or "")
-        border = self._colors(env).border
-        cell = f"border: 1px solid {border}; padding: 3px 8px;"
-        token.attrSet("style", f"{style}; {cell}" if style else cell)
-        return self.renderToken(tokens, idx, options, env)
-
-    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        return self._cell_open(tokens, idx, options, env)
-
-    def td_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        return self._cell_open(tokens, idx, options, env)
-
-    def table_open(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        border = self._colors(env).border
-        return (
-            f'<table border="0" cellspacing="0" cellpadding="0" '
-            f'style="border-collapse: collapse; border-color: {border};'
-            f' margin-top: 4px; margin-bottom: 8px;">\n'
-        )
-
-
 def _make_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.lexers.special import TextLexer
+    from pygments.util import ClassNotFound
+
+    class _SafeRenderer(RendererHTML):
+        """markdown-it's HTML renderer with our rules for code, images, links and tables."""
+
+        def __init__(self, parser: Any = None) -> None:
+            super().__init__(parser)
+            self._formatters: dict[str, HtmlFormatter[str]] = {}
+
+        def _colors(self, env: EnvType) -> CodeColors:
+            return DARK if env.get("parley_dark") else LIGHT
+
+        def _formatter(self, style: str) -> HtmlFormatter[str]:
+            fmt = self._formatters.get(style)
+            if fmt is None:
+                fmt = HtmlFormatter(style=style, noclasses=True, nowrap=True)
+                self._formatters[style] = fmt
+            return fmt
+
+        def _code_block_html(self, code: str, lang: str, env: EnvType) -> str:
+            colors = self._colors(env)
+            blocks: list[str] = env.setdefault("parley_code", [])
+            index = int(env.get("parley_code_start", 0)) + len(blocks)
+            blocks.append(code)
+            try:
+                lexer = get_lexer_by_name(lang) if lang else TextLexer()
+            except ClassNotFound:
+                lexer = TextLexer()
+            body = highlight(code, lexer, self._formatter(colors.pygments_style))
+            label = html.escape(lang) if lang else "code"
+            return _code_table(colors, label, index, body.removesuffix("\n"))
+
+        def fence(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            token = tokens[idx]
+            lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+            return self._code_block_html(token.content, lang, env)
+
+        def code_block(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            return self._code_block_html(tokens[idx].content, "", env)
+
+        def code_inline(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            bg = self._colors(env).inline_background
+            content = html.escape(tokens[idx].content)
+            return f'<code style="background-color:{bg};">{content}</code>'
+
+        def image(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            token = tokens[idx]
+            alt = html.escape(self.renderInlineAsText(token.children or [], options, env))
+            src = str(token.attrGet("src") or "")
+            if src.startswith(("http://", "https://")):
+                url = html.escape(src)
+                return f'[image: {alt}](<a href="{url}">{url}</a>)'
+            return f"[image: {alt}]"
+
+        def link_open(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            href = str(tokens[idx].attrGet("href") or "")
+            if not href.lower().startswith(SAFE_LINK_SCHEMES):
+                tokens[idx].attrs.pop("href", None)
+                return "<span>"
+            return f'<a href="{html.escape(href)}">'
+
+        def link_close(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            # Find the matching opener: a link whose href was dropped renders as a span.
+            depth = 0
+            for j in range(idx - 1, -1, -1):
+                if tokens[j].type == "link_close":
+                    depth += 1
+                elif tokens[j].type == "link_open":
+                    if depth == 0:
+                        return "</a>" if tokens[j].attrGet("href") else "</span>"
+                    depth -= 1
+            return "</a>"
+
+        def _cell_open(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            token = tokens[idx]
+            style = str(token.attrGet("style") or "")
+            border = self._colors(env).border
+            cell = f"border: 1px solid {border}; padding: 3px 8px;"
+            token.attrSet("style", f"{style}; {cell}" if style else cell)
+            return self.renderToken(tokens, idx, options, env)
+
+        def th_open(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            return self._cell_open(tokens, idx, options, env)
+
+        def td_open(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            return self._cell_open(tokens, idx, options, env)
+
+        def table_open(
+            self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
+            border = self._colors(env).border
+            return (
+                f'<table border="0" cellspacing="0" cellpadding="0" '
+                f'style="border-collapse: collapse; border-color: {border};'
+                f' margin-top: 4px; margin-bottom: 8px;">\n'
+            )
+
     md = MarkdownIt(
         "commonmark",
         {"html": False, "linkify": False, "typographer": False},
@@ -182,7 +194,14 @@ def _make_parser() -> MarkdownIt:
     return md
 
 
-_MD = _make_parser()
+_md: MarkdownIt | None = None
+
+
+def _parser() -> MarkdownIt:
+    global _md
+    if _md is None:
+        _md = _make_parser()
+    return _md
 
 
 def render_markdown(
@@ -196,7 +215,7 @@ def render_markdown(
     env: EnvType = {"parley_dark": dark, "parley_code_start": code_start, "parley_code": []}
     if references:
         env["references"] = dict(references)
-    out = _MD.render(text, env)
+    out = _parser().render(text, env)
     # Qt lays out a table whose last cell is empty differently when more follows; a space in
     # empty cells keeps streamed and one-shot rendering alike. (Text quotes are escaped, so only
     # our own cell tags end in `;">`.)
@@ -239,7 +258,7 @@ def _analyse(text: str) -> _Analysis:
     env: EnvType = {}
     blocks = [
         tok
-        for tok in _MD.parse(text, env)
+        for tok in _parser().parse(text, env)
         if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
     ]
     refs: dict[str, Any] = env.get("references", {})
