@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run test lint bench system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
-run: $(STAMP)
+run: system-deps $(STAMP)
 	$(BIN)/parley
 
 lint: $(STAMP)
@@ -21,8 +21,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+# System packages first (Qt's libraries, Xvfb, gnome-keyring; quick when present), then lint,
+# then the suite on a throwaway unlocked Secret Service so the keyring tests run for real.
+test: system-deps lint
+	@if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then \
+		QT_QPA_PLATFORM=offscreen scripts/with-keyring.sh $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+		QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	fi
+
+system-deps:
+	@scripts/system-deps.sh
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks
