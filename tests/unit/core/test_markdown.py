@@ -84,6 +84,9 @@ def test_only_safe_link_schemes_become_anchors() -> None:
     ).html
     hrefs = re.findall(r'href="([^"]*)"', out)
     assert hrefs == ["https://ok.example", "mailto:x@y.z"]
+    # Model text cannot forge our own copy anchors.
+    forged = render_markdown("[copy](parley-copy:0) <parley-copy:1>").html
+    assert "href" not in forged
 
 
 def test_tables_render_with_alignment() -> None:
