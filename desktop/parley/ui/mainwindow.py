@@ -133,11 +133,10 @@ class Services:
         """Make what the first send needs (runs in a worker thread after the window is up)."""
         self.engine  # noqa: B018 - made now rather than on the first send
         self.keys  # noqa: B018
-        # The first code block would otherwise compile the lexer's rules on the UI thread.
-        from pygments.lexers import get_lexer_by_name
+        # The first code block would otherwise import Markdown rules and lexers mid-stream.
+        from parley.core import markdown
 
-        for name in ("python", "bash", "json"):
-            get_lexer_by_name(name)
+        markdown.warm_up()
 
     def key(self, provider_id: str) -> str | None:
         try:
@@ -664,6 +663,10 @@ class MainWindow(QMainWindow):
         if spec is None:
             return
         self.panel.set_provider(spec)
+        self.composer.set_images_allowed(
+            spec.capabilities.vision,
+            f"{spec.name} does not take images here (its provider file lists no vision support).",
+        )
         wanted = model or self.settings.models.get(spec.id) or ""
         known = self._models.get(spec.id) or fallback_models(spec.models)
         self._fill_models(known, wanted or (known[0].id if known else ""))
@@ -970,26 +973,7 @@ class MainWindow(QMainWindow):
             self.open_conversation(conversation_id, scroll_to=message_id)
 
     def _reveal(self, message_id: int) -> None:
-        key = str(message_id)
-        load_earlier = getattr(self.chat, "_load_earlier", None)
-        guard = 0
-        while self.chat.widget(key) is None and load_earlier is not None and guard < 200:
-            before = self.chat.loaded_count()
-            load_earlier(stick=False)
-            guard += 1
-            if self.chat.loaded_count() == before:
-                break
-        w = self.chat.widget(key)
-        if w is None:
-            return
-        self.chat._stick_to_bottom = False
-
-        def scroll() -> None:
-            self.chat.scroll.ensureWidgetVisible(w, 0, 40)
-            w.setFocus(Qt.FocusReason.OtherFocusReason)
-
-        QTimer.singleShot(0, scroll)
-        QTimer.singleShot(50, scroll)
+        self.chat.reveal_message(str(message_id))
 
     def _rename(self, conv_id: str, title: str) -> None:
         try:

@@ -1,0 +1,366 @@
+"""The main window's own behaviour: sidebar (rename, pin, delete with undo, search and jump),
+drafts per chat, system prompt, presets, settings applied, store errors, continue, shutdown.
+
+A real store in the test's PARLEY_HOME; where a provider answers, the real engine talks to the
+loopback emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from parley.core.catalog import load_catalog
+from parley.core.secrets import KeyStore
+from parley.core.settings import Preset, Settings, load_settings
+from parley.core.store import Store
+from parley.net.engine import Engine, RetryPolicy
+from parley.ui.mainwindow import MainWindow, Services, model_details, open_main_window
+from parley.ui.message_widgets import AssistantMessageWidget
+from tests.helpers.emulator import Behavior, Emulator
+from tests.ui.conftest import wait_for
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def services(emu: Emulator) -> Iterator[Services]:
+    keys = KeyStore()
+    keys.set("euri", emu.key("euri"), session_only=True)
+    settings = Settings(
+        first_run_done=True,
+        last_provider="euri",
+        last_model="gpt-4o-mini",
+        base_urls={"euri": emu.base_url("euri")},
+    )
+    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
+    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
+    keys.delete("euri")
+
+
+async def opened(qapp: QApplication, services: Services) -> MainWindow:
+    window = await open_main_window(qapp, services, first_run=False)
+    await window.wait_started()
+    return window
+
+
+async def close(window: MainWindow) -> None:
+    window.close()
+    await window.wait_closed()
+    await window.shutdown()
+
+
+def answers(window: MainWindow) -> list[AssistantMessageWidget]:
+    return [w for w in window.chat.messages() if isinstance(w, AssistantMessageWidget)]
+
+
+async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
+    count = len(answers(window))
+    window.composer.set_draft(text)
+    window.composer.request_send()
+    await wait_for(
+        lambda: len(answers(window)) > count and not window.is_streaming(),
+        what=f"an answer to {text!r}",
+    )
+    await wait_for(lambda: answers(window)[-1].status != "streaming", what="the answer to end")
+    return answers(window)[-1]
+
+
+def test_sidebar_rename_pin_delete_and_undo(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    store = services.store
+    ids = [store.create_conversation(title=t) for t in ("alpha chat", "beta chat", "gamma chat")]
+    for cid in ids:
+        store.add_message(cid, None, "user", "hello")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        sb = window.sidebar
+        try:
+            assert sb.titles() == ["gamma chat", "beta chat", "alpha chat"]
+            sb.rename_requested.emit(str(ids[0]), "renamed alpha")
+            sb.pin_requested.emit(str(ids[0]), True)
+            assert sb.titles() == ["📌 renamed alpha", "gamma chat", "beta chat"]
+            assert store.get_conversation(ids[0]).pinned
+
+            window.open_conversation(ids[1])
+            sb.delete(str(ids[1]))
+            assert sb.titles() == ["📌 renamed alpha", "gamma chat"]
+            assert sb.undo_bar.isVisible()
+            assert window.conversation_id is None  # the open chat went away with it
+            sb.undo_bar._button.click()
+            assert sb.titles() == ["📌 renamed alpha", "gamma chat", "beta chat"]
+            assert store.get_conversation(ids[1]).title == "beta chat"
+
+            sb.delete(str(ids[2]))
+            sb.flush()  # the undo bar expires: the delete is final
+            assert sb.titles() == ["📌 renamed alpha", "beta chat"]
+            assert [c.id for c in store.list_conversations()] == [ids[0], ids[1]]
+            assert store.purge_deleted() == 0  # already removed for good
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_search_highlights_matches_and_jumps_to_the_message_on_its_branch(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    store = services.store
+    conv = store.create_conversation(title="Travel")
+    u1 = store.add_message(conv, None, "user", "Plan a trip to Lisbon")
+    a1 = store.begin_answer(conv, u1, {}, "euri", "m")
+    store.finish_answer(a1, text="Visit the tram 28 and the pastel de nata bakeries.")
+    a2 = store.begin_answer(conv, u1, {}, "euri", "m")  # a second branch, now shown
+    store.finish_answer(a2, text="Lisbon has seven hills.")
+    other = store.create_conversation(title="Other")
+    store.add_message(other, None, "user", "Unrelated")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        sb = window.sidebar
+        try:
+            QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+            assert sb.search.hasFocus()
+            QTest.keyClicks(sb.search, "pastel")
+            await wait_for(lambda: sb.list.count() == 1, what="search results")
+            item = sb.list.item(0)
+            assert "<b><u>pastel</u></b>" in item.data(Qt.ItemDataRole.UserRole + 2)
+            assert "1 match" in sb.status.text()
+            sb.list.itemActivated.emit(item)
+            await wait_for(lambda: window.conversation_id == conv, what="the conversation")
+            shown = [w.message_text() for w in window.chat.messages()]
+            assert shown == ["Plan a trip to Lisbon", store.get_message(a1).text]
+            assert window.chat.messages()[-1].branch_switcher.label.text() == "1/2"
+            sb.search.clear()
+            await wait_for(lambda: sb.titles() == ["Other", "Travel"], what="the full list")
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_drafts_and_system_prompts_stay_with_their_chat(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    store = services.store
+    a = store.create_conversation(title="A", system_prompt="Answer in French.")
+    store.add_message(a, None, "user", "hi")
+    b = store.create_conversation(title="B")
+    store.add_message(b, None, "user", "hi")
+    emu.push(Behavior(text="Bonjour."), provider="euri")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.open_conversation(a)
+            assert window.system_prompt.text() == "Answer in French."
+            window.composer.set_draft("half a thought about A")
+            window.open_conversation(b)
+            assert window.composer.draft() == ""
+            assert window.system_prompt.text() == ""
+            window.composer.set_draft("draft for B")
+            window.new_chat()
+            assert window.composer.draft() == ""
+            window.composer.set_draft("a new chat's draft")
+            window.open_conversation(a)
+            assert window.composer.draft() == "half a thought about A"
+            window.new_chat()
+            assert window.composer.draft() == "a new chat's draft"
+            window.open_conversation(b)
+            assert window.composer.draft() == "draft for B"
+            assert store.get_conversation(a).draft == "half a thought about A"
+
+            # The system prompt is part of what is sent.
+            window.open_conversation(a)
+            window.composer.set_draft("")
+            await chat(window, "Say hello")
+            sent = emu.chat_requests("euri")[-1].json["messages"]
+            assert sent[0] == {"role": "system", "content": "Answer in French."}
+            assert sent[-1] == {"role": "user", "content": "Say hello"}
+            window.system_prompt.edit.setPlainText("Answer in German.")
+            window.open_conversation(b)
+            assert store.get_conversation(a).system_prompt == "Answer in German."
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_continue_after_a_truncated_answer(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    emu.push(Behavior(text="The beginning of", finish_reason="length"), provider="euri")
+    emu.push(Behavior(text="the end."), provider="euri")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            cut = await chat(window, "Write a story")
+            assert cut.continue_button.isVisible()
+            assert cut.badge.isVisible()
+            cut.continue_button.click()
+            await wait_for(lambda: len(answers(window)) == 2, what="the continuation")
+            await wait_for(lambda: not window.is_streaming(), what="it to finish")
+            assert answers(window)[-1].text() == "the end."
+            sent = emu.chat_requests("euri")[-1].json["messages"]
+            assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+            assert sent[1]["content"] == "The beginning of"
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_presets_settings_and_the_model_list(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator, parley_home: Path
+) -> None:
+    services.settings.presets = {
+        "precise": Preset(params={"temperature": 0.1, "seed": 7}, advanced={"user": "x"})
+    }
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            await wait_for(lambda: window.model_combo.count() > 0, what="the model list")
+            ids = [window.model_combo.itemText(i) for i in range(window.model_combo.count())]
+            assert "gpt-4o-mini" in ids
+            window.apply_preset("precise")
+            assert window.panel.values() == {"temperature": 0.1, "seed": 7}
+            assert window.preset_combo.currentText() == "precise"
+            window.panel.field("temperature").set_value(0.9)
+            window.save_preset("warm")
+            assert load_settings().presets["warm"].params["temperature"] == 0.9
+
+            # Settings take effect: send key, font size, proxy (a new engine for new requests).
+            s = services.settings
+            s.send_key = "ctrl_enter"
+            s.font_size = 14
+            s.proxy = "http://127.0.0.1:9"
+            old_engine = services.engine
+            window.apply_settings(s)
+            assert window.composer.send_key == "ctrl_enter"
+            assert QApplication.font().pointSize() == 14
+            assert services.engine is not old_engine and services.engine.proxy == s.proxy
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_model_details_say_context_and_price() -> None:
+    from parley.core.modellist import ModelInfo
+
+    info = ModelInfo(
+        id="m", context_length=128_000, prompt_price=0.15, completion_price=0.6, currency="USD"
+    )
+    assert model_details(info) == "128k context · $0.15 in / $0.6 out per 1M tokens"
+    assert model_details(ModelInfo(id="m", context_length=4096)) == "4,096 context"
+    assert model_details(None) == ""
+
+
+def test_a_corrupt_history_still_opens_the_window_and_offers_the_choices(
+    qapp: QApplication, arun: Any, parley_home: Path
+) -> None:
+    from parley.core.paths import database_path
+    from parley.ui.mainwindow import load_services
+
+    db = database_path()
+    db.write_bytes(b"garbage, not sqlite" * 50)
+
+    async def scenario() -> None:
+        services = load_services()
+        assert services.store_error is not None
+        window = await open_main_window(qapp, services, first_run=False)
+        try:
+            assert window.isVisible()
+            assert window.banner.isVisible()
+            assert "damaged" in window.banner.label.text()
+            assert window.banner.action_titles() == ["Move it aside and start fresh", "Try again"]
+            window.banner.trigger("Move it aside and start fresh")
+            assert "moved to" in window.banner.label.text()
+            assert window.store.path == db and window.store.check() == []
+            moved = [p for p in db.parent.iterdir() if p.name.startswith("parley.sqlite3.")]
+            assert moved and moved[0].read_bytes() == b"garbage, not sqlite" * 50
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_the_first_run_guide_opens_on_a_first_start(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    services.settings.first_run_done = False
+
+    async def scenario() -> None:
+        window = await open_main_window(qapp, services)
+        try:
+            await wait_for(
+                lambda: any(d.accessibleName() == "First-run guide" for d in window._dialogs),
+                what="the first-run guide",
+            )
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_a_new_send_in_a_chat_cancels_its_previous_stream(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    emu.push(Behavior(text="slow " * 400, chunk_chars=5, chunk_delay=0.01), provider="euri")
+    emu.push(Behavior(text="Fresh answer."), provider="euri")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.composer.set_draft("first")
+            window.composer.request_send()
+            await wait_for(
+                lambda: bool(answers(window)) and answers(window)[0].text(), what="tokens"
+            )
+            first_task = window.tasks.get(("stream", window.conversation_id))
+            assert first_task is not None
+            window.regenerate(answers(window)[0].msg_id)
+            await wait_for(lambda: first_task.done(), what="the first stream to be cancelled")
+            await wait_for(
+                lambda: not window.is_streaming() and answers(window)[-1].text() == "Fresh answer.",
+                what="the new answer",
+            )
+            conv = window.conversation_id
+            assert conv is not None
+            statuses = [m.status for m in services.store.messages(conv) if m.role == "assistant"]
+            assert statuses == ["stopped", "complete"]
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_shutdown_is_ordered_and_idempotent(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        window.close()
+        await window.wait_closed()
+        await asyncio.gather(window.shutdown(), window.shutdown())
+        assert not window.isVisible()
+        with pytest.raises(Exception, match="closed"):
+            services.store.list_conversations()
+        assert services.engine._client is None
+
+    arun(scenario())
