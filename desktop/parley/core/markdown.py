@@ -195,6 +195,7 @@ def _make_parser() -> MarkdownIt:
 
 
 _md: MarkdownIt | None = None
+_blocks_md: MarkdownIt | None = None
 
 
 def _parser() -> MarkdownIt:
@@ -202,6 +203,15 @@ def _parser() -> MarkdownIt:
     if _md is None:
         _md = _make_parser()
     return _md
+
+
+def _block_parser() -> MarkdownIt:
+    """The same block rules without inline parsing: enough to find blocks and references."""
+    global _blocks_md
+    if _blocks_md is None:
+        _blocks_md = _make_parser()
+        _blocks_md.disable(["inline", "text_join"])
+    return _blocks_md
 
 
 def render_markdown(
@@ -258,7 +268,7 @@ def _analyse(text: str) -> _Analysis:
     env: EnvType = {}
     blocks = [
         tok
-        for tok in _parser().parse(text, env)
+        for tok in _block_parser().parse(text, env)
         if tok.level == 0 and tok.nesting >= 0 and tok.map is not None
     ]
     refs: dict[str, Any] = env.get("references", {})
@@ -406,8 +416,9 @@ class IncrementalMarkdown:
         cut = found.boundary
         if cut:
             finished = tail[:cut]
-            for label, ref in _analyse(finished).refs.items():
-                self._stable_refs.setdefault(label, ref)
+            if "]:" in finished:  # only then can it define references
+                for label, ref in _analyse(finished).refs.items():
+                    self._stable_refs.setdefault(label, ref)
             done = render_markdown(
                 finished, dark=self.dark, code_start=len(self._stable_codes), references=refs
             )
