@@ -421,7 +421,10 @@ def test_load_messages_builds_only_the_newest_page(qtbot: QtBot, view: ChatView)
     # Scrolling to the top loads the next page.
     QApplication.processEvents()
     view.scroll.verticalScrollBar().setValue(0)
-    qtbot.waitUntil(lambda: view.loaded_count() == 3 * page, timeout=2000)
+    qtbot.waitUntil(
+        lambda: view.loaded_count() == 2 * page + chatview_module.SCROLL_PAGE, timeout=2000
+    )
+    assert view.messages()[0].msg_id == f"u{1000 - page - chatview_module.SCROLL_PAGE // 2}"
 
 
 def test_load_messages_restores_states(qtbot: QtBot, view: ChatView) -> None:

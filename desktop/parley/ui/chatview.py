@@ -29,7 +29,8 @@ from parley.ui.message_widgets import (
     UserMessageWidget,
 )
 
-PAGE = 20
+PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
+SCROLL_PAGE = 6  # built each time scrolling reaches the top: small, so the loop never stalls
 METRIC_KEYS = (
     "model_used",
     "ttft_ms",
@@ -238,8 +239,8 @@ class ChatView(QWidget):
         self._first_loaded = len(self._rows)
         self._load_earlier(stick=True)
 
-    def _load_earlier(self, stick: bool = False) -> None:
-        start = max(0, self._first_loaded - PAGE)
+    def _load_earlier(self, stick: bool = False, count: int = PAGE) -> None:
+        start = max(0, self._first_loaded - count)
         if start == self._first_loaded:
             return
         bar = self.scroll.verticalScrollBar()
@@ -298,7 +299,7 @@ class ChatView(QWidget):
             self._stick_to_bottom = value >= bar.maximum() - 4
         if value == bar.minimum() and self._first_loaded > 0 and bar.maximum() > 0:
             # Defer: building widgets inside a scroll callback would re-enter it.
-            QTimer.singleShot(0, self._load_earlier)
+            QTimer.singleShot(0, lambda: self._load_earlier(count=SCROLL_PAGE))
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
         bar = self.scroll.verticalScrollBar()
