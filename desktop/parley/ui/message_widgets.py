@@ -725,10 +725,12 @@ class AssistantMessageWidget(MessageWidget):
             self._schedule()
 
     def set_text(self, text: str, reasoning: str = "") -> None:
-        """Show a complete answer at once (loading history)."""
+        """Show a complete answer at once (history), or confirm the streamed one."""
+        shown = self._md.text == text and self._final_key is None and self._text == text
         self._text = text
         self._reasoning = reasoning
-        self._render_final()
+        # Already streamed in: settle it cheaply. Otherwise one render of the whole text.
+        self._render_final(force=not shown)
 
     def _schedule(self) -> None:
         if not self._render_timer.isActive():
