@@ -364,3 +364,32 @@ def test_shutdown_is_ordered_and_idempotent(
         assert services.engine._client is None
 
     arun(scenario())
+
+
+def test_a_send_appends_to_the_view_without_rebuilding_the_branch(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    store = services.store
+    conv = store.create_conversation(title="Long", provider="euri", model="gpt-4o-mini")
+    parent = None
+    for i in range(3):
+        parent = store.add_message(conv, parent, "user", f"q{i}")
+        answer = store.begin_answer(conv, parent, {}, "euri", "gpt-4o-mini")
+        store.finish_answer(answer, text=f"a{i}")
+        parent = answer
+    emu.push(Behavior(text="a3"), provider="euri")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.open_conversation(conv)
+            first = window.chat.messages()[0]
+            await chat(window, "q3")
+            shown = [w.message_text() for w in window.chat.messages()]
+            assert shown == ["q0", "a0", "q1", "a1", "q2", "a2", "q3", "a3"]
+            assert window.chat.messages()[0] is first  # appended, not rebuilt
+            assert [m.text for m in store.current_path(conv)] == shown
+        finally:
+            await close(window)
+
+    arun(scenario())

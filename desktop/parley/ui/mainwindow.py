@@ -364,6 +364,7 @@ class MainWindow(QMainWindow):
         self.store = services.store
         self._started = False
         self._opening = False
+        self._shown_leaf: int | None = None  # the last message the view shows
         self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
@@ -872,7 +873,7 @@ class MainWindow(QMainWindow):
             return
         self._leave_conversation()
         self.conversation_id = None
-        self.chat.clear()
+        self._clear_view()
         self.system_prompt.set_text(self._new_system)
         self.composer.set_draft(self._new_draft)
         self.composer.set_attachments(self._attachments.get(None, []))
@@ -918,10 +919,15 @@ class MainWindow(QMainWindow):
         else:
             self._fill_presets(None)
 
+    def _clear_view(self) -> None:
+        self.chat.clear()
+        self._shown_leaf = None
+
     def render_conversation(self) -> None:
         """Show the current branch of the open conversation (with `< i/n >` per message)."""
         if self.conversation_id is None:
-            self.chat.clear()
+            self._clear_view()
+            self._shown_leaf = None
             return
         try:
             rows, path = self._branch_rows(self.conversation_id)
@@ -929,6 +935,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(err.message)
             return
         self.chat.load_messages(rows)
+        self._shown_leaf = path[-1].id if path else None
         turn = self._turns.get(self.conversation_id)
         if turn is not None:
             w = self.chat.widget(str(turn.answer_id))
@@ -999,7 +1006,7 @@ class MainWindow(QMainWindow):
             return
         if self.conversation_id == cid:
             self.conversation_id = None
-            self.chat.clear()
+            self._clear_view()
             self.new_chat()
         self.refresh_sidebar()
 
@@ -1222,10 +1229,33 @@ class MainWindow(QMainWindow):
                     self.store.save_draft(turn.conversation_id, "")
             self._attachments.pop(turn.conversation_id, None)
         if turn.conversation_id == self.conversation_id:
-            self.render_conversation()
+            if not self._append_turn(turn):
+                self.render_conversation()
             self.chat.scroll_to_bottom()
         self.refresh_sidebar()
         self._update_streaming_state()
+
+    def _append_turn(self, turn: Turn) -> bool:
+        """A send after the last shown message: add its two messages instead of re-rendering
+        the branch (which in a long chat rebuilds a page of widgets)."""
+        try:
+            user = self.store.get_message(turn.parent_id)
+        except StoreError:
+            return False
+        shown_user = self.chat.widget(str(user.id)) is not None
+        if shown_user or user.parent_id != self._shown_leaf:
+            return False
+        if user.parent_id is not None and self.chat.widget(str(user.parent_id)) is None:
+            return False
+        row = message_row(user, (0, 1))
+        text, images = row["content"], []
+        if isinstance(text, list):
+            images = [p for p in text if isinstance(p, ImagePart)]
+            text = "".join(p.text for p in text if isinstance(p, TextPart))
+        self.chat.add_user_message(str(user.id), text, images)
+        self.chat.add_assistant_message(str(turn.answer_id))
+        self._shown_leaf = turn.answer_id
+        return True
 
     def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
         if turn.conversation_id != self.conversation_id:
@@ -1447,7 +1477,7 @@ class MainWindow(QMainWindow):
         with contextlib.suppress(Exception):
             old.close()
         self.conversation_id = None
-        self.chat.clear()
+        self._clear_view()
         self.refresh_sidebar()
         self.new_chat()
 
