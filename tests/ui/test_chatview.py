@@ -535,3 +535,18 @@ def test_reveal_message_builds_earlier_pages_and_scrolls_there(
         return 0 <= top < view.scroll.viewport().height() and bar.value() < bar.maximum()
 
     qtbot.waitUntil(target_on_screen, timeout=2000)
+
+
+def test_confirming_a_streamed_answer_does_not_render_it_again(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    w = view.add_assistant_message("a1")
+    w.append_text("# Title\n\nfirst\n\nsecond\n\nthird")
+    w.flush()
+    w.append_text(" and the rest")  # pending, not painted yet
+    first_block = w.body.document().begin()
+    w.set_text("# Title\n\nfirst\n\nsecond\n\nthird and the rest", "")
+    w.set_finished("stop")
+    # The settled blocks are the same QTextBlock objects: painted once, never re-rendered.
+    assert w.body.document().begin() == first_block
+    assert w.body.toPlainText().endswith("third and the rest")

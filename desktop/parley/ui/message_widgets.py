@@ -726,11 +726,12 @@ class AssistantMessageWidget(MessageWidget):
 
     def set_text(self, text: str, reasoning: str = "") -> None:
         """Show a complete answer at once (history), or confirm the streamed one."""
-        shown = self._md.text == text and self._final_key is None and self._text == text
+        streamed = text == self._text and (bool(self._md.text) or self._final_key is not None)
         self._text = text
         self._reasoning = reasoning
-        # Already streamed in: settle it cheaply. Otherwise one render of the whole text.
-        self._render_final(force=not shown)
+        # The same text streamed in: settle it cheaply (paint what is pending, no full render).
+        # Otherwise one render of the whole text.
+        self._render_final(force=not streamed)
 
     def _schedule(self) -> None:
         if not self._render_timer.isActive():
