@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, Qt, QUrl
-from PySide6.QtGui import QGuiApplication, QTextCursor, QTextDocument, QTextFormat
-from PySide6.QtWidgets import QAbstractButton, QApplication
+from PySide6.QtGui import QGuiApplication, QPalette, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from parley.core.markdown import render_markdown
@@ -363,7 +363,7 @@ def test_tool_calls_refusal_and_metrics(qtbot: QtBot, view: ChatView) -> None:
     w.set_metrics("m-used", 231.4, 84.56, 120, 3500, 40, 16, 0.00123, total_ms=4300)
     w.set_finished("tool_calls")
     assert len(w.tool_cards) == 1
-    labels = [lbl.text() for lbl in w.tool_cards[0].findChildren(type(w.badge))]
+    labels = [lbl.text() for lbl in w.tool_cards[0].findChildren(QLabel)]
     assert "Tool call: get_weather" in labels
     assert '{\n  "city": "Paris"\n}' in labels
     assert w.refusal_label.isVisible() and "I can't help with that." in w.refusal_label.text()
@@ -492,6 +492,8 @@ def test_theme_change_recolours_code_blocks(qtbot: QtBot, view: ChatView) -> Non
         theme.apply_theme(app, "dark")
         assert theme.is_dark()
         assert "#161b22" in done.body.toHtml()
+        muted = done.role_label.palette().color(QPalette.ColorRole.WindowText).name()
+        assert muted == theme.DARK.muted
         qtbot.waitUntil(lambda: "#161b22" in live.body.toHtml(), timeout=2000)
         assert "#f6f8fa" not in done.body.toHtml()
         live.append_text(" text")

@@ -319,6 +319,7 @@ class ChatView(QWidget):
             QDesktopServices.openUrl(url)
 
     def _on_theme_changed(self, _dark: bool) -> None:
+        theme.retint_tree(self)
         for w in self._widgets.values():
             if isinstance(w, AssistantMessageWidget):
                 w.rerender()

@@ -14,7 +14,6 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from parley.core.request import ImagePart
+from parley.ui import theme
+from parley.ui.message_widgets import Card, Pill
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
@@ -99,15 +100,14 @@ def _image_paths(source: QMimeData) -> list[str]:
     ]
 
 
-class AttachmentChip(QFrame):
+class AttachmentChip(Card):
     """A removable thumbnail of one attached image."""
 
     remove_requested = Signal(object)  # the chip
 
     def __init__(self, part: ImagePart, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("chip", parent)
         self.part = part
-        self.setObjectName("attachmentChip")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 2, 2)
         lay.setSpacing(4)
@@ -163,8 +163,7 @@ class Composer(QWidget):
         self._chips.setSpacing(6)
         self._chips.addStretch(1)
         outer.addLayout(self._chips)
-        self.notice = QLabel(self)
-        self.notice.setObjectName("refusal")
+        self.notice = Pill("warn", self)
         self.notice.setWordWrap(True)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.hide()
@@ -205,7 +204,11 @@ class Composer(QWidget):
         outer.addLayout(row)
         self.set_send_key("enter")
         self._dialog: QFileDialog | None = None
+        theme.notifier().changed.connect(self._on_theme_changed)
         self._fit_height()
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        theme.retint_tree(self)
 
     def _fit_height(self) -> None:
         """Grow with the text from three lines up to about ten, then scroll."""

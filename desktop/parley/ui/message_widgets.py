@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QFontDatabase,
     QGuiApplication,
     QKeyEvent,
+    QPaintEvent,
     QPixmap,
     QTextBlock,
     QTextBlockFormat,
@@ -102,6 +103,9 @@ class SafeTextBrowser(QTextBrowser):
         )
         self.document().setDocumentMargin(2)
         self.document().setUndoRedoEnabled(False)
+        # Transparent: the card behind shows through.
+        self.viewport().setAutoFillBackground(False)
+        theme.tint(self, transparent_base=True)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self.anchorClicked.connect(self._on_anchor)
         self.setFixedHeight(8)
@@ -182,12 +186,44 @@ def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) ->
 def _link_button(text: str, accessible: str, parent: QWidget | None = None) -> QToolButton:
     b = QToolButton(parent)
     b.setText(text)
-    b.setObjectName("linkButton")
     b.setAccessibleName(accessible)
     b.setToolTip(accessible)
-    b.setCursor(Qt.CursorShape.PointingHandCursor)
     b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    theme.style_link_button(b)
     return b
+
+
+class Card(QFrame):
+    """A frame painted as a rounded card of a theme kind (see `theme.card_colors`)."""
+
+    def __init__(self, kind: theme.CardKind, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card_kind: theme.CardKind = kind
+
+    def paintEvent(self, e: QPaintEvent) -> None:
+        theme.paint_card(self, self.card_kind)
+        super().paintEvent(e)
+
+
+class Pill(QLabel):
+    """A label on a small rounded background (finish badges, notices)."""
+
+    def __init__(self, kind: theme.CardKind, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card_kind: theme.CardKind = kind
+        self.setContentsMargins(6, 1, 6, 1)
+        theme.tag(self, text="warn_text" if kind == "warn" else "badge_text")
+
+    def paintEvent(self, e: QPaintEvent) -> None:
+        theme.paint_card(self, self.card_kind)
+        super().paintEvent(e)
+
+
+def _bold(label: QLabel) -> QLabel:
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
 
 
 class BranchSwitcher(QWidget):
@@ -203,7 +239,7 @@ class BranchSwitcher(QWidget):
         self.prev_button = _link_button("<", "Previous branch", self)
         self.next_button = _link_button(">", "Next branch", self)
         self.label = QLabel(self)
-        self.label.setObjectName("metrics")
+        theme.tag(self.label, text="muted")
         lay.addWidget(self.prev_button)
         lay.addWidget(self.label)
         lay.addWidget(self.next_button)
@@ -221,23 +257,24 @@ class BranchSwitcher(QWidget):
         self.setVisible(count > 1)
 
 
-class MessageWidget(QFrame):
+class MessageWidget(Card):
     """What both message kinds share: a card with a header row and signals for the view."""
 
     link_clicked = Signal(QUrl)
     branch_requested = Signal(str, int)
 
-    def __init__(self, msg_id: str, role_text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    def __init__(
+        self, msg_id: str, role_text: str, kind: theme.CardKind, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(kind, parent)
         self.msg_id = msg_id
-        self.setFrameShape(QFrame.Shape.StyledPanel)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(10, 6, 10, 8)
         self._layout.setSpacing(4)
         self.header = QHBoxLayout()
         self.header.setSpacing(6)
-        self.role_label = QLabel(role_text, self)
-        self.role_label.setObjectName("roleLabel")
+        self.role_label = _bold(QLabel(role_text, self))
+        theme.tag(self.role_label, text="muted")
         self.header.addWidget(self.role_label)
         self.branch_switcher = BranchSwitcher(self)
         self.branch_switcher.moved.connect(lambda d: self.branch_requested.emit(self.msg_id, d))
@@ -280,15 +317,13 @@ class UserMessageWidget(MessageWidget):
         branch: tuple[int, int] = (0, 1),
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(msg_id, "You", parent)
-        self.setObjectName("userCard")
+        super().__init__(msg_id, "You", "user", parent)
         self._text = text
         self.edit_button = _link_button("Edit", "Edit and resend", self)
         self.edit_button.clicked.connect(self.start_edit)
         self.header.addWidget(self.edit_button)
         self.header.addWidget(self.copy_button)
         self.body = SafeTextBrowser(self)
-        self.body.setObjectName("messageBody")
         self.body.setAccessibleName("Your message")
         self.body.setPlainText(text)
         self._layout.addWidget(self.body)
@@ -305,7 +340,6 @@ class UserMessageWidget(MessageWidget):
 
     def _thumbnail(self, part: ImagePart) -> QLabel:
         label = QLabel(self)
-        label.setObjectName("attachmentChip")
         name = part.name or "image"
         label.setAccessibleName(f"Attached image {name}")
         label.setToolTip(name)
@@ -486,8 +520,7 @@ class AssistantMessageWidget(MessageWidget):
         *,
         role_text: str = "Assistant",
     ) -> None:
-        super().__init__(msg_id, role_text, parent)
-        self.setObjectName("assistantCard")
+        super().__init__(msg_id, role_text, "assistant", parent)
         self.regenerate_button = _link_button("Regenerate", "Regenerate answer", self)
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.msg_id))
         self.stop_button = _link_button("Stop", "Stop generating", self)
@@ -534,14 +567,13 @@ class AssistantMessageWidget(MessageWidget):
         self._reasoning_body: SafeTextBrowser | None = None
 
         self.body = SafeTextBrowser(self)
-        self.body.setObjectName("messageBody")
         self.body.setAccessibleName("Answer")
         self.body.copy_code.connect(self.copy_code_block)
         self.body.link_activated.connect(self.link_clicked)
         self._layout.addWidget(self.body)
 
-        self.refusal_label = QLabel(self)
-        self.refusal_label.setObjectName("refusal")
+        self.refusal_label = Pill("warn", self)
+        self.refusal_label.setContentsMargins(8, 4, 8, 4)
         self.refusal_label.setWordWrap(True)
         self.refusal_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.refusal_label.hide()
@@ -555,15 +587,14 @@ class AssistantMessageWidget(MessageWidget):
         self._error_card: QFrame | None = None
 
         footer = QHBoxLayout()
-        self.badge = QLabel(self)
-        self.badge.setObjectName("warnBadge")
+        self.badge = Pill("warn", self)
         self.badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
         self.badge.hide()
         self.continue_button = _link_button("Continue", "Continue the answer", self)
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.msg_id))
         self.continue_button.hide()
         self.metrics_label = QLabel(self)
-        self.metrics_label.setObjectName("metrics")
+        theme.tag(self.metrics_label, text="muted")
         self.metrics_label.setTextFormat(Qt.TextFormat.PlainText)
         self.metrics_label.setWordWrap(True)
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -579,7 +610,7 @@ class AssistantMessageWidget(MessageWidget):
     def _ensure_reasoning(self) -> tuple[QToolButton, SafeTextBrowser]:
         if self._reasoning_toggle is None or self._reasoning_body is None:
             toggle = QToolButton(self)
-            toggle.setObjectName("linkButton")
+            theme.style_link_button(toggle)
             toggle.setCheckable(True)
             toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -588,7 +619,7 @@ class AssistantMessageWidget(MessageWidget):
             toggle.toggled.connect(self._toggle_reasoning)
             toggle.hide()
             body = SafeTextBrowser(self)
-            body.setObjectName("reasoningBody")
+            theme.tag(body, text="muted")
             body.setAccessibleName("Reasoning")
             body.hide()
             self._layout.insertWidget(1, toggle)
@@ -606,12 +637,11 @@ class AssistantMessageWidget(MessageWidget):
 
     def _ensure_error_card(self) -> QFrame:
         if self._error_card is None:
-            card = QFrame(self)
-            card.setObjectName("errorCard")
+            card = Card("error", self)
+            theme.tag(card, text="error_text")
             ec = QVBoxLayout(card)
             ec.setContentsMargins(10, 8, 10, 8)
-            self._error_title = QLabel(card)
-            self._error_title.setStyleSheet("font-weight: bold;")
+            self._error_title = _bold(QLabel(card))
             self._error_title.setWordWrap(True)
             self._error_message = QLabel(card)
             self._error_message.setWordWrap(True)
@@ -943,17 +973,16 @@ class AssistantMessageWidget(MessageWidget):
             name = str(_get(call, "name", "") or "(unnamed tool)")
             args = _get(call, "arguments", "")
             args_text = args if isinstance(args, str) else json.dumps(args, indent=2)
-            card = QFrame(self)
-            card.setObjectName("toolCard")
+            card = Card("tool", self)
             lay = QVBoxLayout(card)
             lay.setContentsMargins(8, 6, 8, 6)
             title = QLabel(f"Tool call: {name}", card)
             title.setTextFormat(Qt.TextFormat.PlainText)
-            title.setStyleSheet("font-weight: bold; background: transparent;")
+            _bold(title)
             body = QLabel(_pretty_arguments(args_text), card)
             body.setTextFormat(Qt.TextFormat.PlainText)
             body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            body.setStyleSheet("font-family: monospace; background: transparent;")
+            body.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
             body.setWordWrap(True)
             card.setAccessibleName(f"Tool call {name}")
             lay.addWidget(title)

@@ -1,4 +1,4 @@
-"""Light and dark themes: a Fusion palette plus a small stylesheet for cards and badges.
+"""Light and dark themes: a Fusion palette, and colours that cards and badges paint with.
 
 `apply_theme(app, "system")` follows the OS colour scheme (QStyleHints.colorScheme) and keeps
 following it; "light" and "dark" force one. Widgets that render colours into HTML (code blocks)
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
 ThemeMode = Literal["system", "light", "dark"]
 
@@ -133,33 +133,87 @@ def palette_for(c: ThemeColors) -> QPalette:
     return p
 
 
-def stylesheet(c: ThemeColors) -> str:
-    return f"""
-QFrame#userCard {{ background: {c.user_card}; border: 1px solid {c.card_border};
-    border-radius: 8px; }}
-QFrame#assistantCard {{ background: {c.assistant_card}; border: 1px solid {c.card_border};
-    border-radius: 8px; }}
-QFrame#errorCard {{ background: {c.error_bg}; border: 1px solid {c.error_border};
-    border-radius: 6px; }}
-QFrame#errorCard QLabel {{ color: {c.error_text}; background: transparent; border: none; }}
-QFrame#toolCard {{ background: {c.window}; border: 1px solid {c.card_border};
-    border-radius: 6px; }}
-QLabel#roleLabel {{ font-weight: bold; color: {c.muted}; background: transparent; }}
-QLabel#badge {{ background: {c.badge_bg}; color: {c.badge_text}; border-radius: 4px;
-    padding: 1px 6px; }}
-QLabel#warnBadge {{ background: {c.warn_bg}; color: {c.warn_text}; border-radius: 4px;
-    padding: 1px 6px; }}
-QLabel#metrics {{ color: {c.muted}; background: transparent; }}
-QLabel#refusal {{ background: {c.warn_bg}; color: {c.warn_text}; border-radius: 4px;
-    padding: 4px 8px; }}
-QFrame#attachmentChip {{ background: {c.chip_bg}; border-radius: 6px; }}
-QTextBrowser#messageBody, QTextBrowser#reasoningBody {{ background: transparent;
-    border: none; }}
-QTextBrowser#reasoningBody {{ color: {c.muted}; }}
-QToolButton#linkButton {{ border: none; color: {c.accent}; background: transparent; }}
-QToolButton#linkButton:hover {{ text-decoration: underline; }}
-QToolButton#linkButton:focus {{ border: 1px dotted {c.accent}; }}
-"""
+CardKind = Literal["user", "assistant", "error", "tool", "chip", "badge", "warn"]
+
+
+def card_colors(kind: CardKind, c: ThemeColors | None = None) -> tuple[str, str, float]:
+    """(fill, border, corner radius) of a card or pill of this kind."""
+    c = c or colors()
+    return {
+        "user": (c.user_card, c.card_border, 8.0),
+        "assistant": (c.assistant_card, c.card_border, 8.0),
+        "error": (c.error_bg, c.error_border, 6.0),
+        "tool": (c.window, c.card_border, 6.0),
+        "chip": (c.chip_bg, c.chip_bg, 6.0),
+        "badge": (c.badge_bg, c.badge_bg, 4.0),
+        "warn": (c.warn_bg, c.warn_bg, 4.0),
+    }[kind]
+
+
+def paint_card(widget: QWidget, kind: CardKind) -> None:
+    """Paint a rounded card behind a widget's contents (call first in its paintEvent).
+
+    Cards, badges and chips are painted rather than styled: an application-wide style sheet
+    makes every widget in the program slower to create and show."""
+    fill, border, radius = card_colors(kind)
+    p = QPainter(widget)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QColor(border))
+    p.setBrush(QColor(fill))
+    p.drawRoundedRect(QRectF(widget.rect()).adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
+    p.end()
+
+
+def tint(
+    widget: QWidget,
+    *,
+    text: str | None = None,
+    button_text: str | None = None,
+    transparent_base: bool = False,
+) -> None:
+    """Give a widget (and its children) explicit colours from the current theme."""
+    p = widget.palette()
+    if text is not None:
+        p.setColor(QPalette.ColorRole.WindowText, QColor(text))
+        p.setColor(QPalette.ColorRole.Text, QColor(text))
+    if button_text is not None:
+        p.setColor(QPalette.ColorRole.ButtonText, QColor(button_text))
+    if transparent_base:
+        p.setColor(QPalette.ColorRole.Base, QColor(0, 0, 0, 0))
+    widget.setPalette(p)
+
+
+def tag(widget: QWidget, *, text: str = "", button_text: str = "") -> None:
+    """Colour a widget's text with theme colours named by `ThemeColors` field ("muted",
+    "accent", "error_text", ...), now and again by `retint_tree` when the theme changes."""
+    widget.setProperty("parleyText", text)
+    widget.setProperty("parleyButtonText", button_text)
+    _retint(widget)
+
+
+def _retint(widget: QWidget) -> None:
+    c = colors()
+    text, button = widget.property("parleyText"), widget.property("parleyButtonText")
+    tint(
+        widget,
+        text=getattr(c, text) if text else None,
+        button_text=getattr(c, button) if button else None,
+    )
+
+
+def retint_tree(root: QWidget) -> None:
+    """Re-apply `tag` colours below `root` after a theme change."""
+    for w in [root, *root.findChildren(QWidget)]:
+        if w.property("parleyText") or w.property("parleyButtonText"):
+            _retint(w)
+    root.update()
+
+
+def style_link_button(button: QToolButton) -> None:
+    """A flat tool button that reads as a link (accent colour, pointing hand)."""
+    button.setAutoRaise(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    tag(button, button_text="accent")
 
 
 def _apply(app: QApplication, dark: bool) -> None:
@@ -169,7 +223,6 @@ def _apply(app: QApplication, dark: bool) -> None:
     c = colors(dark)
     app.setStyle("Fusion")
     app.setPalette(palette_for(c))
-    app.setStyleSheet(stylesheet(c))
     if changed:
         notifier().changed.emit(dark)
 
