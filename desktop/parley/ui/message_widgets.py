@@ -276,16 +276,26 @@ class MessageWidget(Card):
         self.role_label = _bold(QLabel(role_text, self))
         theme.tag(self.role_label, text="muted")
         self.header.addWidget(self.role_label)
-        self.branch_switcher = BranchSwitcher(self)
-        self.branch_switcher.moved.connect(lambda d: self.branch_requested.emit(self.msg_id, d))
-        self.header.addWidget(self.branch_switcher)
+        self._branch_switcher: BranchSwitcher | None = None  # built when there are branches
         self.header.addStretch(1)
         self.copy_button = _link_button("Copy", "Copy message", self)
         self.copy_button.clicked.connect(self.copy_message)
         self._layout.addLayout(self.header)
 
+    @property
+    def branch_switcher(self) -> BranchSwitcher:
+        if self._branch_switcher is None:
+            self._branch_switcher = BranchSwitcher(self)
+            self._branch_switcher.moved.connect(
+                lambda d: self.branch_requested.emit(self.msg_id, d)
+            )
+            self.header.insertWidget(1, self._branch_switcher)
+        return self._branch_switcher
+
     def set_branch(self, index: int, count: int) -> None:
-        self.branch_switcher.set_branch(index, count)
+        """`< index+1/count >` in the header (index 0-based); nothing when count is 1."""
+        if count > 1 or self._branch_switcher is not None:
+            self.branch_switcher.set_branch(index, count)
 
     def message_text(self) -> str:
         raise NotImplementedError
