@@ -30,7 +30,7 @@ from parley.ui.message_widgets import (
 )
 
 PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
-SCROLL_PAGE = 4  # built each time scrolling reaches the top: small, so the loop never stalls
+SCROLL_PAGE = 6  # built each time scrolling reaches the top: small, so the loop never stalls
 METRIC_KEYS = (
     "model_used",
     "ttft_ms",
