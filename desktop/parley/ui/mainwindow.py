@@ -693,6 +693,7 @@ class MainWindow(QMainWindow):
         a worker thread, so the window stays responsive meanwhile), then fetch the model list."""
         if self._warm_up is not None or self._closing:
             return
+        self._update_preview()  # the panel was not visible while the window was being built
         self._warm_up = self.tasks.spawn(self._warm_up_services(), name="parley:warm-up")
 
     async def _warm_up_services(self) -> None:
@@ -718,7 +719,8 @@ class MainWindow(QMainWindow):
             return
         base_url = self.base_url(spec.id)
         if not (base_url or spec.base_url):
-            self.model_info.setText("Set this provider's base URL in Keys… to list its models.")
+            self.model_info.setText("Set a base URL (Keys…)")
+            self.model_info.setToolTip("Set this provider's base URL in Keys… to list its models.")
             return
         key = self.services.key(spec.id)
         if spec.models.needs_auth and spec.auth.required and not key:
@@ -733,8 +735,8 @@ class MainWindow(QMainWindow):
             models = await self.services.engine.list_models(spec, key, base_url, refresh=refresh)
         except ParleyError as err:
             if self.provider_id() == spec.id:
-                self.model_info.setText(f"Could not list models: {err.message}")
-                self.model_info.setToolTip(str(err))
+                self.model_info.setText("Model list unavailable (hover for why)")
+                self.model_info.setToolTip(f"Could not list the models: {err}")
             return
         self._models[spec.id] = list(models)
         if self.provider_id() == spec.id:
