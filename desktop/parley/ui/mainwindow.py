@@ -266,7 +266,7 @@ class SystemPromptBox(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.toggle = QToolButton(self)
-        self.toggle.setObjectName("linkButton")
+        theme.style_link_button(self.toggle)
         self.toggle.setCheckable(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -443,6 +443,7 @@ class MainWindow(QMainWindow):
         self.model_info.setAccessibleName("Model details")
         self.model_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.model_info.setMinimumWidth(80)
+        theme.tag(self.model_info, text="muted")
 
         self.preset_combo = QComboBox(top)
         self.preset_combo.setAccessibleName("Preset")
@@ -603,7 +604,6 @@ class MainWindow(QMainWindow):
             QListWidget#conversationList::item {{ padding: 6px 4px; border-radius: 6px; }}
             QListWidget#conversationList::item:selected {{
                 background: {c.user_card}; color: {c.text}; }}
-            QLabel#sidebarStatus {{ color: {c.muted}; }}
             QFrame#undoBar {{ background: {c.badge_bg}; border-radius: 6px; }}
             """
         )

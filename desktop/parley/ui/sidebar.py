@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.ui import theme
+
 ID_ROLE = Qt.ItemDataRole.UserRole
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 HTML_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -234,6 +236,7 @@ class Sidebar(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("sidebarStatus")
         self.status.setWordWrap(True)
+        theme.tag(self.status, text="muted")
         self.status.hide()
 
         self.undo_bar = UndoBar(self)
