@@ -357,3 +357,46 @@ def test_shortcuts_and_accessible_names(
             await close(window)
 
     arun(scenario())
+
+
+@pytest.mark.keyring
+def test_a_key_saved_in_the_real_keyring_is_used_and_never_written_to_disk(
+    qapp: QApplication, arun: Any, emu: Emulator, parley_home: Path
+) -> None:
+    import uuid
+
+    from keyring.backends import SecretService
+
+    from tests.keyring_support import purge_service
+
+    service = f"parley-test-{uuid.uuid4().hex[:8]}"
+    keys = KeyStore(service=service, backend=SecretService.Keyring())
+    try:
+        assert keys.set("euri", emu.key("euri")).origin == "keyring"
+        settings = Settings(
+            first_run_done=True,
+            last_provider="euri",
+            last_model="gpt-4o-mini",
+            base_urls={"euri": emu.base_url("euri")},
+        )
+        services = Services(load_catalog(), settings, Store.open(), keys=keys)
+        emu.push(Behavior(text="From the keyring."), provider="euri")
+
+        async def scenario() -> None:
+            window = await opened(qapp, services)
+            try:
+                await type_and_send(window, "Hello")
+                done = await answered(window, 1)
+                assert done.text() == "From the keyring."
+                assert window.self_test_report().keyring == "Secret Service"
+            finally:
+                await close(window)
+
+        arun(scenario())
+        sent = emu.chat_requests("euri")[-1]
+        assert sent.headers["authorization"] == f"Bearer {emu.key('euri')}"
+        key = emu.key("euri").encode()
+        for path in (p for p in parley_home.rglob("*") if p.is_file()):
+            assert key not in path.read_bytes(), f"the key was written to {path}"
+    finally:
+        purge_service(service)
