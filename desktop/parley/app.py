@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -39,10 +40,29 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_known_args(argv)
 
 
+def _display_problem() -> str | None:
+    """On Linux without a display Qt aborts the process; say why in words instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset). "
+        "Start Parley from a desktop session, or set QT_QPA_PLATFORM=offscreen for a headless "
+        "check."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window (or run the self-test); return the process exit code."""
     t0 = time.perf_counter()
     args, qt_args = _parse(sys.argv[1:] if argv is None else list(argv))
+    if (problem := _display_problem()) is not None:
+        if args.self_test:
+            print(f"self-test FAILED: {problem}", flush=True)
+        else:
+            print(f"parley: {problem}", file=sys.stderr, flush=True)
+        return 1
 
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtWidgets import QApplication

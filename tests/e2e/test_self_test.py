@@ -68,3 +68,24 @@ def test_the_parley_console_entry_runs_the_self_test(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert LINE.match(proc.stdout.strip()), proc.stdout
+
+
+def test_without_a_display_it_says_so_instead_of_crashing(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    env["PARLEY_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run(
+        [sys.executable, "-m", "parley", "--self-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display check is for Linux")
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("self-test FAILED: there is no display")
+    assert "QT_QPA_PLATFORM=offscreen" in proc.stdout
