@@ -393,3 +393,55 @@ def test_a_send_appends_to_the_view_without_rebuilding_the_branch(
             await close(window)
 
     arun(scenario())
+
+
+def test_a_locked_history_can_be_opened_read_only_and_sending_keeps_the_prompt(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    from parley.core.store import StoreError, StoreErrorKind
+
+    real = services.store
+    conv = real.create_conversation(title="Saved before")
+    real.add_message(conv, None, "user", "old message")
+    real.close()
+    services.store = Store.open(":memory:")
+    services.store_error = StoreError(StoreErrorKind.LOCKED, "The history database is busy.")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            assert window.banner.action_titles() == ["Open it read-only", "Try again"]
+            window.banner.trigger("Open it read-only")
+            assert window.store.read_only
+            assert window.sidebar.titles() == ["Saved before"]
+            window.open_conversation(conv)
+            assert [w.message_text() for w in window.chat.messages()] == ["old message"]
+            window.new_chat()
+            window.composer.set_draft("this cannot be saved")
+            window.composer.request_send()
+            assert window.composer.notice.isVisible()
+            assert "read-only" in window.composer.notice.text().lower()
+            assert window.composer.draft() == "this cannot be saved"
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_the_settings_dialog_applies_and_saves(
+    qapp: QApplication, arun: Any, services: Services, parley_home: Path
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            dialog: Any = window.open_settings()
+            await wait_for(dialog.isVisible, what="the settings dialog")
+            dialog.send_combo.setCurrentIndex(dialog.send_combo.findData("ctrl_enter"))
+            assert dialog.apply()
+            assert window.composer.send_key == "ctrl_enter"
+            assert load_settings().send_key == "ctrl_enter"
+            dialog.close()
+        finally:
+            await close(window)
+
+    arun(scenario())
