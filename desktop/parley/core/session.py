@@ -130,7 +130,7 @@ class ChatSession:
         listener: SessionListener | None = None,
         *,
         save_interval: float = 0.2,
-        yield_interval: float = 0.005,
+        yield_interval: float = 0.003,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
