@@ -28,6 +28,7 @@ from typing import Any
 STARTUP_RUNS = 7
 STREAM_CHARS = 160_000  # 40,000 chunks of 4 characters
 CONVERSATION_MESSAGES = 2_000
+IDLE_SECONDS = 3.0
 
 IDLE = """
 def idle_then(callback, rounds=3):
@@ -278,6 +279,19 @@ async def _bench_in_window(app: Any) -> list[tuple[str, str, str, bool | None]]:
         await window.wait_started()
         await _wait_idle()
         try:
+            # Idle: nothing streams, nothing should run.
+            cpu0 = time.process_time()
+            await asyncio.sleep(IDLE_SECONDS)
+            idle_cpu = (time.process_time() - cpu0) / IDLE_SECONDS * 100
+            rows.append(
+                (
+                    f"idle: CPU over {IDLE_SECONDS:.0f} s with the window open",
+                    f"{idle_cpu:.1f} %",
+                    "~0 %",
+                    idle_cpu < 1.0,
+                )
+            )
+
             # Streaming at full speed into the real chat view.
             text = _reply(STREAM_CHARS)
             meter = StallMeter()
