@@ -353,6 +353,20 @@ def test_shortcuts_and_accessible_names(
             )
             for d in list(window._dialogs):
                 d.close()
+
+            # Esc stops a stream from anywhere in the window; Ctrl+N starts a new chat.
+            emu.push(Behavior(text="word " * 400, chunk_chars=5, chunk_delay=0.01), provider="euri")
+            await type_and_send(window, "Go on and on")
+            await wait_for(lambda: answers(window) and answers(window)[0].text(), what="tokens")
+            window.activateWindow()  # the closed switcher took activation with it
+            await wait_for(lambda: QApplication.activeWindow() is window, what="activation")
+            window.sidebar.list.setFocus()
+            QTest.keyClick(window, Qt.Key.Key_Escape)
+            stopped = await answered(window, 1)
+            assert stopped.status == "stopped"
+            QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+            assert window.conversation_id is None and window.chat.messages() == []
+            assert window.composer.edit.hasFocus()
         finally:
             await close(window)
 
