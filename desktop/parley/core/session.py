@@ -27,7 +27,7 @@ from parley.core.modellist import ModelInfo
 from parley.core.request import ChatRequest, ContentPart, Message, TextPart
 from parley.core.result import ChatResult
 from parley.core.store import Conversation, Store, StoredMessage
-from parley.core.wire import build_wire_request
+from parley.core.wire import WireRequest, build_wire_request
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 
@@ -246,7 +246,9 @@ class ChatSession:
         missing base URL or key, nothing typed); return quietly when it can go."""
         if not has_text(content):
             raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
-        self.preview_body(conversation_id, content, config)
+        # The history was valid when it was sent: checking the new message alone is enough,
+        # and costs nothing in a long conversation.
+        self.preview_body(None, content, config)
         self._key(self.spec(config.provider))
 
     def spec(self, provider_id: str) -> ProviderSpec:
@@ -265,17 +267,28 @@ class ChatSession:
         spec = self.spec(config.provider)
         user = Message(role="user", content=_message_content(content))
         # Validate before storing anything: a bad parameter keeps the prompt where it was typed.
-        build_wire_request(spec, self.build_request(conversation_id, parent_id, config, user))
+        request = self.build_request(conversation_id, parent_id, config, user)
+        wire = build_wire_request(spec, request)
         self._key(spec)
         user_id = self.store.add_message(
             conversation_id, parent_id, "user", _message_content(content)
         )
-        return await self._answer(conversation_id, user_id, config)
+        return await self._answer(conversation_id, user_id, config, (request, wire))
 
-    async def _answer(self, conversation_id: int, parent_id: int, config: RunConfig) -> Turn:
+    async def _answer(
+        self,
+        conversation_id: int,
+        parent_id: int,
+        config: RunConfig,
+        built: tuple[ChatRequest, WireRequest] | None = None,
+    ) -> Turn:
+        """Answer `parent_id`; `built` is its request when the caller already made it."""
         spec = self.spec(config.provider)
-        request = self.build_request(conversation_id, parent_id, config)
-        wire = build_wire_request(spec, request)
+        if built is None:
+            request = self.build_request(conversation_id, parent_id, config)
+            wire = build_wire_request(spec, request)
+        else:
+            request, wire = built
         key = self._key(spec)
         self.store.update_conversation(
             conversation_id,
