@@ -259,6 +259,23 @@ class ChatSession:
 
     # --- internals ----------------------------------------------------------------------
 
+    async def _build(
+        self,
+        conversation_id: int,
+        parent_id: int | None,
+        config: RunConfig,
+        extra: Message | None,
+    ) -> tuple[ChatRequest, WireRequest]:
+        """Request and wire body, made in a worker thread: in a long conversation reading the
+        branch and building its body takes long enough to stall the window. It only reads, so
+        a cancelled send leaves nothing behind."""
+
+        def build() -> tuple[ChatRequest, WireRequest]:
+            request = self.build_request(conversation_id, parent_id, config, extra)
+            return request, build_wire_request(self.spec(config.provider), request)
+
+        return await asyncio.to_thread(build)
+
     async def _ask(
         self, conversation_id: int, parent_id: int | None, content: Content, config: RunConfig
     ) -> Turn:
@@ -267,8 +284,7 @@ class ChatSession:
         spec = self.spec(config.provider)
         user = Message(role="user", content=_message_content(content))
         # Validate before storing anything: a bad parameter keeps the prompt where it was typed.
-        request = self.build_request(conversation_id, parent_id, config, user)
-        wire = build_wire_request(spec, request)
+        request, wire = await self._build(conversation_id, parent_id, config, user)
         self._key(spec)
         user_id = self.store.add_message(
             conversation_id, parent_id, "user", _message_content(content)
@@ -284,11 +300,7 @@ class ChatSession:
     ) -> Turn:
         """Answer `parent_id`; `built` is its request when the caller already made it."""
         spec = self.spec(config.provider)
-        if built is None:
-            request = self.build_request(conversation_id, parent_id, config)
-            wire = build_wire_request(spec, request)
-        else:
-            request, wire = built
+        request, wire = built or await self._build(conversation_id, parent_id, config, None)
         key = self._key(spec)
         self.store.update_conversation(
             conversation_id,

@@ -365,6 +365,7 @@ class MainWindow(QMainWindow):
         self._started = False
         self._opening = False
         self._shown_leaf: int | None = None  # the last message the view shows
+        self._shown_path: list[StoredMessage] = []  # the branch shown (for the preview)
         self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
@@ -924,6 +925,7 @@ class MainWindow(QMainWindow):
     def _clear_view(self) -> None:
         self.chat.clear()
         self._shown_leaf = None
+        self._shown_path = []
 
     def render_conversation(self) -> None:
         """Show the current branch of the open conversation (with `< i/n >` per message)."""
@@ -938,6 +940,7 @@ class MainWindow(QMainWindow):
             return
         self.chat.load_messages(rows)
         self._shown_leaf = path[-1].id if path else None
+        self._shown_path = list(path)
         turn = self._turns.get(self.conversation_id)
         if turn is not None:
             w = self.chat.widget(str(turn.answer_id))
@@ -1257,6 +1260,7 @@ class MainWindow(QMainWindow):
         self.chat.add_user_message(str(user.id), text, images)
         self.chat.add_assistant_message(str(turn.answer_id))
         self._shown_leaf = turn.answer_id
+        self._shown_path.append(user)
         return True
 
     def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
@@ -1297,7 +1301,18 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.refresh_sidebar()
             if turn.conversation_id == self.conversation_id:
-                self._update_preview()
+                self._update_preview(self._path_after(turn))
+
+    def _path_after(self, turn: Turn) -> list[StoredMessage] | None:
+        """The shown branch with `turn`'s answer, without reloading it (None: reload)."""
+        path = self._shown_path
+        if not path or path[-1].id != turn.parent_id or self._shown_leaf != turn.answer_id:
+            return None
+        try:
+            path.append(self.store.get_message(turn.answer_id))
+        except StoreError:
+            return None
+        return path
 
     def _task_failed(self, slot: Hashable | None, exc: BaseException) -> None:
         log.error("background task %r failed", slot, exc_info=exc)
@@ -1330,7 +1345,9 @@ class MainWindow(QMainWindow):
         if self.conversation_id is not None:
             try:
                 if path is None:
-                    path = self.store.current_path(self.conversation_id)
+                    # The branch the view shows (kept current by render, append and done);
+                    # reloading 2,000 messages on every model change would stall the window.
+                    path = self._shown_path or self.store.current_path(self.conversation_id)
                 if spec.quirks.session_id:
                     session_id = self.store.get_conversation(self.conversation_id).session_id
             except StoreError:
