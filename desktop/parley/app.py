@@ -100,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run_window(app: QApplication) -> int:
     from parley.ui.mainwindow import open_main_window
+    from parley.ui.tasks import asyncgen_hooks
 
-    window = await open_main_window(app)
-    try:
-        await window.wait_closed()
-    finally:
-        await window.shutdown()
+    with asyncgen_hooks(asyncio.get_running_loop()):
+        window = await open_main_window(app)
+        try:
+            await window.wait_closed()
+        finally:
+            await window.shutdown()
+        await asyncio.get_running_loop().shutdown_asyncgens()
     return 0
 
 
@@ -126,6 +129,13 @@ async def _wait_idle() -> None:
 
 
 async def _self_test(app: QApplication, t0: float, timeout: float) -> int:
+    from parley.ui.tasks import asyncgen_hooks
+
+    with asyncgen_hooks(asyncio.get_running_loop()):
+        return await _self_test_in_loop(app, t0, timeout)
+
+
+async def _self_test_in_loop(app: QApplication, t0: float, timeout: float) -> int:
     from parley.ui.mainwindow import open_main_window
 
     window: MainWindow | None = None

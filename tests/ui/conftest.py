@@ -15,6 +15,8 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop
 
+from parley.ui.tasks import asyncgen_hooks
+
 T = TypeVar("T")
 
 ARUN_TIMEOUT = 60.0
@@ -26,6 +28,8 @@ def qloop(qapp: QApplication) -> Iterator[QEventLoop]:
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     asyncio.set_event_loop(loop)
+    hooks = asyncgen_hooks(loop)  # qasync installs none (see parley.ui.tasks)
+    hooks.__enter__()
     try:
         yield loop
     finally:
@@ -35,6 +39,7 @@ def qloop(qapp: QApplication) -> Iterator[QEventLoop]:
         if pending:
             loop.run_until_complete(asyncio.wait(pending, timeout=5))
         loop.run_until_complete(loop.shutdown_asyncgens())
+        hooks.__exit__(None, None, None)
         asyncio.set_event_loop(None)
         loop.close()
         names = [t.get_name() for t in pending]

@@ -83,3 +83,30 @@ def test_after_shutdown_nothing_new_starts(arun: Any) -> None:
             raise AssertionError("start after shutdown must fail")
 
     arun(scenario())
+
+
+def test_an_abandoned_async_generator_is_closed_by_the_qasync_loop(arun: Any) -> None:
+    """qasync installs no async-generator hooks; `asyncgen_hooks` (used by the app and the
+    qloop fixture) lets the loop run an abandoned stream's async cleanup."""
+    closed: list[str] = []
+
+    async def stream() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            await asyncio.sleep(0)  # async cleanup, like closing an HTTP response
+            closed.append("closed")
+
+    async def scenario() -> None:
+        gen = stream()
+        assert await gen.__anext__() == 1
+        del gen
+        gc.collect()
+        for _ in range(20):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+        assert closed == ["closed"]
+
+    arun(scenario())

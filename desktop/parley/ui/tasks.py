@@ -10,8 +10,10 @@ runs. ``shutdown()`` cancels everything and waits, for an orderly exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Hashable
+import sys
+from collections.abc import Callable, Coroutine, Hashable, Iterator
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -104,3 +106,25 @@ class TaskRegistry:
             self._on_error(slot, exc)
         else:
             log.error("background task %s failed", task.get_name(), exc_info=exc)
+
+
+@contextlib.contextmanager
+def asyncgen_hooks(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Give `loop` the async-generator hooks asyncio's own loops install in `run_forever`.
+
+    qasync's loop installs none, so an async generator dropped half-way (an HTTP response
+    stream left by a cancelled request) would be finalised by the garbage collector with no
+    loop to run its cleanup. With the hooks the loop closes such generators itself, and
+    `loop.shutdown_asyncgens()` closes the rest at exit.
+    """
+    firstiter = getattr(loop, "_asyncgen_firstiter_hook", None)
+    finalizer = getattr(loop, "_asyncgen_finalizer_hook", None)
+    if firstiter is None or finalizer is None:
+        yield
+        return
+    old = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+    try:
+        yield
+    finally:
+        sys.set_asyncgen_hooks(*old)
