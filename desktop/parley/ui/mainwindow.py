@@ -393,7 +393,9 @@ class MainWindow(QMainWindow):
         self._build()
         self._wire()
         self._apply_local_style()
-        theme.notifier().changed.connect(lambda _dark: self._apply_local_style())
+        # A bound method, not a lambda: Qt drops the connection when this window is destroyed
+        # (a lambda would outlive it and be called on a deleted window).
+        theme.notifier().changed.connect(self._on_theme_changed)
 
         self._purge_deleted()
         self.refresh_sidebar()
@@ -589,6 +591,9 @@ class MainWindow(QMainWindow):
         sb.delete_undone.connect(self._undo_delete)
         sb.delete_committed.connect(lambda _cid: self._purge_deleted())
         sb.search_changed.connect(self._search)
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        self._apply_local_style()
 
     def _apply_local_style(self) -> None:
         # Style sheets go on the small parts, never on the window: a sheet on an ancestor makes
@@ -1363,15 +1368,13 @@ class MainWindow(QMainWindow):
     def _keep_dialog(self, dialog: QWidget) -> None:
         """Dialogs are opened with open() (never exec() inside the loop) and kept alive."""
         self._dialogs.append(dialog)
-        dialog.destroyed.connect(
-            lambda *_: self._dialogs.remove(dialog) if dialog in self._dialogs else None
-        )
         if hasattr(dialog, "finished"):
-            dialog.finished.connect(lambda *_: dialog.deleteLater())
+            dialog.finished.connect(lambda *_: self._forget_dialog(dialog))
 
     def _forget_dialog(self, dialog: QWidget) -> None:
         if dialog in self._dialogs:
             self._dialogs.remove(dialog)
+            dialog.deleteLater()
 
     def open_keys(self, provider_id: str | None = None) -> QWidget:
         from parley.ui.keys_dialog import KeysDialog
