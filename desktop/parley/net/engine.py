@@ -22,7 +22,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -234,6 +234,11 @@ def _headers_meta(response: httpx.Response, secrets: list[str | None]) -> Meta:
     )
 
 
+def _byte_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    # httpx types it as an AsyncIterator, but it is an async generator: it has aclose().
+    return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+
+
 class Engine:
     """One HTTP client (connection pool) for every request of the app. Belongs to one loop."""
 
@@ -387,13 +392,16 @@ class Engine:
     ) -> AsyncGenerator[Event, None]:
         parser = SSEParser(spec.name)
         decoder = StreamDecoder(spec, progress.secrets)
-        async for chunk in response.aiter_bytes():
-            for data in parser.feed(chunk):
-                if raw:
-                    yield RawEvent(data, time.monotonic())
-                for event in decoder.feed(data):
-                    yield event
-                progress.tokens = decoder.content_seen
+        # aclosing: qasync installs no async-generator hooks, so an abandoned byte iterator
+        # (after a Stop) would otherwise be finalised by the garbage collector, off the loop.
+        async with contextlib.aclosing(_byte_chunks(response)) as chunks:
+            async for chunk in chunks:
+                for data in parser.feed(chunk):
+                    if raw:
+                        yield RawEvent(data, time.monotonic())
+                    for event in decoder.feed(data):
+                        yield event
+                    progress.tokens = decoder.content_seen
         for data in parser.flush():
             try:
                 json.loads(data)
@@ -445,11 +453,12 @@ class Engine:
     async def _read_limited(response: httpx.Response) -> bytes:
         parts: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= _ERROR_BODY_LIMIT:
-                break
+        async with contextlib.aclosing(_byte_chunks(response)) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= _ERROR_BODY_LIMIT:
+                    break
         return b"".join(parts)[:_ERROR_BODY_LIMIT]
 
     # ------------------------------------------------------------------ models
