@@ -26,7 +26,7 @@ from parley.core.events import Event, Retrying
 from parley.core.modellist import ModelInfo
 from parley.core.request import ChatRequest, ContentPart, Message, TextPart
 from parley.core.result import ChatResult
-from parley.core.store import Conversation, Store, StoredMessage
+from parley.core.store import Conversation, Store, StoredMessage, StoreError
 from parley.core.wire import WireRequest, build_wire_request
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
@@ -331,6 +331,21 @@ class ChatSession:
         result.mark_started(self.clock())
         last_save = last_yield = self.clock()
         saved_size = 0
+        trailing: asyncio.TimerHandle | None = None
+
+        def save() -> None:
+            nonlocal last_save, saved_size, trailing
+            trailing = None
+            if result.deltas != saved_size:
+                self.store.save_partial(turn.answer_id, result.text, result.reasoning)
+                last_save, saved_size = self.clock(), result.deltas
+
+        def save_later() -> None:
+            # The stream went quiet right after tokens that were not saved yet: save them now,
+            # or a kill during the stall would lose more than the last second.
+            with contextlib.suppress(StoreError):  # the store keeps the text and says so later
+                save()
+
         try:
             async with contextlib.aclosing(self.engine.run(turn.spec, turn.request, key)) as events:
                 async for event in events:
@@ -348,13 +363,16 @@ class ChatSession:
                     turn.retry_delay = None
                     self.listener.on_event(turn, event)
                     if now - last_save >= self.save_interval:
-                        size = result.deltas
-                        if size != saved_size:
-                            self.store.save_partial(turn.answer_id, result.text, result.reasoning)
-                            last_save, saved_size = now, size
+                        save()
+                    elif trailing is None and result.deltas != saved_size:
+                        trailing = asyncio.get_running_loop().call_later(
+                            self.save_interval, save_later
+                        )
             result.mark_complete(self.clock())
         except asyncio.CancelledError:
             result.mark_stopped(self.clock())
+            if trailing is not None:
+                trailing.cancel()
             self._finish(turn)
             raise
         except ParleyError as err:
@@ -370,6 +388,8 @@ class ChatSession:
                 ),
                 self.clock(),
             )
+        if trailing is not None:
+            trailing.cancel()
         self._finish(turn)
 
     def _finish(self, turn: Turn) -> None:

@@ -369,3 +369,38 @@ def test_an_unexpected_exception_still_stores_what_arrived(store: Store, catalog
     stored = store.get_message(turn.answer_id)
     assert stored.status == "failed" and stored.text == "partial "
     assert stored.error is not None and "decoder bug" in stored.error["message"]
+
+
+def test_tokens_just_before_a_stall_are_saved_during_the_stall(
+    store: Store, emu: Emulator, catalog: Catalog, tmp_path: Path
+) -> None:
+    # The first tokens arrive well inside one save interval, then the stream goes quiet: they
+    # must still reach the database during the stall (a kill then loses at most ~1 s).
+    emu.push(
+        Behavior(text="alpha beta gamma delta", chunk_chars=6, pause_after=2, pause=2.0),
+        provider="euri",
+    )
+    rec = Recorder()
+    seen: list[str] = []
+
+    async def scenario(engine: Engine) -> None:
+        session = ChatSession(
+            store, engine, lambda pid: emu.key(pid), catalog, rec, save_interval=0.5
+        )
+        conv = session.new_conversation(config(emu))
+        task = asyncio.create_task(session.send(conv, "Go", config(emu)))
+        while not rec.started or not rec.started[0].result.text:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(1.0)  # one save interval + the store's flush, well inside the stall
+        other = Store.open(tmp_path / "history.sqlite3", read_only=True)
+        try:
+            seen.append(other.current_path(conv)[-1].text)
+        finally:
+            other.close()
+        seen.append(rec.started[0].result.text)
+        await task
+
+    asyncio.run(with_engine(scenario))
+    in_db, received = seen
+    assert received and len(received) < len("alpha beta gamma delta")
+    assert in_db == received
