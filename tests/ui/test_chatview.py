@@ -552,3 +552,22 @@ def test_confirming_a_streamed_answer_does_not_render_it_again(
     # The settled blocks are the same QTextBlock objects: painted once, never re-rendered.
     assert w.body.document().begin() == first_block
     assert w.body.toPlainText().endswith("third and the rest")
+
+
+def test_unknown_token_counts_are_left_out_not_shown_as_zero(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.set_metrics("m", 20.0, 1000.0, None, 21, estimated=True)
+    footer = w.metrics_label.text()
+    assert "~21 out" in footer and " in" not in footer.replace("~21 out", "")
+
+
+def test_an_answer_cut_by_a_crash_is_marked_interrupted(qtbot: QtBot, view: ChatView) -> None:
+    view.load_messages(
+        [
+            {"id": "u1", "role": "user", "content": "Hi", "status": "complete"},
+            {"id": "a1", "role": "assistant", "content": "Half an ans", "status": "interrupted"},
+        ]
+    )
+    w = view.widget("a1")
+    assert w is not None and w.badge.text() == "interrupted"
+    assert w.text() == "Half an ans"

@@ -210,8 +210,8 @@ class ChatView(QWidget):
         if refusal := _get(row, "refusal", None):
             w.set_refusal(str(refusal))
         error = _get(row, "error", None)
-        if status == "stopped":
-            w.set_stopped()
+        if status in ("stopped", "interrupted"):
+            w.set_stopped(status)
         elif error:
             w.set_error(
                 str(_get(error, "kind", "")),

@@ -1619,13 +1619,12 @@ def message_row(m: StoredMessage, branch: tuple[int, int]) -> dict[str, Any]:
         metrics["model_used"] = m.model_used
     if m.cost is not None:
         metrics["cost"] = m.cost
-    status = "stopped" if m.status == "interrupted" else m.status
     return {
         "id": str(m.id),
         "role": m.role,
         "content": m.content,
         "reasoning": m.reasoning,
-        "status": status,
+        "status": m.status,
         "error": m.error,
         "finish_reason": m.finish_reason,
         "tool_calls": [c.model_dump() for c in m.tool_calls] if m.tool_calls else None,

@@ -474,8 +474,13 @@ def format_metrics(
         parts.append(f"{'~' if estimated else ''}{tokens_per_s:,.1f} tok/s")
     if total_ms is not None:
         parts.append(f"total {total_ms / 1000:,.2f} s")
-    if prompt_tokens is not None or completion_tokens is not None:
-        tok = f"{_fmt_int(prompt_tokens or 0)} in · {_fmt_int(completion_tokens or 0)} out"
+    counts = []  # only what is known: a provider without usage gives no prompt count
+    if prompt_tokens is not None:
+        counts.append(f"{_fmt_int(prompt_tokens)} in")
+    if completion_tokens is not None:
+        counts.append(f"{'~' if estimated else ''}{_fmt_int(completion_tokens)} out")
+    if counts:
+        tok = " · ".join(counts)
         extra = []
         if reasoning_tokens:
             extra.append(f"{_fmt_int(reasoning_tokens)} reasoning")
@@ -961,9 +966,10 @@ class AssistantMessageWidget(MessageWidget):
         self._show_badge(label)
         self.continue_button.setVisible(finish_reason == "length")
 
-    def set_stopped(self) -> None:
+    def set_stopped(self, label: str = "stopped") -> None:
+        """The partial answer is kept: stopped by the user, or "interrupted" by a crash."""
         self._end("stopped")
-        self._show_badge("stopped")
+        self._show_badge(label)
 
     def _show_badge(self, label: str | None) -> None:
         self.badge.setText(label or "")
