@@ -144,7 +144,7 @@ def test_no_stream_asks_for_one_response(emu: Emulator) -> None:
             ),
             4,
             "Daily token limit reached",
-        ),  # noqa: E501
+        ),
         ("nordlys", Behavior(status=402, body={"error": "Budget limit exceeded"}), 4, "Budget"),
         ("eurouter", Behavior(status=429, headers={"Retry-After": "0"}, repeat=5), 5, "429"),
         (
@@ -152,7 +152,7 @@ def test_no_stream_asks_for_one_response(emu: Emulator) -> None:
             Behavior(status=400, message="messages must not be empty"),
             6,
             "messages must not be empty",
-        ),  # noqa: E501
+        ),
         ("adaptive-engine", Behavior(status=503, headers={"Retry-After": "0"}, repeat=5), 7, "503"),
         ("euri", Behavior(text=REPLY, malformed_after=3, chunk_chars=4), 10, "not valid JSON"),
     ],
