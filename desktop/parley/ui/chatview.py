@@ -15,7 +15,8 @@ completion_tokens, reasoning_tokens, cached_tokens, cost, total_ms, currency, es
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -23,11 +24,13 @@ from PySide6.QtWidgets import QFrame, QPushButton, QScrollArea, QVBoxLayout, QWi
 
 from parley.core.request import ImagePart
 from parley.ui import theme
-from parley.ui.message_widgets import (
-    AssistantMessageWidget,
-    MessageWidget,
-    UserMessageWidget,
-)
+
+if TYPE_CHECKING:
+    from parley.ui.message_widgets import (
+        AssistantMessageWidget,
+        MessageWidget,
+        UserMessageWidget,
+    )
 
 PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
 SCROLL_PAGE = 6  # built each time scrolling reaches the top: small, so the loop never stalls
@@ -44,6 +47,20 @@ METRIC_KEYS = (
     "currency",
     "estimated",
 )
+
+
+_widgets_module: ModuleType | None = None
+
+
+def widgets() -> ModuleType:
+    """`parley.ui.message_widgets`, imported when the first message is shown: a new chat (how
+    the window starts) has none, and the import (with the Markdown renderer) is not free."""
+    global _widgets_module
+    if _widgets_module is None:
+        from parley.ui import message_widgets
+
+        _widgets_module = message_widgets
+    return _widgets_module
 
 
 def _get(row: Any, name: str, default: Any = None) -> Any:
@@ -133,15 +150,23 @@ class ChatView(QWidget):
     def messages(self) -> list[MessageWidget]:
         """The message widgets built so far, top to bottom."""
         out: list[MessageWidget] = []
+        if not self._widgets:
+            return out
+        message_widget = widgets().MessageWidget
         for i in range(self._column.count()):
             item = self._column.itemAt(i)
             w = item.widget() if item is not None else None
-            if isinstance(w, MessageWidget):
+            if isinstance(w, message_widget):
                 out.append(w)
         return out
 
     def widget(self, msg_id: str) -> MessageWidget | None:
         return self._widgets.get(msg_id)
+
+    def assistant_widget(self, msg_id: str) -> AssistantMessageWidget | None:
+        """The answer's widget, if that message is shown and is an answer."""
+        w = self._widgets.get(msg_id)
+        return w if w is not None and isinstance(w, widgets().AssistantMessageWidget) else None
 
     def _insert(self, w: MessageWidget, index: int | None = None) -> None:
         self._widgets[w.msg_id] = w
@@ -151,9 +176,10 @@ class ChatView(QWidget):
         w.show()  # now, not from the queued show a layout schedules
         w.link_clicked.connect(self._on_link)
         w.branch_requested.connect(self.branch_requested)
-        if isinstance(w, UserMessageWidget):
+        mw = widgets()
+        if isinstance(w, mw.UserMessageWidget):
             w.edit_requested.connect(self.edit_requested)
-        elif isinstance(w, AssistantMessageWidget):
+        elif isinstance(w, mw.AssistantMessageWidget):
             w.regenerate_requested.connect(self.regenerate_requested)
             w.continue_requested.connect(self.continue_requested)
             w.retry_requested.connect(self.retry_requested)
@@ -167,7 +193,9 @@ class ChatView(QWidget):
         images: Iterable[Any] = (),
         branch: tuple[int, int] = (0, 1),
     ) -> UserMessageWidget:
-        w = UserMessageWidget(msg_id, text, images, branch, self._container)
+        w: UserMessageWidget = widgets().UserMessageWidget(
+            msg_id, text, images, branch, self._container
+        )
         self._insert(w)
         self.scroll_to_bottom()
         return w
@@ -175,7 +203,9 @@ class ChatView(QWidget):
     def add_assistant_message(
         self, msg_id: str, branch: tuple[int, int] = (0, 1)
     ) -> AssistantMessageWidget:
-        w = AssistantMessageWidget(msg_id, branch, self._container)
+        w: AssistantMessageWidget = widgets().AssistantMessageWidget(
+            msg_id, branch, self._container
+        )
         self._insert(w)
         self.scroll_to_bottom()
         return w
@@ -194,11 +224,13 @@ class ChatView(QWidget):
         text, images = _split_content(_get(row, "content", ""))
         images += list(_get(row, "images", None) or [])
         b = (int(branch[0]), int(branch[1]))
+        mw = widgets()
         if role == "user":
-            return UserMessageWidget(msg_id, text, images, b, self._container)
+            user: UserMessageWidget = mw.UserMessageWidget(msg_id, text, images, b, self._container)
+            return user
         if role == "system":
             return None
-        w = AssistantMessageWidget(
+        w: AssistantMessageWidget = mw.AssistantMessageWidget(
             msg_id, b, self._container, role_text="Tool" if role == "tool" else "Assistant"
         )
         reasoning = str(_get(row, "reasoning", "") or "")
@@ -320,6 +352,9 @@ class ChatView(QWidget):
 
     def _on_theme_changed(self, _dark: bool) -> None:
         theme.retint_tree(self)
+        if not self._widgets:
+            return
+        assistant = widgets().AssistantMessageWidget
         for w in self._widgets.values():
-            if isinstance(w, AssistantMessageWidget):
+            if isinstance(w, assistant):
                 w.rerender()

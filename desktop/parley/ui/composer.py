@@ -11,9 +11,10 @@ import mimetypes
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from parley.core.request import ImagePart
 from parley.ui import theme
-from parley.ui.message_widgets import Card, Pill
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
@@ -100,13 +100,18 @@ def _image_paths(source: QMimeData) -> list[str]:
     ]
 
 
-class AttachmentChip(Card):
-    """A removable thumbnail of one attached image."""
+class AttachmentChip(QFrame):
+    """A removable thumbnail of one attached image, painted as a chip card.
+
+    (Painted here rather than a `message_widgets.Card`, so that the composer, part of the window
+    from the start, does not import the message widgets before there is a message.)
+    """
 
     remove_requested = Signal(object)  # the chip
+    card_kind: theme.CardKind = "chip"
 
     def __init__(self, part: ImagePart, parent: QWidget | None = None) -> None:
-        super().__init__("chip", parent)
+        super().__init__(parent)
         self.part = part
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 2, 2)
@@ -136,6 +141,25 @@ class AttachmentChip(Card):
         lay.addWidget(self.remove_button)
         self.setAccessibleName(f"Attachment {part.name or 'image'}")
 
+    def paintEvent(self, e: QPaintEvent) -> None:
+        theme.paint_card(self, self.card_kind)
+        super().paintEvent(e)
+
+
+class NoticePill(QLabel):
+    """Why a send did not go out, on a small warning-coloured background."""
+
+    card_kind: theme.CardKind = "warn"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setContentsMargins(6, 1, 6, 1)
+        theme.tag(self, text="warn_text")
+
+    def paintEvent(self, e: QPaintEvent) -> None:
+        theme.paint_card(self, self.card_kind)
+        super().paintEvent(e)
+
 
 class Composer(QWidget):
     """Multi-line prompt with Send/Stop and image attachments.
@@ -163,7 +187,7 @@ class Composer(QWidget):
         self._chips.setSpacing(6)
         self._chips.addStretch(1)
         outer.addLayout(self._chips)
-        self.notice = Pill("warn", self)
+        self.notice = NoticePill(self)
         self.notice.setWordWrap(True)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.hide()

@@ -38,17 +38,9 @@ from PySide6.QtWidgets import (
 
 from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
 from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import (
-    Event,
-    ReasoningDelta,
-    RefusalDelta,
-    TextDelta,
-    ToolCallDelta,
-)
 from parley.core.modellist import ModelInfo, fallback_models
 from parley.core.paths import user_providers_dir
 from parley.core.request import ContentPart, ImagePart, Message, TextPart
-from parley.core.session import ChatSession, RunConfig, Turn, context_message
 from parley.core.settings import Preset, Settings, load_settings, save_settings
 from parley.core.store import (
     Conversation,
@@ -57,16 +49,18 @@ from parley.core.store import (
     StoreError,
     move_aside_and_start_fresh,
 )
-from parley.ui import theme
+from parley.ui import chatview, theme
 from parley.ui.chatview import ChatView
 from parley.ui.composer import Composer
-from parley.ui.message_widgets import AssistantMessageWidget
 from parley.ui.params_panel import ParamsPanel
 from parley.ui.sidebar import ConversationRow, SearchHit, Sidebar
 from parley.ui.tasks import TaskRegistry
 
 if TYPE_CHECKING:
+    from parley.core.events import Event
     from parley.core.secrets import KeyStore
+    from parley.core.session import ChatSession, RunConfig, Turn
+    from parley.ui.message_widgets import AssistantMessageWidget
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +127,9 @@ class Services:
         """Make what the first send needs (runs in a worker thread after the window is up)."""
         self.engine  # noqa: B018 - made now rather than on the first send
         self.keys  # noqa: B018
+        # What a send needs (the window makes its session on first use, by then imported).
+        import parley.core.session  # noqa: F401
+
         # The first code block would otherwise import Markdown rules and lexers mid-stream.
         from parley.core import markdown
 
@@ -369,9 +366,8 @@ class MainWindow(QMainWindow):
         self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
-        self.session = ChatSession(
-            self.store, _LazyEngine(services), services.key, self.catalog, _ViewListener(self)
-        )
+        self._session: ChatSession | None = None
+        self._event_handlers: dict[type, Callable[[Turn, Any], None]] = {}
         self.conversation_id: int | None = None
         self._turns: dict[int, Turn] = {}  # streaming turns by conversation
         self._pending_send: dict[int, bool] = {}  # conversation -> the composer text is in flight
@@ -403,6 +399,29 @@ class MainWindow(QMainWindow):
         self.new_chat()
         if services.store_error is not None:
             self.show_store_error(services.store_error)
+
+    @property
+    def session(self) -> ChatSession:
+        """The chat session, made on first use: importing it (and the event types) is left to
+        the warm-up thread, so the window shows without waiting for it."""
+        if self._session is None:
+            from parley.core.events import ReasoningDelta, RefusalDelta, TextDelta, ToolCallDelta
+            from parley.core.session import ChatSession
+
+            self._event_handlers = {
+                TextDelta: self._on_text,
+                ReasoningDelta: self._on_reasoning,
+                RefusalDelta: self._on_refusal,
+                ToolCallDelta: self._on_tool_calls,
+            }
+            self._session = ChatSession(
+                self.store,
+                _LazyEngine(self.services),
+                self.services.key,
+                self.catalog,
+                _ViewListener(self),
+            )
+        return self._session
 
     # --- building ---------------------------------------------------------------------------------
 
@@ -709,6 +728,8 @@ class MainWindow(QMainWindow):
             log.warning("starting the engine or key store failed: %s", exc)
             self.banner.show_message(f"Part of Parley failed to start: {exc}")
         self._started = True
+        # Qt classes are made on this thread: the message widgets, for the first answer.
+        chatview.widgets()
         self.load_models()
 
     async def wait_started(self) -> None:
@@ -768,6 +789,8 @@ class MainWindow(QMainWindow):
         return self.settings.base_urls.get(provider_id) or None
 
     def run_config(self) -> RunConfig:
+        from parley.core.session import RunConfig
+
         pid = self.provider_id() or ""
         model = self.model()
         return RunConfig(
@@ -948,8 +971,8 @@ class MainWindow(QMainWindow):
         self._shown_path = list(path)
         turn = self._turns.get(self.conversation_id)
         if turn is not None:
-            w = self.chat.widget(str(turn.answer_id))
-            if isinstance(w, AssistantMessageWidget):
+            w = self.chat.assistant_widget(str(turn.answer_id))
+            if w is not None:
                 w.status = "streaming"
                 w.set_text(turn.result.text, turn.result.reasoning)
         self._update_preview(path)
@@ -1271,26 +1294,32 @@ class MainWindow(QMainWindow):
     def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
         if turn.conversation_id != self.conversation_id:
             return None
-        w = self.chat.widget(str(turn.answer_id))
-        return w if isinstance(w, AssistantMessageWidget) else None
+        return self.chat.assistant_widget(str(turn.answer_id))
 
     def _turn_event(self, turn: Turn, event: Event) -> None:
-        w = self._answer_widget(turn)
-        if w is None:
-            return
-        if isinstance(event, TextDelta):
-            if event.choice == 0:
-                w.append_text(event.text)
-        elif isinstance(event, ReasoningDelta):
-            if event.choice == 0:
-                w.append_reasoning(event.text)
-        elif isinstance(event, RefusalDelta):
+        handler = self._event_handlers.get(type(event))
+        if handler is not None:
+            handler(turn, event)
+
+    def _on_text(self, turn: Turn, event: Any) -> None:
+        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
+            w.append_text(event.text)
+
+    def _on_reasoning(self, turn: Turn, event: Any) -> None:
+        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
+            w.append_reasoning(event.text)
+
+    def _on_refusal(self, turn: Turn, _event: Any) -> None:
+        if (w := self._answer_widget(turn)) is not None:
             w.set_refusal(turn.result.refusal)
-        elif isinstance(event, ToolCallDelta):
-            calls = turn.result.tool_calls
-            if self._tool_call_counts.get(turn.answer_id) != len(calls):
-                self._tool_call_counts[turn.answer_id] = len(calls)
-                w.set_tool_calls([c.to_dict() for c in calls])
+
+    def _on_tool_calls(self, turn: Turn, _event: Any) -> None:
+        if (w := self._answer_widget(turn)) is None:
+            return
+        calls = turn.result.tool_calls
+        if self._tool_call_counts.get(turn.answer_id) != len(calls):
+            self._tool_call_counts[turn.answer_id] = len(calls)
+            w.set_tool_calls([c.to_dict() for c in calls])
 
     def _turn_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
         w = self._answer_widget(turn)
@@ -1357,7 +1386,10 @@ class MainWindow(QMainWindow):
                     session_id = self.store.get_conversation(self.conversation_id).session_id
             except StoreError:
                 path = []
-            messages += [m for s in path if (m := context_message(s)) is not None]
+            if path:
+                from parley.core.session import context_message
+
+                messages += [m for s in path if (m := context_message(s)) is not None]
         messages.append(Message(role="user", content="…"))
         self.panel.set_preview_context(
             spec, self.model(), messages, base_url=self.base_url(spec.id), session_id=session_id
@@ -1406,7 +1438,8 @@ class MainWindow(QMainWindow):
     def _provider_added(self, provider_id: str) -> None:
         self.catalog = load_catalog(user_dirs=[user_providers_dir()])
         self.services.catalog = self.catalog
-        self.session.catalog = self.catalog
+        if self._session is not None:
+            self._session.catalog = self.catalog
         current = self.provider_id()
         self._choose_initial_provider()
         self.set_provider(provider_id or current or DEFAULT_PROVIDER)
@@ -1495,7 +1528,8 @@ class MainWindow(QMainWindow):
         self.store = store
         self.services.store = store
         self.services.store_error = None
-        self.session.store = store
+        if self._session is not None:
+            self._session.store = store
         with contextlib.suppress(Exception):
             old.close()
         self.conversation_id = None

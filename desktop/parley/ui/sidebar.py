@@ -22,18 +22,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAbstractTextDocumentLayout, QAction, QKeyEvent, QPainter, QTextDocument
+from PySide6.QtGui import QAction, QKeyEvent, QPainter, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMenu,
     QPushButton,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -87,7 +84,11 @@ def _when(ts: float | None) -> str:
 
 
 class _HtmlDelegate(QStyledItemDelegate):
-    """Paints an item's HTML (title + highlighted snippet) for search results."""
+    """Paints an item's HTML (title + highlighted snippet) for search results.
+
+    What only search results need is imported on the first search (start-up makes fewer Qt
+    classes; each costs PySide a little on first use).
+    """
 
     def _doc(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -108,6 +109,9 @@ class _HtmlDelegate(QStyledItemDelegate):
         if not index.data(HTML_ROLE):
             super().paint(painter, option, index)
             return
+        from PySide6.QtGui import QAbstractTextDocumentLayout
+        from PySide6.QtWidgets import QStyle
+
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
@@ -347,6 +351,8 @@ class Sidebar(QWidget):
             return
         conv_id = item.data(ID_ROLE)
         row = self._row(conv_id)
+        from PySide6.QtWidgets import QMenu
+
         menu = QMenu(self)
         rename = QAction("Rename…", menu)
         rename.triggered.connect(lambda: self.rename_interactive(conv_id))
@@ -358,6 +364,8 @@ class Sidebar(QWidget):
         menu.popup(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
 
     def rename_interactive(self, conv_id: str) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
         row = self._row(conv_id)
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Rename chat")
