@@ -3,11 +3,20 @@
 Built-in provider files live in `resources/providers/*.toml`; a user's own files in
 `<data dir>/providers/*.toml` add providers or override built-ins with the same id. A broken
 file yields a `CatalogProblem` naming the file and the field; the other files still load.
+
+Parsing TOML is most of the loading time (validating is a fifth of it), so `load_catalog` can
+keep the parsed files in a cache keyed by each file's SHA-256: a file whose bytes changed is
+parsed again, and every file, cached or not, is validated on every load.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import re
+import tempfile
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -241,9 +250,74 @@ def _field_of(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def load_provider_file(path: Path) -> ProviderSpec | CatalogProblem:
+class ParseCache:
+    """Parsed provider files (what `tomllib` made of them) by the SHA-256 of their bytes, kept
+    in one JSON file. A missing, unreadable or corrupt cache file is treated as empty; one that
+    cannot be written is skipped. Only parsing is saved: the data is validated as always."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, Any] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        with contextlib.suppress(OSError, ValueError):
+            stored = json.loads(path.read_bytes())
+            if isinstance(stored, dict) and stored.get("version") == self.VERSION:
+                entries = stored.get("files")
+                if isinstance(entries, dict):
+                    self._entries = entries
+
+    def parse(self, raw: bytes) -> dict[str, Any]:
+        """What `tomllib.loads` makes of the file's text (raises as it does)."""
+        digest = hashlib.sha256(raw).hexdigest()
+        self._used.add(digest)
+        cached = self._entries.get(digest)
+        if isinstance(cached, dict):
+            return cached
+        data = tomllib.loads(_text(raw))
+        try:
+            json.dumps(data)  # TOML dates and times have no JSON form: such files are not kept
+        except (TypeError, ValueError):
+            return data
+        self._entries[digest] = data
+        self._dirty = True
+        return data
+
+    def save(self) -> None:
+        """Write the entries used since loading (if anything changed), atomically."""
+        if not self._dirty and self._used == set(self._entries):
+            return
+        entries = {k: v for k, v in self._entries.items() if k in self._used}
+        body = json.dumps({"version": self.VERSION, "files": entries}, separators=(",", ":"))
+        tmp: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".providers-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(body)
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError:
+            pass  # a cache that cannot be written only means parsing again next time
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _text(raw: bytes) -> str:
+    """The file's text as `Path.read_text` gives it (UTF-8, universal newlines)."""
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def load_provider_file(
+    path: Path, cache: ParseCache | None = None
+) -> ProviderSpec | CatalogProblem:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = cache.parse(raw) if cache is not None else tomllib.loads(_text(raw))
     except (OSError, UnicodeDecodeError) as exc:
         return CatalogProblem(path, "", f"cannot be read: {exc}")
     except tomllib.TOMLDecodeError as exc:
@@ -282,8 +356,17 @@ class Catalog:
         return iter(self.providers.values())
 
 
-def load_catalog(builtin_dir: Path | None = None, user_dirs: Iterable[Path] = ()) -> Catalog:
-    """Load built-in providers, then the user's files (which add or override by id)."""
+def load_catalog(
+    builtin_dir: Path | None = None,
+    user_dirs: Iterable[Path] = (),
+    *,
+    cache_path: Path | None = None,
+) -> Catalog:
+    """Load built-in providers, then the user's files (which add or override by id).
+
+    With `cache_path`, parsed files are kept there (see `ParseCache`) for the next load.
+    """
+    cache = ParseCache(cache_path) if cache_path is not None else None
     providers: dict[str, ProviderSpec] = {}
     problems: list[CatalogProblem] = []
     user_ids: set[str] = set()
@@ -293,11 +376,13 @@ def load_catalog(builtin_dir: Path | None = None, user_dirs: Iterable[Path] = ()
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.toml")):
-            result = load_provider_file(path)
+            result = load_provider_file(path, cache)
             if isinstance(result, CatalogProblem):
                 problems.append(result)
                 continue
             providers[result.id] = result
             if is_user:
                 user_ids.add(result.id)
+    if cache is not None:
+        cache.save()
     return Catalog(providers, problems, frozenset(user_ids))

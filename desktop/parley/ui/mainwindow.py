@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, QTimer
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
 from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
 from parley.core.errors import ErrorKind, ParleyError
 from parley.core.modellist import ModelInfo, fallback_models
-from parley.core.paths import user_providers_dir
+from parley.core.paths import data_dir, user_providers_dir
 from parley.core.request import ContentPart, ImagePart, Message, TextPart
 from parley.core.settings import Preset, Settings, load_settings, save_settings
 from parley.core.store import (
@@ -161,8 +162,13 @@ def open_store() -> tuple[Store, StoreError | None]:
         return Store.open(":memory:"), err
 
 
+def provider_cache_path() -> Path:
+    """Where parsed provider files are kept between starts (see `catalog.ParseCache`)."""
+    return data_dir() / "cache" / "providers.json"
+
+
 def load_services() -> Services:
-    catalog = load_catalog(user_dirs=[user_providers_dir()])
+    catalog = load_catalog(user_dirs=[user_providers_dir()], cache_path=provider_cache_path())
     settings = load_settings()
     problems = [str(p) for p in catalog.problems] + list(settings.problems)
     store, store_error = open_store()
@@ -1436,7 +1442,9 @@ class MainWindow(QMainWindow):
         self._update_preview()
 
     def _provider_added(self, provider_id: str) -> None:
-        self.catalog = load_catalog(user_dirs=[user_providers_dir()])
+        self.catalog = load_catalog(
+            user_dirs=[user_providers_dir()], cache_path=provider_cache_path()
+        )
         self.services.catalog = self.catalog
         if self._session is not None:
             self._session.catalog = self.catalog
