@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 PRESET_NONE = "No preset"
 PRESET_SAVE = "Save current as preset…"
 DEFAULT_PROVIDER = "euri"
+STARTUP_FALLBACK_MS = 1000
 
 
 # --- the app's long-lived objects ---------------------------------------------------------
@@ -193,8 +194,9 @@ async def open_main_window(
     window = MainWindow(services)
     window.resize(1280, 820)
     window.show()
-    # Make the engine and the key store (httpx, keyring imports) once the window is up.
-    QTimer.singleShot(0, window.finish_startup)
+    # The engine and the key store (httpx, keyring imports) are made once the window has painted
+    # (see `paintEvent`); this is for a window that is not painted (e.g. started minimised).
+    QTimer.singleShot(STARTUP_FALLBACK_MS, window.finish_startup)
     if first_run and not services.settings.first_run_done:
         QTimer.singleShot(0, window.open_first_run)
     return window
@@ -366,6 +368,7 @@ class MainWindow(QMainWindow):
         self.settings = services.settings
         self.store = services.store
         self._started = False
+        self._painted = False
         self._opening = False
         self._shown_leaf: int | None = None  # the last message the view shows
         self._shown_path: list[StoredMessage] = []  # the branch shown (for the preview)
@@ -1599,6 +1602,14 @@ class MainWindow(QMainWindow):
         if not self.isVisible():
             fatal = "the main window is not visible"
         return SelfTestReport(len(self.catalog.providers), problems, keyring, fatal)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            # The warm-up thread holds the GIL for much of its imports: started before the
+            # first frame (a zero timer fires before it), it made the window appear later.
+            self._painted = True
+            QTimer.singleShot(0, self.finish_startup)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._shut_down:
