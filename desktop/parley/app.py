@@ -68,6 +68,16 @@ def _process_started_at() -> float:
     return now - age if 0 <= age < 600 else now
 
 
+def _import_core() -> None:
+    """Import the Qt-free modules the window needs before PySide6: once imported, PySide6 reads
+    the source of every module imported after it (its `__feature__` import hook), which made
+    these imports (pydantic and the models among them) noticeably slower after it."""
+    import parley.core.modellist
+    import parley.core.settings
+    import parley.core.store
+    import parley.core.wire  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window (or run the self-test); return the process exit code."""
     t0 = _process_started_at()
@@ -79,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"parley: {problem}", file=sys.stderr, flush=True)
         return 1
 
+    _import_core()
     from PySide6.QtCore import QCoreApplication, Qt
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
