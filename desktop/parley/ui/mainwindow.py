@@ -128,7 +128,12 @@ class Services:
     def warm_up(self) -> None:
         """Make what the first send needs (runs in a worker thread after the window is up)."""
         self.engine  # noqa: B018 - made now rather than on the first send
-        self.keys  # noqa: B018
+        # The keyring's backend is found and probed on first use (about 0.1 s): here, rather than
+        # on the UI thread when the model list first asks for a key. A failure is met again (and
+        # handled) there.
+        keys = self.keys
+        with contextlib.suppress(Exception):
+            keys.backend_available()
         # What a send needs (the window makes its session on first use, by then imported).
         import parley.core.session  # noqa: F401
 
