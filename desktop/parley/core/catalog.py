@@ -17,7 +17,6 @@ import json
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -276,7 +275,7 @@ class ParseCache:
         cached = self._entries.get(digest)
         if isinstance(cached, dict):
             return cached
-        data = tomllib.loads(_text(raw))
+        data = parse_toml(raw)
         try:
             json.dumps(data)  # TOML dates and times have no JSON form: such files are not kept
         except (TypeError, ValueError):
@@ -307,9 +306,12 @@ class ParseCache:
                     os.unlink(tmp)
 
 
-def _text(raw: bytes) -> str:
-    """The file's text as `Path.read_text` gives it (UTF-8, universal newlines)."""
-    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+def parse_toml(raw: bytes) -> dict[str, Any]:
+    """A provider file's bytes as `tomllib` reads its text (UTF-8, universal newlines, as
+    `Path.read_text` gives it). Raises UnicodeDecodeError, or ValueError (TOMLDecodeError)."""
+    import tomllib  # only for files not in the parse cache
+
+    return tomllib.loads(raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def load_provider_file(
@@ -317,10 +319,10 @@ def load_provider_file(
 ) -> ProviderSpec | CatalogProblem:
     try:
         raw = path.read_bytes()
-        data = cache.parse(raw) if cache is not None else tomllib.loads(_text(raw))
+        data = cache.parse(raw) if cache is not None else parse_toml(raw)
     except (OSError, UnicodeDecodeError) as exc:
         return CatalogProblem(path, "", f"cannot be read: {exc}")
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         return CatalogProblem(path, "", f"is not valid TOML: {exc}")
     try:
         return ProviderSpec.model_validate(data)
