@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import mimetypes
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QPaintEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -28,12 +28,21 @@ from PySide6.QtWidgets import (
 from parley.core.request import ImagePart
 from parley.ui import theme
 
+if TYPE_CHECKING:
+    # Made on first use below (pasting, dropping, attaching): PySide makes each Qt class on
+    # first access, and the composer is part of the window from the start.
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+    from PySide6.QtWidgets import QFileDialog
+
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
 SEND_KEYS = ("enter", "ctrl_enter")
 
 
 def image_part_from_qimage(image: QImage, name: str) -> ImagePart:
+    from PySide6.QtCore import QBuffer, QIODevice
+
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buf, "PNG")  # type: ignore[call-overload]  # the stubs want bytes; Qt wants str
@@ -83,11 +92,20 @@ class PromptEdit(QPlainTextEdit):
             self.files_dropped.emit(paths)
             return
         if source.hasImage():
+            from PySide6.QtGui import QImage
+
             image = QImage(source.imageData())
             if not image.isNull():
                 self.images_pasted.emit([image])
                 return
         super().insertFromMimeData(source)
+
+
+def _unreadable_image(data: bytes) -> bool:
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtGui import QImage
+
+    return QImage.fromData(QByteArray(data)).isNull()
 
 
 def _image_paths(source: QMimeData) -> list[str]:
@@ -117,6 +135,8 @@ class AttachmentChip(QFrame):
         lay.setContentsMargins(4, 2, 2, 2)
         lay.setSpacing(4)
         thumb = QLabel(self)
+        from PySide6.QtGui import QPixmap
+
         pix = QPixmap()
         if part.data:
             pix.loadFromData(base64.b64decode(part.data))
@@ -386,7 +406,7 @@ class Composer(QWidget):
                 problems.append(f"Could not read {path.name}: {exc.strerror or exc}.")
                 continue
             mime = mimetypes.guess_type(path.name)[0] or ""
-            if not mime.startswith("image/") or QImage.fromData(QByteArray(data)).isNull():
+            if not mime.startswith("image/") or _unreadable_image(data):
                 problems.append(f"{path.name} is not an image Parley can read.")
                 continue
             self.add_attachment(
@@ -397,6 +417,8 @@ class Composer(QWidget):
 
     def open_file_dialog(self) -> QFileDialog:
         """Non-blocking (open(), never exec()): safe inside the asyncio loop."""
+        from PySide6.QtWidgets import QFileDialog
+
         dlg = QFileDialog(self, "Attach images")
         dlg.setFileMode(QFileDialog.FileMode.ExistingFiles)
         dlg.setNameFilter("Images (*.png *.jpg *.jpeg *.gif *.webp *.bmp)")
@@ -419,5 +441,7 @@ class Composer(QWidget):
         if paths:
             self.add_image_files(paths)
         elif md.hasImage():
+            from PySide6.QtGui import QImage
+
             self._on_images_pasted([QImage(md.imageData())])
         e.acceptProposedAction()

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QCompleter,
     QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QPlainTextEdit,
@@ -871,6 +870,8 @@ class MainWindow(QMainWindow):
         self._fill_presets(name)
 
     def save_preset_interactive(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Save preset")
         dialog.setLabelText("Name for the current parameters:")
