@@ -68,6 +68,8 @@ PRESET_NONE = "No preset"
 PRESET_SAVE = "Save current as preset…"
 DEFAULT_PROVIDER = "euri"
 STARTUP_FALLBACK_MS = 1000
+SIDEBAR_LIMIT = 500  # conversations listed (search reaches the rest)
+SIDEBAR_FIRST_PAGE = 50  # listed before the window first shows (pinned, then most recent)
 
 
 # --- the app's long-lived objects ---------------------------------------------------------
@@ -407,7 +409,8 @@ class MainWindow(QMainWindow):
         theme.notifier().changed.connect(self._on_theme_changed)
 
         self._purge_deleted()
-        self.refresh_sidebar()
+        # The first screenful now; the rest once the window has painted (`finish_startup`).
+        self.refresh_sidebar(limit=SIDEBAR_FIRST_PAGE)
         self._choose_initial_provider()
         self.new_chat()
         if services.store_error is not None:
@@ -731,6 +734,8 @@ class MainWindow(QMainWindow):
         a worker thread, so the window stays responsive meanwhile), then fetch the model list."""
         if self._warm_up is not None or self._closing:
             return
+        if self.sidebar.list.count() >= SIDEBAR_FIRST_PAGE:
+            self.refresh_sidebar()  # the conversations after the first page
         self._update_preview()  # the panel was not visible while the window was being built
         self._warm_up = self.tasks.spawn(self._warm_up_services(), name="parley:warm-up")
 
@@ -882,9 +887,9 @@ class MainWindow(QMainWindow):
 
     # --- conversations ----------------------------------------------------------------------------
 
-    def refresh_sidebar(self) -> None:
+    def refresh_sidebar(self, limit: int = SIDEBAR_LIMIT) -> None:
         try:
-            convs = self.store.list_conversations(limit=500)
+            convs = self.store.list_conversations(limit=limit)
         except StoreError as err:
             self.sidebar.show_error(err.message)
             return
