@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Parley")
     app.setDesktopFileName("parley")
     app.setQuitOnLastWindowClosed(False)
+    from parley.ui.gc_guard import MainThreadCollector
+
+    MainThreadCollector(app).start()  # no garbage collection from worker threads (see there)
 
     with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
         if args.self_test:

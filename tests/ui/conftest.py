@@ -8,6 +8,7 @@ error (an exception nobody retrieved, a callback that raised).
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -66,3 +67,15 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def gc_on_the_gui_thread() -> Iterator[None]:
+    """As in the app (parley.ui.gc_guard): no collection from worker threads during a test;
+    whatever the test left behind is collected here, on the GUI thread."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
