@@ -3,7 +3,6 @@ test it, and send a first message."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
 from parley.net.probe import DEFAULT_PORTS, LocalServer, find_local_servers
 from parley.ui.keys_dialog import check_key, key_hint_text, status_color
+from parley.ui.tasks import DialogTasks
 
 Probe = Callable[..., Awaitable[list[LocalServer]]]
 _ROLE = Qt.ItemDataRole.UserRole
@@ -78,7 +78,7 @@ class FirstRunGuide(QDialog):
         self._probe_ports = probe_ports
         self._save = save_settings
         self._local: dict[str, LocalServer] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = DialogTasks()
         self._detected = False
         self._alive = True
         self.finished.connect(lambda _result: self._closed())
@@ -209,29 +209,15 @@ class FirstRunGuide(QDialog):
             self._spawn(self.detect_local_servers())
 
     def _spawn(self, coro: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = asyncio.get_event_loop()
-            if not loop.is_running():
-                coro.close()
-                return
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro, only_if_running=True)
 
     def _closed(self) -> None:
         # The guide may be deleted once closed: running checks must not touch it afterwards.
         self._alive = False
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
 
     async def cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.cancel_and_wait()
 
     # -- page 2: key --------------------------------------------------------------------------
 

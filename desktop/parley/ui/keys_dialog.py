@@ -3,7 +3,6 @@ add one's own OpenAI-compatible provider (saved as a provider file, never with t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
@@ -45,6 +44,7 @@ from parley.core.secrets import KeyringError, KeyringUnavailable, KeyStore
 from parley.core.settings import Settings, looks_like_secret_name, looks_like_secret_value
 from parley.core.settings import save_settings as default_save_settings
 from parley.ui import theme
+from parley.ui.tasks import DialogTasks
 
 # --------------------------------------------------------------------------------------------
 # Testing a key
@@ -311,7 +311,7 @@ class KeysDialog(QDialog):
         self._settings = settings if settings is not None else Settings()
         self._save_settings = save_settings
         self._template = template or self._providers.get("openai-compatible")
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = DialogTasks()
         self._has_key = False
         self._read_only = False
         self._alive = True
@@ -557,13 +557,7 @@ class KeysDialog(QDialog):
     # -- testing ------------------------------------------------------------------------------
 
     def _start_test(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = asyncio.get_event_loop()
-        task = loop.create_task(self.run_test())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self.run_test())
 
     async def run_test(self) -> tuple[bool, str]:
         """Test the typed key (or the stored one) and show what happened."""
@@ -594,15 +588,10 @@ class KeysDialog(QDialog):
     def _closed(self) -> None:
         # The dialog may be deleted once closed: a running Test must not touch it afterwards.
         self._alive = False
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
 
     async def cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._tasks.cancel_and_wait()
 
     # -- the add-a-provider tab ---------------------------------------------------------------
 

@@ -128,3 +128,47 @@ def asyncgen_hooks(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
         yield
     finally:
         sys.set_asyncgen_hooks(*old)
+
+
+class DialogTasks:
+    """The checks a dialog starts (a key test, a server probe), held strongly until they end.
+
+    `cancel()` when the dialog closes, so no check touches a deleted widget afterwards. A dialog
+    used before the loop runs (tests that build it bare) may ask to drop the work instead of
+    queueing it (`only_if_running`).
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        return iter(list(self._tasks))
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, T], *, only_if_running: bool = False
+    ) -> asyncio.Task[T] | None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop()
+            if only_if_running and not loop.is_running():
+                coro.close()
+                return None
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def cancel_and_wait(self) -> None:
+        tasks = list(self._tasks)
+        self.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
