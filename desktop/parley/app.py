@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Parley")
     app.setDesktopFileName("parley")
     app.setQuitOnLastWindowClosed(False)
+    from parley.core.catalog import builtin_providers_dir
+
+    icon = builtin_providers_dir().parent / "icons" / "png" / "parley-256.png"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
     from parley.ui.gc_guard import MainThreadCollector
 
     MainThreadCollector(app).start()  # no garbage collection from worker threads (see there)
