@@ -24,10 +24,10 @@ from parley.core.settings import Settings
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 from parley.ui.keys_dialog import KeysDialog
-from parley.ui.mainwindow import MainWindow, Services, open_main_window
+from parley.ui.mainwindow import MainWindow, Services
 from parley.ui.message_widgets import AssistantMessageWidget, UserMessageWidget
 from tests.helpers.emulator import Behavior, Emulator
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import answers, close, opened, wait_for
 
 PROVIDERS = ("euri", "adaptive-engine")
 # A real 2x2 PNG, so the view can show a thumbnail.
@@ -62,22 +62,6 @@ def services(emu: Emulator, parley_home: Path) -> Iterator[Services]:
     yield Services(load_catalog(), settings, store, engine=engine, keys=keys)
     for pid in PROVIDERS:
         keys.delete(pid)
-
-
-async def opened(qapp: QApplication, services: Services) -> MainWindow:
-    window = await open_main_window(qapp, services, first_run=False)
-    await window.wait_started()
-    return window
-
-
-async def close(window: MainWindow) -> None:
-    window.close()
-    await window.wait_closed()
-    await window.shutdown()
-
-
-def answers(window: MainWindow) -> list[AssistantMessageWidget]:
-    return [w for w in window.chat.messages() if isinstance(w, AssistantMessageWidget)]
 
 
 def users(window: MainWindow) -> list[UserMessageWidget]:

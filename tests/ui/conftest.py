@@ -16,6 +16,8 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop
 
+from parley.ui.mainwindow import MainWindow, Services, open_main_window
+from parley.ui.message_widgets import AssistantMessageWidget
 from parley.ui.tasks import asyncgen_hooks
 
 T = TypeVar("T")
@@ -79,3 +81,22 @@ def gc_on_the_gui_thread() -> Iterator[None]:
     finally:
         gc.collect()
         gc.enable()
+
+
+# Driving the real main window (tests/ui/test_mainwindow.py, tests/e2e/test_window_e2e.py).
+
+
+async def opened(qapp: QApplication, services: Services) -> MainWindow:
+    window = await open_main_window(qapp, services, first_run=False)
+    await window.wait_started()
+    return window
+
+
+async def close(window: MainWindow) -> None:
+    window.close()
+    await window.wait_closed()
+    await window.shutdown()
+
+
+def answers(window: MainWindow) -> list[AssistantMessageWidget]:
+    return [w for w in window.chat.messages() if isinstance(w, AssistantMessageWidget)]

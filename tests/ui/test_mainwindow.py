@@ -25,7 +25,7 @@ from parley.net.engine import Engine, RetryPolicy
 from parley.ui.mainwindow import MainWindow, Services, model_details, open_main_window
 from parley.ui.message_widgets import AssistantMessageWidget
 from tests.helpers.emulator import Behavior, Emulator
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import answers, close, opened, wait_for
 
 
 @pytest.fixture
@@ -47,22 +47,6 @@ def services(emu: Emulator) -> Iterator[Services]:
     engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
     yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
     keys.delete("euri")
-
-
-async def opened(qapp: QApplication, services: Services) -> MainWindow:
-    window = await open_main_window(qapp, services, first_run=False)
-    await window.wait_started()
-    return window
-
-
-async def close(window: MainWindow) -> None:
-    window.close()
-    await window.wait_closed()
-    await window.shutdown()
-
-
-def answers(window: MainWindow) -> list[AssistantMessageWidget]:
-    return [w for w in window.chat.messages() if isinstance(w, AssistantMessageWidget)]
 
 
 async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
