@@ -1,0 +1,466 @@
+"""The `parley` scripting commands: `ask`, `providers`, `models`, `history`, `export` and
+`import` (and `--help` / `--version`). `parley.cli` sends everything else to the window. Nothing
+here imports Qt, so scripting stays light."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from parley import __version__
+from parley.core.catalog import Catalog, ProviderSpec, load_catalog
+from parley.core.errors import EXIT_CODES, ErrorKind, ParleyError
+from parley.core.paths import database_path, user_providers_dir
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+
+_EXIT_MEANINGS = {
+    ErrorKind.CONFIG: "bad input: unknown provider, invalid parameter, no key",
+    ErrorKind.AUTH: "the key was refused (401) or access is forbidden (403)",
+    ErrorKind.QUOTA: "quota or budget exhausted (EURI 403 quota, 402)",
+    ErrorKind.RATE_LIMIT: "rate limited (429), still after retries",
+    ErrorKind.BAD_REQUEST: "the provider rejected the request (400, 404, 422)",
+    ErrorKind.SERVER: "the provider failed (5xx), still after retries",
+    ErrorKind.NETWORK: "the provider could not be reached (refused, DNS, TLS)",
+    ErrorKind.TIMEOUT: "the provider did not answer in time",
+    ErrorKind.PROTOCOL: "a malformed or cut-off response; the partial answer was printed",
+    ErrorKind.CANCELLED: "interrupted (Ctrl+C); the partial answer was printed",
+}
+
+ASK_EPILOG = (
+    "exit codes:\n  0    the answer arrived in full\n  1    an unexpected internal error\n"
+    + "".join(f"  {EXIT_CODES[k]:<4} {text}\n" for k, text in _EXIT_MEANINGS.items())
+    + """
+Values given with --param parse as JSON where they can (--param stop='["\\n"]',
+--param temperature=0.2); otherwise they are taken as strings. PROMPT may be - for stdin.
+The key comes from the OS keyring (set it in the window) or PARLEY_API_KEY_<ID>.
+"""
+)
+
+
+def _catalog() -> Catalog:
+    return load_catalog(user_dirs=[user_providers_dir()])
+
+
+def _fail(message: str, code: int, out: TextIO | None = None) -> int:
+    print(f"parley: {message}", file=out or sys.stderr)
+    return code
+
+
+def _provider(catalog: Catalog, provider_id: str) -> ProviderSpec:
+    spec = catalog.get(provider_id)
+    if spec is None:
+        known = ", ".join(sorted(catalog.providers))
+        raise ParleyError(
+            ErrorKind.CONFIG, f"There is no provider {provider_id!r}. Known providers: {known}."
+        )
+    return spec
+
+
+def _settings() -> Any:
+    from parley.core.settings import load_settings
+
+    return load_settings()
+
+
+def _key_for(spec: ProviderSpec) -> str | None:
+    from parley.core.secrets import KeyStore
+
+    return KeyStore().get(spec.id).key
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    from parley.core.params import parse_cli_value
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise ParleyError(
+                ErrorKind.CONFIG, f"--param takes NAME=VALUE, like temperature=0.2 (got {item!r})."
+            )
+        params[name.strip()] = parse_cli_value(raw)
+    return params
+
+
+def _read_prompt(prompt: str) -> str:
+    if prompt == "-":
+        return sys.stdin.read()
+    return prompt
+
+
+# ---------------------------------------------------------------- ask
+
+
+async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -> int:
+    from parley.core.request import ChatRequest, Message
+    from parley.core.result import ChatResult
+    from parley.core.session import RunConfig
+    from parley.net.engine import Engine
+
+    settings = _settings()
+    fallback = spec.models.fallback[0] if spec.models.fallback else ""
+    advanced = json.loads(args.advanced) if args.advanced else {}
+    if not isinstance(advanced, dict):
+        raise ParleyError(ErrorKind.CONFIG, "--advanced must be a JSON object, like '{\"x\": 1}'.")
+    config = RunConfig(
+        provider=spec.id,
+        model=args.model or settings.models.get(spec.id) or fallback,
+        params=_parse_params(args.param),
+        advanced=advanced,
+        base_url=args.base_url or settings.base_urls.get(spec.id) or None,
+        stream=not args.no_stream,
+    )
+    prompt = _read_prompt(args.prompt)
+    echo = None if args.json else _echo
+    engine = Engine(proxy=settings.proxy, read_timeout=args.timeout)
+    conversation_id: int | None = None
+    try:
+        if args.save:
+            result, conversation_id = await _ask_saved(
+                engine, catalog, config, args.system, prompt, echo
+            )
+        else:
+            messages = [Message(role="system", content=args.system)] if args.system else []
+            messages.append(Message(role="user", content=prompt))
+            request = ChatRequest(
+                provider=spec.id,
+                model=config.model,
+                messages=messages,
+                params=config.params,
+                advanced=config.advanced,
+                stream=config.stream,
+                base_url=config.base_url,
+            )
+            result = ChatResult(provider=spec.id, model=config.model)
+            await _stream(engine, spec, request, _key_for(spec), result, echo)
+    finally:
+        await engine.aclose()
+    if args.json:
+        out = result.to_dict()
+        if conversation_id is not None:
+            out["conversation_id"] = conversation_id
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        if result.text and not result.text.endswith("\n"):
+            sys.stdout.write("\n")
+        if result.error is not None:
+            print(f"parley: {result.error}", file=sys.stderr)
+    sys.stdout.flush()
+    if result.error is not None:
+        return result.error.exit_code
+    if result.status == "stopped":
+        return EXIT_CODES[ErrorKind.CANCELLED]
+    return EXIT_OK
+
+
+async def _stream(
+    engine: Any, spec: ProviderSpec, request: Any, key: str | None, result: Any, echo: Any
+) -> None:
+    result.mark_started()
+    try:
+        async with contextlib.aclosing(engine.run(spec, request, key)) as events:
+            async for event in events:
+                result.apply(event)
+                if echo:
+                    echo(event)
+        result.mark_complete()
+    except ParleyError as err:
+        result.mark_failed(err)
+    except asyncio.CancelledError:
+        result.mark_stopped()
+
+
+async def _ask_saved(
+    engine: Any, catalog: Catalog, config: Any, system: str | None, prompt: str, echo: Any
+) -> tuple[Any, int]:
+    """`ask --save`: the window's own session path, so the exchange is stored as it streams."""
+    from parley.core.secrets import KeyStore
+    from parley.core.session import ChatSession, NullListener
+    from parley.core.store import Store, StoreError
+
+    class Echo(NullListener):
+        def on_event(self, turn: Any, event: Any) -> None:
+            _echo(event)
+
+        def on_retry(self, turn: Any, attempt: int, delay: float, error: ParleyError) -> None:
+            _echo_retry(attempt, delay, error)
+
+    keys = KeyStore()
+    try:
+        store = Store.open()
+    except StoreError as err:
+        raise ParleyError(ErrorKind.CONFIG, f"The history cannot be opened: {err}") from None
+    try:
+        listener = Echo() if echo else NullListener()
+        session = ChatSession(store, engine, lambda pid: keys.get(pid).key, catalog, listener)
+        conversation_id = session.new_conversation(config, system or "")
+        turn = await session.send(conversation_id, prompt, config)
+        return turn.result, conversation_id
+    finally:
+        store.close()
+
+
+def _echo(event: object) -> None:
+    from parley.core.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
+
+    if isinstance(event, TextDelta) and event.choice == 0:
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+    elif isinstance(event, ReasoningDelta | RefusalDelta) and event.choice == 0:
+        sys.stderr.write(event.text)
+        sys.stderr.flush()
+    elif isinstance(event, Retrying):
+        _echo_retry(event.attempt, event.delay, event.error)
+
+
+def _echo_retry(attempt: int, delay: float, error: object) -> None:
+    print(f"parley: {error} Retrying in {delay:.1f} s (attempt {attempt}).", file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    try:
+        catalog = _catalog()
+        provider_id = args.provider or _settings().last_provider
+        if not provider_id:
+            raise ParleyError(
+                ErrorKind.CONFIG, "Choose a provider with --provider (see `parley providers`)."
+            )
+        spec = _provider(catalog, provider_id)
+        return asyncio.run(_ask(args, catalog, spec))
+    except ParleyError as err:
+        return _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:
+        return EXIT_CODES[ErrorKind.CANCELLED]
+    except json.JSONDecodeError as err:
+        return _fail(f"--advanced is not valid JSON: {err}", EXIT_CODES[ErrorKind.CONFIG])
+
+
+# ---------------------------------------------------------------- providers / models
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    for problem in catalog.problems:
+        print(f"parley: skipped a provider file: {problem}", file=sys.stderr)
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "base_url": p.base_url or p.base_url_hint or "",
+            "auth": p.auth.scheme.value if p.auth.required else "none",
+            "local": p.local,
+            "user": p.id in catalog.user_ids,
+        }
+        for p in catalog
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["id"]) for r in rows) if rows else 0
+    for r in rows:
+        extra = " (yours)" if r["user"] else ""
+        print(f"{r['id']:<{width}}  {r['name']}{extra}  {r['base_url']}")
+    return EXIT_OK
+
+
+async def _models(spec: ProviderSpec, base_url: str | None) -> list[Any]:
+    from parley.net.engine import Engine
+
+    engine = Engine(proxy=_settings().proxy)
+    try:
+        return await engine.list_models(spec, _key_for(spec), base_url)
+    finally:
+        await engine.aclose()
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    try:
+        spec = _provider(_catalog(), args.provider)
+        base_url = args.base_url or _settings().base_urls.get(spec.id) or None
+        models = asyncio.run(_models(spec, base_url))
+    except ParleyError as err:
+        return _fail(str(err), err.exit_code)
+    if args.json:
+        print(json.dumps([_model_dict(m) for m in models], indent=2))
+        return EXIT_OK
+    for m in models:
+        details = []
+        if m.context_length:
+            details.append(f"{m.context_length:,} ctx")
+        if m.prompt_price is not None and m.completion_price is not None:
+            cur = m.currency or "USD"
+            details.append(f"{m.prompt_price:g}/{m.completion_price:g} {cur} per 1M in/out")
+        print(m.id + (f"  ({', '.join(details)})" if details else ""))
+    return EXIT_OK
+
+
+def _model_dict(m: Any) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(m) and not isinstance(m, type):
+        return dataclasses.asdict(m)
+    dump = getattr(m, "model_dump", None)
+    return dump() if callable(dump) else dict(vars(m))
+
+
+# ---------------------------------------------------------------- history / export / import
+
+
+def _open_store(read_only: bool = False) -> Any:
+    from parley.core.store import Store
+
+    return Store.open(read_only=read_only)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from parley.core.store import StoreError
+
+    if not database_path().exists():
+        convs = []
+    else:
+        try:
+            with _open_store(read_only=True) as store:
+                convs = store.list_conversations(limit=args.limit)
+        except StoreError as err:
+            return _fail(str(err), EXIT_UNEXPECTED)
+    if args.json:
+        print(json.dumps([_model_dict(c) for c in convs], indent=2))
+        return EXIT_OK
+    for c in convs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+        pin = "*" if c.pinned else " "
+        print(f"{pin} {c.id:>6}  {when}  {c.title or '(untitled)'}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from parley.core.export import env_secrets, export_conversation
+    from parley.core.store import StoreError
+
+    if not database_path().exists():
+        return _fail("There are no conversations yet.", EXIT_CODES[ErrorKind.CONFIG])
+    try:
+        with _open_store(read_only=True) as store:
+            conv_id = args.id
+            if args.last or conv_id is None:
+                conv_id = store.latest_conversation_id()
+                if conv_id is None:
+                    return _fail(
+                        "There are no conversations to export.", EXIT_CODES[ErrorKind.CONFIG]
+                    )
+            text = export_conversation(store, conv_id, args.format, secrets=env_secrets())
+    except StoreError as err:
+        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from parley.core.export import import_json
+    from parley.core.store import StoreError
+
+    try:
+        data = Path(args.file).read_text(encoding="utf-8")
+    except OSError as err:
+        return _fail(f"Cannot read {args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
+    try:
+        with _open_store() as store:
+            conv_id = import_json(store, data)
+    except StoreError as err:
+        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
+    except (ValueError, KeyError, TypeError) as err:
+        return _fail(f"{args.file} is not a Parley export: {err}", EXIT_CODES[ErrorKind.CONFIG])
+    print(conv_id)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: a desktop chat client for LLM chat-completion APIs. "
+        "Without a command it opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="start the window, report readiness, exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser(
+        "ask",
+        help="stream one answer to stdout",
+        description="Stream one answer to stdout (reasoning to stderr).",
+        epilog=ASK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("--provider", "-p", metavar="ID", help="provider id (see `parley providers`)")
+    ask.add_argument("--base-url", metavar="URL", help="override the provider's base URL")
+    ask.add_argument("--model", "-m", metavar="M", help="model id")
+    ask.add_argument(
+        "--param", metavar="NAME=VALUE", action="append", default=[], help="set a parameter"
+    )
+    ask.add_argument("--advanced", metavar="JSON", help="a JSON object merged into the body last")
+    ask.add_argument("--system", metavar="TEXT", help="system prompt")
+    ask.add_argument("--no-stream", action="store_true", help="ask for one non-streamed response")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument("--save", action="store_true", help="store the exchange in the history")
+    ask.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="read timeout (default 120)"
+    )
+    ask.add_argument("prompt", metavar="PROMPT", help="the prompt, or - to read stdin")
+    ask.set_defaults(func=cmd_ask)
+
+    providers = sub.add_parser("providers", help="list the providers")
+    providers.add_argument("--json", action="store_true")
+    providers.set_defaults(func=cmd_providers)
+
+    models = sub.add_parser("models", help="list a provider's models")
+    models.add_argument("provider", metavar="ID")
+    models.add_argument("--base-url", metavar="URL")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    history = sub.add_parser("history", help="list conversations, newest first")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
+
+    export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
+    export.add_argument("id", nargs="?", type=int, metavar="ID")
+    export.add_argument("--last", action="store_true", help="the most recent conversation")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("-o", "--output", metavar="FILE")
+    export.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="import a conversation exported as JSON")
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from parley.app import main as window_main
+
+        return window_main(["--self-test"] if args.self_test else [])
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:
+        return EXIT_OK
+    return code
