@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from parley.core.paths import resources_dir
+
 
 class ParamType(StrEnum):
     NUMBER = "number"
@@ -335,14 +337,7 @@ def load_provider_file(
 
 def builtin_providers_dir() -> Path:
     """The built-in provider files: `resources/providers` in a checkout, packaged otherwise."""
-    here = Path(__file__).resolve()
-    for candidate in (
-        here.parents[3] / "resources" / "providers",  # checkout: desktop/parley/core/catalog.py
-        here.parents[1] / "resources" / "providers",  # wheel: parley/resources/providers
-    ):
-        if candidate.is_dir():
-            return candidate
-    return here.parents[1] / "resources" / "providers"
+    return resources_dir() / "providers"
 
 
 @dataclass
