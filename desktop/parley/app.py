@@ -1,17 +1,18 @@
 """The window's entry point: `parley` (no subcommand) and `parley --self-test`.
 
-Start-up order matters (DESIGN.md): the QApplication exists before the qasync loop, the loop runs
-under `asyncio.Runner`, and the app never quits on its own when the last window closes. Closing the
-window resolves a future; the coroutine then shuts down in order (stop streams and save their
-partial answers, close the HTTP client, close the store) and `main` returns.
+Start-up is in two phases (see `parley.ui.boot` for the whole story). First a plain Qt loop runs
+the first frame, which is shown before anything heavy is imported (no asyncio, pydantic or httpx
+on that path: the window is measured against a bare PySide6 window) while a worker thread loads the
+rest. Then, as DESIGN.md has it, the qasync loop runs under `asyncio.Runner`, the full window takes
+over the frame, and the app never quits on its own when the last window closes: closing the window
+resolves a future, the coroutine shuts down in order (stop streams and save their partial answers,
+close the HTTP client, close the store) and `main` returns.
 
 Qt is imported inside `main` only, so importing this module (or `parley.cli`) stays Qt-free.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
 import sys
 import time
@@ -20,24 +21,44 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from parley.ui.mainwindow import MainWindow
+    from parley.ui.boot import BootWindow
+    from parley.ui.mainwindow import MainWindow, Services
+
+USAGE = """usage: parley [--self-test] [Qt options]
+
+Opens the Parley window. --self-test starts the real window, checks providers, settings and the
+keyring, prints one line and exits. `parley --help` lists the scripting commands."""
 
 
-def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="parley", add_help=True)
-    parser.add_argument(
-        "--self-test",
-        action="store_true",
-        help="start the real window, check providers, settings and the keyring, print one line",
-    )
-    parser.add_argument(
-        "--self-test-timeout",
-        type=float,
-        default=30.0,
-        help=argparse.SUPPRESS,
-    )
-    # Anything else (e.g. -platform offscreen) is Qt's.
-    return parser.parse_known_args(argv)
+class Options:
+    def __init__(self) -> None:
+        self.self_test = False
+        self.self_test_timeout = 30.0
+        self.startup_marks = False  # print "interactive" and "ready" as they happen (benchmarks)
+        self.qt_args: list[str] = []
+
+
+def _parse(argv: list[str]) -> Options:
+    """The window's own flags; anything else (e.g. -platform offscreen) is Qt's. Hand-parsed:
+    argparse would be one more import before the window shows."""
+    opts = Options()
+    args = iter(argv)
+    for arg in args:
+        if arg == "--self-test":
+            opts.self_test = True
+        elif arg == "--startup-marks":
+            opts.startup_marks = True
+        elif arg.startswith("--self-test-timeout"):
+            value = arg.partition("=")[2] or next(args, "")
+            try:
+                opts.self_test_timeout = float(value)
+            except ValueError:
+                raise SystemExit(
+                    f"parley: --self-test-timeout needs seconds, not {value!r}"
+                ) from None
+        else:
+            opts.qt_args.append(arg)
+    return opts
 
 
 def _display_problem() -> str | None:
@@ -68,68 +89,128 @@ def _process_started_at() -> float:
     return now - age if 0 <= age < 600 else now
 
 
-def _import_core() -> None:
-    """Import the Qt-free modules the window needs before PySide6: once imported, PySide6 reads
-    the source of every module imported after it (its `__feature__` import hook), which made
-    these imports (pydantic and the models among them) noticeably slower after it."""
-    import parley.core.modellist
-    import parley.core.settings
-    import parley.core.store
-    import parley.core.wire  # noqa: F401
-
-
 def main(argv: list[str] | None = None) -> int:
     """Open the window (or run the self-test); return the process exit code."""
     t0 = _process_started_at()
-    args, qt_args = _parse(sys.argv[1:] if argv is None else list(argv))
+    opts = _parse(sys.argv[1:] if argv is None else list(argv))
     if (problem := _display_problem()) is not None:
-        if args.self_test:
+        if opts.self_test:
             print(f"self-test FAILED: {problem}", flush=True)
         else:
             print(f"parley: {problem}", file=sys.stderr, flush=True)
         return 1
 
-    _import_core()
-    from PySide6.QtCore import QCoreApplication, Qt
+    # Not `Qt` itself before the first frame: see parley.ui.lightqt.
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from qasync import QEventLoop
 
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts, True)
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(["parley", *qt_args])
+    app = (
+        existing if isinstance(existing, QApplication) else QApplication(["parley", *opts.qt_args])
+    )
     app.setApplicationName("Parley")
     app.setOrganizationName("Parley")
     app.setApplicationDisplayName("Parley")
     app.setDesktopFileName("parley")
     app.setQuitOnLastWindowClosed(False)
-    from parley.core.catalog import builtin_providers_dir
-
-    icon = builtin_providers_dir().parent / "icons" / "png" / "parley-256.png"
-    if icon.is_file():
-        from PySide6.QtGui import QIcon
-
-        app.setWindowIcon(QIcon(str(icon)))
     from parley.ui.gc_guard import MainThreadCollector
 
     MainThreadCollector(app).start()  # no garbage collection from worker threads (see there)
 
+    # Phase 1: the first frame, on a plain Qt loop, while the rest loads in a worker thread.
+    from parley.core.bootstate import read_boot_state
+    from parley.ui.boot import BootWindow, apply_boot_look
+
+    state = read_boot_state()
+    apply_boot_look(app, state)
+    frame = BootWindow(state)
+    frame.resize(1280, 820)
+    frame.present()
+    if opts.startup_marks:
+        from parley.ui.boot import StallMeter
+
+        meter = StallMeter(frame)
+        frame.when_interactive(lambda: print("interactive", flush=True))
+        frame.when_interactive(meter.start)
+        frame.when_loaded(lambda: print(f"loading stall max: {meter.stop():.1f}", flush=True))
+    frame.when_interactive(lambda: _set_window_icon(app))
+    frame.when_interactive(frame.start_loading)
+    frame.when_loaded(app.exit)
+    deadline = QTimer()
+    if opts.self_test:
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(app.exit)
+        deadline.start(int(opts.self_test_timeout * 1000))
+    app.exec()
+    deadline.stop()
+
+    services = frame.services
+    if services is None:
+        reason = (
+            f"{type(frame.load_error).__name__}: {frame.load_error}"
+            if frame.load_error is not None
+            else f"the window was not ready within {opts.self_test_timeout:.0f} s"
+        )
+        if opts.self_test:
+            print(f"self-test FAILED: {reason}", flush=True)
+        else:
+            print(f"parley: could not finish starting: {reason}", file=sys.stderr, flush=True)
+            if not frame.close_requested:
+                # The frame says what went wrong and keeps what was typed, until it is closed.
+                app.setQuitOnLastWindowClosed(True)
+                app.exec()
+        return 1
+    if frame.close_requested:
+        services.store.close()
+        return 0
+
+    # Phase 2: the asyncio loop, and the full window in the frame.
+    import asyncio
+
+    from qasync import QEventLoop
+
     with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
-        if args.self_test:
-            return runner.run(_self_test(app, t0, args.self_test_timeout))
-        return runner.run(_run_window(app))
+        if opts.self_test:
+            return runner.run(_self_test(frame, services, t0, opts))
+        return runner.run(_run_window(frame, services, opts))
 
 
-async def _run_window(app: QApplication) -> int:
-    from parley.ui.mainwindow import open_main_window
+def _set_window_icon(app: QApplication) -> None:
+    """After the first frame (the window manager picks the icon up when it changes)."""
+    from parley.core.paths import resources_dir
+
+    icon = resources_dir() / "icons" / "png" / "parley-256.png"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
+
+
+async def _run_window(frame: BootWindow, services: Services, opts: Options) -> int:
+    import asyncio
+
+    from PySide6.QtCore import QTimer
+
+    from parley.ui.mainwindow import STARTUP_FALLBACK_MS
     from parley.ui.tasks import asyncgen_hooks
 
-    with asyncgen_hooks(asyncio.get_running_loop()):
-        window = await open_main_window(app)
+    loop = asyncio.get_running_loop()
+    with asyncgen_hooks(loop):
+        window = frame.take_over(services)
+        # The engine and the key store (httpx, keyring) are made once the full window has
+        # painted (see MainWindow.paintEvent); this is for a window that is not painted.
+        QTimer.singleShot(STARTUP_FALLBACK_MS, window.finish_startup)
+        if not services.settings.first_run_done:
+            QTimer.singleShot(0, window.open_first_run)
         try:
+            if opts.startup_marks:
+                await window.wait_started()
+                await _wait_idle()
+                print("ready", flush=True)
             await window.wait_closed()
         finally:
             await window.shutdown()
-        await asyncio.get_running_loop().shutdown_asyncgens()
+        await loop.shutdown_asyncgens()
     return 0
 
 
@@ -140,6 +221,8 @@ async def _wait_idle() -> None:
     trip means the queue ahead of it was drained. Never `processEvents()` inside a coroutine:
     qasync would run other tasks re-entrantly.
     """
+    import asyncio
+
     from PySide6.QtCore import QTimer
 
     loop = asyncio.get_running_loop()
@@ -149,25 +232,32 @@ async def _wait_idle() -> None:
         await done
 
 
-async def _self_test(app: QApplication, t0: float, timeout: float) -> int:
+async def _self_test(frame: BootWindow, services: Services, t0: float, opts: Options) -> int:
+    import asyncio
+
     from parley.ui.tasks import asyncgen_hooks
 
     with asyncgen_hooks(asyncio.get_running_loop()):
-        return await _self_test_in_loop(app, t0, timeout)
+        return await _self_test_in_loop(frame, services, t0, opts)
 
 
-async def _self_test_in_loop(app: QApplication, t0: float, timeout: float) -> int:
-    from parley.ui.mainwindow import open_main_window
+async def _self_test_in_loop(
+    frame: BootWindow, services: Services, t0: float, opts: Options
+) -> int:
+    import asyncio
 
+    timeout = opts.self_test_timeout
     window: MainWindow | None = None
     try:
         async with asyncio.timeout(timeout):
-            window = await open_main_window(app, first_run=False)
+            window = frame.take_over(services)
             while not window.isVisible():
                 await asyncio.sleep(0.005)
             await window.wait_started()
             await _wait_idle()
             ready_ms = (time.perf_counter() - t0) * 1000
+            if opts.startup_marks:
+                print("ready", flush=True)
             report = window.self_test_report()
     except TimeoutError:
         print(f"self-test FAILED: the window was not ready within {timeout:.0f} s", flush=True)
@@ -187,9 +277,10 @@ async def _self_test_in_loop(app: QApplication, t0: float, timeout: float) -> in
     if report.fatal:
         print(f"self-test FAILED: {report.fatal}", flush=True)
         return 1
+    interactive_ms = ((frame.interactive_at or time.perf_counter()) - t0) * 1000
     line = (
-        f"self-test ok: ready in {ready_ms:.0f} ms; keyring: {report.keyring}; "
-        f"providers: {report.providers}"
+        f"self-test ok: interactive in {interactive_ms:.0f} ms, ready in {ready_ms:.0f} ms; "
+        f"keyring: {report.keyring}; providers: {report.providers}"
     )
     if problems:
         line += f"; problems: {len(problems)} ({'; '.join(problems)})"

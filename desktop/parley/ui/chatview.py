@@ -18,14 +18,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
-from parley.core.request import ImagePart
 from parley.ui import theme
+from parley.ui.lightqt import push_button, set_enum_properties
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QUrl
+
     from parley.ui.message_widgets import (
         AssistantMessageWidget,
         MessageWidget,
@@ -79,7 +81,7 @@ def _split_content(content: Any) -> tuple[str, list[Any]]:
         kind = _get(part, "type", "")
         if kind == "text":
             text.append(str(_get(part, "text", "")))
-        elif kind == "image" or isinstance(part, ImagePart):
+        elif kind == "image":
             images.append(part)
     return "".join(text), images
 
@@ -97,7 +99,7 @@ class ChatView(QWidget):
     continue_requested = Signal(str)
     retry_requested = Signal(str)
     open_keys_requested = Signal(str)
-    link_clicked = Signal(QUrl)
+    link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
         super().__init__(parent)
@@ -108,18 +110,18 @@ class ChatView(QWidget):
         self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        set_enum_properties(self.scroll, horizontalScrollBarPolicy="ScrollBarAlwaysOff")
         outer.addWidget(self.scroll)
         self._container = QWidget()
         self._column = QVBoxLayout(self._container)
         self._column.setContentsMargins(16, 12, 16, 12)
         self._column.setSpacing(10)
-        self._earlier = QPushButton("Show earlier messages", self._container)
+        self._earlier = push_button("Show earlier messages", self._container)
         self._earlier.setAccessibleName("Show earlier messages")
         self._earlier.setFlat(True)
         self._earlier.clicked.connect(lambda: self._load_earlier())
         self._earlier.hide()
-        self._column.addWidget(self._earlier, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._column.addWidget(self._earlier)  # flat: its text is centred across the column
         self._column.addStretch(1)
         self.scroll.setWidget(self._container)
 
@@ -313,7 +315,7 @@ class ChatView(QWidget):
         if target is not None:
             self._column.activate()
             self.scroll.ensureWidgetVisible(target, 0, 40)
-            target.setFocus(Qt.FocusReason.OtherFocusReason)
+            target.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
 
     def loaded_count(self) -> int:
         return len(self._widgets)
@@ -348,6 +350,8 @@ class ChatView(QWidget):
     def _on_link(self, url: QUrl) -> None:
         self.link_clicked.emit(url)
         if self.open_links and url.scheme().lower() in ("http", "https", "mailto"):
+            from PySide6.QtGui import QDesktopServices
+
             QDesktopServices.openUrl(url)
 
     def _on_theme_changed(self, _dark: bool) -> None:

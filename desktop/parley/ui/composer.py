@@ -7,33 +7,33 @@ accepted, so a failed send loses nothing.
 from __future__ import annotations
 
 import base64
-import mimetypes
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPaintEvent
+from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from parley.core.request import ImagePart
 from parley.ui import theme
+from parley.ui.lightqt import push_button, set_enum_properties
 
 if TYPE_CHECKING:
     # Made on first use below (pasting, dropping, attaching): PySide makes each Qt class on
     # first access, and the composer is part of the window from the start.
     from PySide6.QtCore import QMimeData
-    from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent
     from PySide6.QtWidgets import QFileDialog
+
+    from parley.core.request import ImagePart
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
@@ -47,6 +47,8 @@ def image_part_from_qimage(image: QImage, name: str) -> ImagePart:
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buf, "PNG")  # type: ignore[call-overload]  # the stubs want bytes; Qt wants str
     data = base64.b64encode(bytes(buf.data().data())).decode("ascii")
+    from parley.core.request import ImagePart
+
     return ImagePart(mime="image/png", data=data, name=name)
 
 
@@ -65,9 +67,9 @@ class PromptEdit(QPlainTextEdit):
     def keyPressEvent(self, e: QKeyEvent) -> None:
         key = e.key()
         mods = e.modifiers()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-            shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        if key in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            ctrl = bool(mods & QtCore.Qt.KeyboardModifier.ControlModifier)
+            shift = bool(mods & QtCore.Qt.KeyboardModifier.ShiftModifier)
             if ctrl or (self.send_key == "enter" and not shift):
                 self.send.emit()
                 return
@@ -76,7 +78,7 @@ class PromptEdit(QPlainTextEdit):
             self.textCursor().insertText("\n")
             self.ensureCursorVisible()
             return
-        if key == Qt.Key.Key_Escape:
+        if key == QtCore.Qt.Key.Key_Escape:
             self.stop.emit()
             return
         super().keyPressEvent(e)
@@ -145,8 +147,8 @@ class AttachmentChip(QFrame):
                 pix.scaled(
                     32,
                     32,
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
+                    QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                    QtCore.Qt.TransformationMode.SmoothTransformation,
                 )
             )
         name = QLabel(part.name or "image", self)
@@ -209,7 +211,7 @@ class Composer(QWidget):
         outer.addLayout(self._chips)
         self.notice = NoticePill(self)
         self.notice.setWordWrap(True)
-        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        set_enum_properties(self.notice, textFormat="PlainText")
         self.notice.hide()
         outer.addWidget(self.notice)
 
@@ -227,15 +229,15 @@ class Composer(QWidget):
         row.addWidget(self.edit, 1)
 
         buttons = QVBoxLayout()
-        self.attach_button = QPushButton("Attach…", self)
+        self.attach_button = push_button("Attach…", self)
         self.attach_button.setAccessibleName("Attach images")
         self.attach_button.setToolTip("Attach images (or paste / drop them)")
         self.attach_button.clicked.connect(self.open_file_dialog)
-        self.send_button = QPushButton("Send", self)
+        self.send_button = push_button("Send", self)
         self.send_button.setAccessibleName("Send message")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.request_send)
-        self.stop_button = QPushButton("Stop", self)
+        self.stop_button = push_button("Stop", self)
         self.stop_button.setAccessibleName("Stop generating")
         self.stop_button.setToolTip("Stop (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
@@ -313,7 +315,7 @@ class Composer(QWidget):
             self.stop_requested.emit()
 
     def keyPressEvent(self, e: QKeyEvent) -> None:
-        if e.key() == Qt.Key.Key_Escape and self._streaming:
+        if e.key() == QtCore.Qt.Key.Key_Escape and self._streaming:
             self.stop_requested.emit()
             return
         super().keyPressEvent(e)
@@ -405,10 +407,14 @@ class Composer(QWidget):
             except OSError as exc:
                 problems.append(f"Could not read {path.name}: {exc.strerror or exc}.")
                 continue
+            import mimetypes
+
             mime = mimetypes.guess_type(path.name)[0] or ""
             if not mime.startswith("image/") or _unreadable_image(data):
                 problems.append(f"{path.name} is not an image Parley can read.")
                 continue
+            from parley.core.request import ImagePart
+
             self.add_attachment(
                 ImagePart(mime=mime, data=base64.b64encode(data).decode("ascii"), name=path.name)
             )

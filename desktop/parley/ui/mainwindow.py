@@ -14,32 +14,21 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QCompleter,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QPlainTextEdit,
-    QPushButton,
-    QSizePolicy,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
 from parley.core.errors import ErrorKind, ParleyError
 from parley.core.modellist import ModelInfo, fallback_models
-from parley.core.paths import data_dir, user_providers_dir
+from parley.core.paths import provider_cache_path, user_providers_dir
 from parley.core.request import ContentPart, ImagePart, Message, TextPart
 from parley.core.settings import Preset, Settings, load_settings, save_settings
 from parley.core.store import (
@@ -50,10 +39,9 @@ from parley.core.store import (
     move_aside_and_start_fresh,
 )
 from parley.ui import chatview, theme
-from parley.ui.chatview import ChatView
-from parley.ui.composer import Composer
+from parley.ui.layout import apply_local_style, build_layout
 from parley.ui.params_panel import ParamsPanel
-from parley.ui.sidebar import ConversationRow, SearchHit, Sidebar
+from parley.ui.sidebar import ConversationRow, SearchHit
 from parley.ui.tasks import TaskRegistry
 
 if TYPE_CHECKING:
@@ -169,11 +157,6 @@ def open_store() -> tuple[Store, StoreError | None]:
         return Store.open(":memory:"), err
 
 
-def provider_cache_path() -> Path:
-    """Where parsed provider files are kept between starts (see `catalog.ParseCache`)."""
-    return data_dir() / "cache" / "providers.json"
-
-
 def load_services() -> Services:
     catalog = load_catalog(user_dirs=[user_providers_dir()], cache_path=provider_cache_path())
     settings = load_settings()
@@ -212,111 +195,6 @@ def apply_font_size(app: QApplication, points: int) -> None:
     font = QFont(app.font())
     font.setPointSize(points)
     app.setFont(font)
-
-
-# --- small widgets --------------------------------------------------------------------------
-
-
-class Banner(QFrame):
-    """A message across the top of the chat with up to three actions (store errors, notices)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._buttons: list[QPushButton] = []
-        self._row = QHBoxLayout()
-        self._row.addStretch(1)
-        close = QToolButton(self)
-        close.setText("✕")
-        close.setAccessibleName("Dismiss message")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.hide)
-        top = QHBoxLayout()
-        top.addWidget(self.label, 1)
-        top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 6)
-        lay.addLayout(top)
-        lay.addLayout(self._row)
-        self.hide()
-
-    def show_message(
-        self, text: str, actions: Sequence[tuple[str, Callable[[], object]]] = ()
-    ) -> None:
-        for b in self._buttons:
-            b.deleteLater()
-        self._buttons = []
-        self.label.setText(text)
-        self.setAccessibleName(text)
-        for title, callback in actions:
-            b = QPushButton(title, self)
-            b.setAccessibleName(title)
-            b.clicked.connect(lambda _=False, cb=callback: (self.hide(), cb()))
-            self._row.addWidget(b)
-            self._buttons.append(b)
-        self.show()
-
-    def action_titles(self) -> list[str]:
-        return [b.text() for b in self._buttons]
-
-    def trigger(self, title: str) -> None:
-        for b in self._buttons:
-            if b.text() == title:
-                b.click()
-                return
-        raise KeyError(title)
-
-
-class SystemPromptBox(QWidget):
-    """The conversation's system prompt: one summary line, expanding to an editor."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.toggle = QToolButton(self)
-        theme.style_link_button(self.toggle)
-        self.toggle.setCheckable(True)
-        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.toggle.setAccessibleName("Show system prompt")
-        self.toggle.toggled.connect(self._toggled)
-        self.edit = QPlainTextEdit(self)
-        self.edit.setAccessibleName("System prompt")
-        self.edit.setPlaceholderText("Instructions for the model in this conversation (optional)")
-        self.edit.setTabChangesFocus(True)
-        self.edit.setMaximumHeight(110)
-        self.edit.hide()
-        self.edit.textChanged.connect(self._summarise)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 4, 12, 0)
-        lay.setSpacing(2)
-        lay.addWidget(self.toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        lay.addWidget(self.edit)
-        self._summarise()
-
-    def _toggled(self, on: bool) -> None:
-        self.edit.setVisible(on)
-        self.toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        if on:
-            self.edit.setFocus()
-
-    def _summarise(self) -> None:
-        text = " ".join(self.text().split())
-        if not text:
-            self.toggle.setText("System prompt: none")
-        else:
-            self.toggle.setText(f"System prompt: {text[:70]}{'…' if len(text) > 70 else ''}")
-
-    def text(self) -> str:
-        return self.edit.toPlainText()
-
-    def set_text(self, text: str) -> None:
-        with QSignalBlocker(self.edit):
-            self.edit.setPlainText(text)
-        self._summarise()
 
 
 def model_details(info: ModelInfo | None) -> str:
@@ -442,27 +320,28 @@ class MainWindow(QMainWindow):
     # --- building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        # Top bar: provider, model (+ details), preset; keys, settings, panel toggle.
-        top = QWidget(self)
-        self.top_bar = top
-        top.setObjectName("topBar")
-        bar = QHBoxLayout(top)
-        bar.setContentsMargins(10, 6, 10, 6)
-        bar.setSpacing(6)
+        self.panel = ParamsPanel(None, self)
+        parts = build_layout(self, self.panel, panel_visible=self.settings.panel_visible)
+        self._parts = parts
+        top = self.top_bar = parts.top_bar
+        self.top_rule = parts.top_rule
+        self.provider_combo = top.provider_combo
+        self.model_combo = top.model_combo
+        self.refresh_models_button = top.refresh_models_button
+        self.model_info = top.model_info
+        self.preset_combo = top.preset_combo
+        self.keys_button = top.keys_button
+        self.settings_button = top.settings_button
+        self.panel_button = top.panel_button
+        self.sidebar = parts.sidebar
+        self.sidebar.enable_keys()
+        self.system_prompt = parts.system_prompt
+        self.banner = parts.banner
+        self.chat = parts.chat
+        self.composer = parts.composer
+        self.splitter = parts.splitter
+        self.system_prompt.toggle.setCursor(Qt.CursorShape.PointingHandCursor)
 
-        self.provider_combo = QComboBox(top)
-        self.provider_combo.setAccessibleName("Provider")
-        self.provider_combo.setToolTip("Provider (Ctrl+K to switch quickly)")
-        self.provider_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-
-        self.model_combo = QComboBox(top)
-        self.model_combo.setObjectName("modelCombo")
-        self.model_combo.setAccessibleName("Model")
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.setMinimumWidth(260)
-        self.model_combo.setMaxVisibleItems(20)
-        self.model_combo.lineEdit().setPlaceholderText("Model (type to search, or any id)")
         self._model_names = QStringListModel(self)
         completer = QCompleter(self._model_names, self.model_combo)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -470,98 +349,6 @@ class MainWindow(QMainWindow):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.model_combo.setCompleter(completer)
 
-        self.refresh_models_button = QToolButton(top)
-        self.refresh_models_button.setText("⟳")
-        self.refresh_models_button.setAccessibleName("Refresh the model list")
-        self.refresh_models_button.setToolTip("Fetch the provider's model list again")
-        self.refresh_models_button.setAutoRaise(True)
-
-        self.model_info = QLabel(top)
-        self.model_info.setObjectName("modelInfo")
-        self.model_info.setAccessibleName("Model details")
-        self.model_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_info.setMinimumWidth(80)
-        theme.tag(self.model_info, text="muted")
-
-        self.preset_combo = QComboBox(top)
-        self.preset_combo.setAccessibleName("Preset")
-        self.preset_combo.setToolTip("Apply a saved parameter set")
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-
-        self.keys_button = QPushButton("Keys…", top)
-        self.keys_button.setAccessibleName("Keys and providers")
-        self.keys_button.setToolTip("API keys, base URLs and your own providers")
-        self.settings_button = QPushButton("Settings…", top)
-        self.settings_button.setAccessibleName("Settings")
-        self.panel_button = QPushButton("Parameters", top)
-        self.panel_button.setAccessibleName("Show parameter panel")
-        self.panel_button.setCheckable(True)
-        self.panel_button.setToolTip("Show or hide the parameter panel")
-
-        for label, widget in (("Provider", self.provider_combo), ("Model", self.model_combo)):
-            lbl = QLabel(label, top)
-            lbl.setBuddy(widget)
-            bar.addWidget(lbl)
-            bar.addWidget(widget)
-        bar.addWidget(self.refresh_models_button)
-        bar.addWidget(self.model_info, 1)
-        preset_label = QLabel("Preset", top)
-        preset_label.setBuddy(self.preset_combo)
-        bar.addWidget(preset_label)
-        bar.addWidget(self.preset_combo)
-        bar.addSpacing(8)
-        bar.addWidget(self.keys_button)
-        bar.addWidget(self.settings_button)
-        bar.addWidget(self.panel_button)
-
-        # Centre: system prompt, banner, chat, composer.
-        self.sidebar = Sidebar(self)
-        self.sidebar.setMinimumWidth(180)
-        centre = QWidget(self)
-        centre.setObjectName("centre")
-        col = QVBoxLayout(centre)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.setSpacing(0)
-        self.system_prompt = SystemPromptBox(centre)
-        self.banner = Banner(centre)
-        self.chat = ChatView(centre)
-        self.composer = Composer(centre)
-        col.addWidget(self.system_prompt)
-        col.addWidget(self.banner)
-        col.addWidget(self.chat, 1)
-        col.addWidget(self.composer)
-
-        self.panel = ParamsPanel(None, self)
-        self.panel.setMinimumWidth(240)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.panel)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setCollapsible(1, False)
-        self.splitter.setSizes([250, 700, 330])
-        self.splitter.setHandleWidth(1)
-
-        root = QWidget(self)
-        rl = QVBoxLayout(root)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.setSpacing(0)
-        rl.addWidget(top)
-        line = QFrame(root)
-        self.top_rule = line
-        line.setObjectName("topRule")
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Plain)
-        rl.addWidget(line)
-        rl.addWidget(self.splitter, 1)
-        self.setCentralWidget(root)
-
-        self.panel_button.setChecked(self.settings.panel_visible)
-        self.panel.setVisible(self.settings.panel_visible)
         self.composer.set_send_key(self.settings.send_key)
 
         self._system_timer = QTimer(self)
@@ -631,27 +418,7 @@ class MainWindow(QMainWindow):
         self._apply_local_style()
 
     def _apply_local_style(self) -> None:
-        # Style sheets go on the small parts, never on the window: a sheet on an ancestor makes
-        # Qt re-polish every message widget of the chat against it.
-        c = theme.colors()
-        self.top_bar.setStyleSheet(
-            f"QWidget#topBar {{ background: {c.window}; }}QLabel#modelInfo {{ color: {c.muted}; }}"
-        )
-        self.top_rule.setStyleSheet(f"QFrame#topRule {{ color: {c.card_border}; }}")
-        self.sidebar.setStyleSheet(
-            f"""
-            QWidget#sidebar {{ background: {c.window}; }}
-            QListWidget#conversationList {{ background: {c.window}; border: none; }}
-            QListWidget#conversationList::item {{ padding: 6px 4px; border-radius: 6px; }}
-            QListWidget#conversationList::item:selected {{
-                background: {c.user_card}; color: {c.text}; }}
-            QFrame#undoBar {{ background: {c.badge_bg}; border-radius: 6px; }}
-            """
-        )
-        self.banner.setStyleSheet(
-            f"QFrame#banner {{ background: {c.warn_bg}; border-bottom: 1px solid "
-            f"{c.card_border}; }} QFrame#banner QLabel {{ color: {c.warn_text}; }}"
-        )
+        apply_local_style(self._parts)
 
     # --- providers and models ---------------------------------------------------------------------
 
@@ -1665,8 +1432,12 @@ class MainWindow(QMainWindow):
             self.store.close()
         self._save_settings()
         self._shut_down = True
+        frame = self.window()  # the start-up frame when this window lives inside it
         self.hide()
         self.close()
+        if frame is not self:
+            frame.hide()  # hidden first, as this window: closing it then quits nothing
+            frame.close()
 
 
 # --- rows for the chat view -------------------------------------------------------------------

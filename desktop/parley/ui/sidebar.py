@@ -7,23 +7,11 @@ message that matched.
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, NamedTuple
 
-from PySide6.QtCore import (
-    QEvent,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QRect,
-    QSize,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QAction, QKeyEvent, QPainter
+from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -31,34 +19,33 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from parley.ui import theme
+from parley.ui.lightqt import ACCESSIBLE_TEXT_ROLE, USER_ROLE, push_button, set_enum_properties
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QTextDocument
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QAbstractItemDelegate
 
-ID_ROLE = Qt.ItemDataRole.UserRole
-MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
-HTML_ROLE = Qt.ItemDataRole.UserRole + 2
-PINNED_ROLE = Qt.ItemDataRole.UserRole + 3
+    from parley.ui.search_delegate import HtmlDelegate
+
+ID_ROLE = USER_ROLE
+MESSAGE_ROLE = USER_ROLE + 1
+HTML_ROLE = USER_ROLE + 2
+PINNED_ROLE = USER_ROLE + 3
 
 
-@dataclass(frozen=True)
-class ConversationRow:
+class ConversationRow(NamedTuple):
     id: str
     title: str
     pinned: bool = False
     updated_at: float | None = None  # unix seconds
 
 
-@dataclass(frozen=True)
-class SearchHit:
+class SearchHit(NamedTuple):
     conversation_id: str
     title: str
     snippet: str  # plain text with the match marked by MARK_START / MARK_END
@@ -69,81 +56,27 @@ MARK_START = "\x02"
 MARK_END = "\x03"
 
 
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
 def snippet_html(snippet: str) -> str:
     """Escape a snippet and turn its match markers into highlights."""
-    text = html.escape(snippet)
+    text = _escape(snippet)
     return text.replace(MARK_START, "<b><u>").replace(MARK_END, "</u></b>")
 
 
 def _when(ts: float | None) -> str:
     if not ts:
         return ""
-    dt = datetime.fromtimestamp(ts)
-    now = datetime.now()
-    if dt.date() == now.date():
-        return dt.strftime("%H:%M")
-    if dt.year == now.year:
-        return dt.strftime("%d %b")
-    return dt.strftime("%d %b %Y")
-
-
-class _HtmlDelegate(QStyledItemDelegate):
-    """Paints an item's HTML (title + highlighted snippet) for search results.
-
-    What only search results need is imported on the first search (start-up makes fewer Qt
-    classes; each costs PySide a little on first use).
-    """
-
-    def _doc(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> QTextDocument:
-        from PySide6.QtGui import QTextDocument
-
-        doc = QTextDocument()
-        doc.setDefaultFont(option.font)
-        doc.setDocumentMargin(4)
-        doc.setHtml(str(index.data(HTML_ROLE)))
-        doc.setTextWidth(max(option.rect.width(), 120))
-        return doc
-
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
-        if not index.data(HTML_ROLE):
-            super().paint(painter, option, index)
-            return
-        from PySide6.QtGui import QAbstractTextDocumentLayout
-        from PySide6.QtWidgets import QStyle
-
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        doc = self._doc(option, index)
-        painter.save()
-        painter.translate(QRect(option.rect).topLeft())
-        ctx = QAbstractTextDocumentLayout.PaintContext()
-        if option.state & QStyle.StateFlag.State_Selected:
-            ctx.palette.setColor(
-                ctx.palette.ColorRole.Text, option.palette.highlightedText().color()
-            )
-        else:
-            ctx.palette.setColor(ctx.palette.ColorRole.Text, option.palette.text().color())
-        doc.documentLayout().draw(painter, ctx)
-        painter.restore()
-
-    def sizeHint(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> QSize:
-        if not index.data(HTML_ROLE):
-            return super().sizeHint(option, index)
-        doc = self._doc(option, index)
-        return QSize(int(doc.idealWidth()), int(doc.size().height()))
+    then, now = time.localtime(ts), time.localtime()
+    if then[:3] == now[:3]:
+        return time.strftime("%H:%M", then)
+    if then.tm_year == now.tm_year:
+        return time.strftime("%d %b", then)
+    return time.strftime("%d %b %Y", then)
 
 
 class UndoBar(QFrame):
@@ -157,7 +90,7 @@ class UndoBar(QFrame):
         self.setObjectName("undoBar")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._label = QLabel(self)
-        self._button = QPushButton("Undo", self)
+        self._button = push_button("Undo", self)
         self._button.setAccessibleName("Undo delete")
         self._button.clicked.connect(self._on_undo)
         lay = QHBoxLayout(self)
@@ -221,9 +154,8 @@ class Sidebar(QWidget):
         self._search_timer.setInterval(150)
         self._search_timer.timeout.connect(lambda: self.search_changed.emit(self.query()))
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.search.installEventFilter(self)
 
-        self.new_button = QPushButton("+  New chat", self)
+        self.new_button = push_button("+  New chat", self)
         self.new_button.setObjectName("newChatButton")
         self.new_button.setAccessibleName("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
@@ -234,14 +166,19 @@ class Sidebar(QWidget):
         self.list.setAccessibleName("Conversation list")
         self.list.setUniformItemSizes(False)
         self.list.setWordWrap(True)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setItemDelegate(_HtmlDelegate(self.list))
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        set_enum_properties(
+            self.list,
+            textElideMode="ElideRight",
+            horizontalScrollBarPolicy="ScrollBarAlwaysOff",
+            contextMenuPolicy="CustomContextMenu",
+        )
+        # Search results are painted as HTML by a Python delegate; the plain list keeps Qt's own
+        # (a Python delegate is called for every row's size and paint: ~15 ms for 50 rows).
+        self._plain_delegate: QAbstractItemDelegate | None = None  # Qt's, kept while searching
+        self._html_delegate: HtmlDelegate | None = None
         self.list.customContextMenuRequested.connect(self._context_menu)
         self.list.itemActivated.connect(self._activated)
         self.list.itemClicked.connect(self._activated)
-        self.list.installEventFilter(self)
 
         self.status = QLabel(self)
         self.status.setObjectName("sidebarStatus")
@@ -284,6 +221,12 @@ class Sidebar(QWidget):
     def set_search_results(self, query: str, hits: list[SearchHit]) -> None:
         if query != self.query():
             return  # an older search answered late
+        if self._html_delegate is None:
+            from parley.ui.search_delegate import HtmlDelegate
+
+            self._plain_delegate = self.list.itemDelegate()
+            self._html_delegate = HtmlDelegate(self.list)
+        self.list.setItemDelegate(self._html_delegate)
         self.list.clear()
         for hit in hits:
             item = QListWidgetItem(hit.title)
@@ -291,7 +234,7 @@ class Sidebar(QWidget):
             item.setData(MESSAGE_ROLE, hit.message_id)
             item.setData(
                 HTML_ROLE,
-                f"<b>{html.escape(hit.title)}</b><br>"
+                f"<b>{_escape(hit.title)}</b><br>"
                 f"<span style='font-size:small'>{snippet_html(hit.snippet)}</span>",
             )
             item.setToolTip(hit.snippet.replace(MARK_START, "").replace(MARK_END, ""))
@@ -308,7 +251,7 @@ class Sidebar(QWidget):
         self.status.show()
 
     def focus_search(self) -> None:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
     def titles(self) -> list[str]:
@@ -321,6 +264,8 @@ class Sidebar(QWidget):
     # --- rendering ------------------------------------------------------------------------
 
     def _render_rows(self) -> None:
+        if self._plain_delegate is not None:
+            self.list.setItemDelegate(self._plain_delegate)
         self.status.hide()
         self.list.clear()
         hidden = set(self._pending_delete)
@@ -333,7 +278,7 @@ class Sidebar(QWidget):
             item.setData(PINNED_ROLE, row.pinned)
             when = _when(row.updated_at)
             item.setToolTip(f"{title}\n{when}" if when else title)
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, title)
+            item.setData(ACCESSIBLE_TEXT_ROLE, title)
             self.list.addItem(item)
             if row.id == self._current:
                 self.list.setCurrentItem(item)
@@ -357,6 +302,7 @@ class Sidebar(QWidget):
             return
         conv_id = item.data(ID_ROLE)
         row = self._row(conv_id)
+        from PySide6.QtGui import QAction
         from PySide6.QtWidgets import QMenu
 
         menu = QMenu(self)
@@ -418,22 +364,31 @@ class Sidebar(QWidget):
         self.undo_bar.flush()
         self._commit_deletes()
 
+    def enable_keys(self) -> None:
+        """Delete and F2 on the list, Escape and Down in the search field. Not in the first frame:
+        a Python event filter makes PySide build every QEvent class on the first event (~7 ms)."""
+        self.search.installEventFilter(self)
+        self.list.installEventFilter(self)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        from PySide6.QtCore import QEvent
+        from PySide6.QtGui import QKeyEvent
+
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             key = event.key()
             if watched is self.list:
                 item = self.list.currentItem()
                 conv_id = item.data(ID_ROLE) if item is not None else None
-                if conv_id and key == Qt.Key.Key_Delete:
+                if conv_id and key == QtCore.Qt.Key.Key_Delete:
                     self.delete(conv_id)
                     return True
-                if conv_id and key == Qt.Key.Key_F2:
+                if conv_id and key == QtCore.Qt.Key.Key_F2:
                     self.rename_interactive(conv_id)
                     return True
-            if watched is self.search and key == Qt.Key.Key_Escape and self.search.text():
+            if watched is self.search and key == QtCore.Qt.Key.Key_Escape and self.search.text():
                 self.search.clear()
                 return True
-            if watched is self.search and key == Qt.Key.Key_Down:
+            if watched is self.search and key == QtCore.Qt.Key.Key_Down:
                 self.list.setFocus()
                 if self.list.count():
                     self.list.setCurrentRow(0)

@@ -7,18 +7,17 @@ listen to `notifier().changed` and re-render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
 ThemeMode = Literal["system", "light", "dark"]
 
 
-@dataclass(frozen=True)
-class ThemeColors:
+class ThemeColors(NamedTuple):
     dark: bool
     window: str
     base: str
@@ -108,7 +107,15 @@ def colors(dark: bool | None = None) -> ThemeColors:
 
 def system_is_dark() -> bool:
     hints = QGuiApplication.styleHints()
-    return bool(hints.colorScheme() == Qt.ColorScheme.Dark)
+    return bool(hints.colorScheme() == QtCore.Qt.ColorScheme.Dark)
+
+
+def system_looks_dark(app: QGuiApplication) -> bool:
+    """`system_is_dark` answered from the palette the platform gave the app (call it before a
+    theme is applied): asking the style hints makes PySide build the whole `Qt` namespace, too
+    slow for the first frame (see `parley.ui.lightqt`). `parley.ui.boot` checks the answer with
+    `system_is_dark` once the full window is in."""
+    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def palette_for(c: ThemeColors) -> QPalette:
@@ -155,6 +162,9 @@ def paint_card(widget: QWidget, kind: CardKind) -> None:
 
     Cards, badges and chips are painted rather than styled: an application-wide style sheet
     makes every widget in the program slower to create and show."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QPainter
+
     fill, border, radius = card_colors(kind)
     p = QPainter(widget)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -209,10 +219,12 @@ def retint_tree(root: QWidget) -> None:
     root.update()
 
 
-def style_link_button(button: QToolButton) -> None:
-    """A flat tool button that reads as a link (accent colour, pointing hand)."""
+def style_link_button(button: QToolButton, *, hand_cursor: bool = True) -> None:
+    """A flat tool button that reads as a link (accent colour, pointing hand). The first frame's
+    buttons go without the hand (making a QCursor needs the `Qt` namespace, see `lightqt`)."""
     button.setAutoRaise(True)
-    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    if hand_cursor:
+        button.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
     tag(button, button_text="accent")
 
 
@@ -221,13 +233,17 @@ def _apply(app: QApplication, dark: bool) -> None:
     changed = dark != _dark
     _dark = dark
     c = colors(dark)
-    app.setStyle("Fusion")
+    if app.property("parleyStyleSet") is not True:
+        # `parley.app` passes `-style Fusion` to the QApplication instead (and sets this
+        # property): asking here would make PySide build its QStyle class, ~20 ms at start-up.
+        app.setStyle("Fusion")
+        app.setProperty("parleyStyleSet", True)
     app.setPalette(palette_for(c))
     if changed:
         notifier().changed.emit(dark)
 
 
-def _on_system_scheme_changed(_scheme: Qt.ColorScheme) -> None:
+def _on_system_scheme_changed(_scheme: QtCore.Qt.ColorScheme) -> None:
     app = QApplication.instance()
     if _mode == "system" and isinstance(app, QApplication):
         _apply(app, system_is_dark())
@@ -236,8 +252,11 @@ def _on_system_scheme_changed(_scheme: Qt.ColorScheme) -> None:
 _connected = False
 
 
-def apply_theme(app: QApplication, mode: ThemeMode = "system") -> None:
-    """Apply a theme; "system" follows the OS scheme now and whenever it changes."""
+def apply_theme(
+    app: QApplication, mode: ThemeMode = "system", *, system_dark: bool | None = None
+) -> None:
+    """Apply a theme; "system" follows the OS scheme now and whenever it changes (`system_dark`
+    is what the OS scheme is, when the caller already knows)."""
     global _mode, _connected
     if mode not in ("system", "light", "dark"):
         raise ValueError(f"Unknown theme {mode!r}: use system, light or dark.")
@@ -245,5 +264,8 @@ def apply_theme(app: QApplication, mode: ThemeMode = "system") -> None:
     if not _connected:
         QGuiApplication.styleHints().colorSchemeChanged.connect(_on_system_scheme_changed)
         _connected = True
-    dark = system_is_dark() if mode == "system" else mode == "dark"
+    if mode != "system":
+        dark = mode == "dark"
+    else:
+        dark = system_is_dark() if system_dark is None else system_dark
     _apply(app, dark)
