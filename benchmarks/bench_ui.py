@@ -78,35 +78,26 @@ DEPENDENCIES = BARE.replace(
     1,
 )
 
-PARLEY = """
-import asyncio, sys
-from PySide6.QtWidgets import QApplication
-from qasync import QEventLoop
-app = QApplication(sys.argv[:1])
-app.setQuitOnLastWindowClosed(False)
-
-async def run():
-    from parley.app import _wait_idle
-    from parley.ui.mainwindow import open_main_window
-    window = await open_main_window(app, first_run=False)
-    await _wait_idle()
-    print("interactive", flush=True)
-    await window.wait_started()
-    await _wait_idle()
-    print("ready", flush=True)
-    window.close()
-    await window.shutdown()
-
-with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
-    runner.run(run())
-"""
+# Parley as a user starts it: the installed `parley` command (the console script next to this
+# Python; `-m parley` where there is none), the real window and start-up path. --startup-marks
+# prints "interactive" (the first frame painted and Qt's queue idle: it takes input), the loop's
+# worst stall while the rest loads, and "ready" (the full window in place, engine and key store
+# made); --self-test then closes it.
+_SCRIPT = Path(sys.executable).with_name("parley")
+PARLEY = [str(_SCRIPT) if _SCRIPT.is_file() else "-m parley", "--self-test", "--startup-marks"]
 
 
-def _timed_start(code: str, env: dict[str, str]) -> dict[str, float]:
+def _timed_start(code: str | list[str], env: dict[str, str]) -> dict[str, float]:
     """Seconds from spawning the process to each line it prints."""
+    if isinstance(code, str):
+        command = [sys.executable, "-c", code]
+    elif code[0].startswith("-m "):
+        command = [sys.executable, *code[0].split(), *code[1:]]
+    else:
+        command = [sys.executable, *code]  # the console script, run by this Python
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", code],
+        command,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -115,52 +106,73 @@ def _timed_start(code: str, env: dict[str, str]) -> dict[str, float]:
     marks: dict[str, float] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
-        marks.setdefault(line.strip(), time.perf_counter() - t0)
+        name, _, value = line.strip().partition(": ")
+        if name.startswith("loading stall "):
+            marks[f"{name} {len(marks)}"] = float(value)  # a figure, not a time
+        else:
+            marks.setdefault(line.strip(), time.perf_counter() - t0)
     if proc.wait(timeout=120) != 0 or "interactive" not in marks:
         raise RuntimeError(f"the start-up probe failed (exit {proc.returncode})")
     return marks
 
 
+def _seed_history(home: str, conversations: int = 300) -> None:
+    """A lived-in data folder: the first frame lists real conversations."""
+    os.environ["PARLEY_HOME"] = str(Path(home) / "Parley")
+    try:
+        from parley.core.store import Store
+
+        store = Store.open()
+        for i in range(conversations):
+            store.create_conversation(
+                title=f"Conversation {i}: tokens, prices and models", pinned=i % 50 == 0
+            )
+        store.close()
+    finally:
+        del os.environ["PARLEY_HOME"]
+
+
 def bench_startup() -> list[tuple[str, str, str, bool | None]]:
     home = tempfile.mkdtemp(prefix="parley-bench-start-")
-    env = dict(os.environ, PARLEY_HOME=home)
+    _seed_history(home)
+    # The data folder found the way a user's is (XDG_DATA_HOME/Parley), not through PARLEY_HOME.
+    env = {k: v for k, v in os.environ.items() if k != "PARLEY_HOME"}
+    env["XDG_DATA_HOME"] = home
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    # For the breakdown only: Parley with its bytecode cached, as an installed Parley has it
-    # (with PYTHONDONTWRITEBYTECODE set, a checkout compiles its sources on every start).
+    # Parley with its bytecode cached, as an installed Parley has it (pip and PyInstaller write
+    # it at install time). With PYTHONDONTWRITEBYTECODE set, as in this project's environment, a
+    # checkout compiles its sources on every start instead: shown too.
     pyc_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     pyc_env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="parley-bench-pyc-")
     bare: list[float] = []
-    with_qasync: list[float] = []
-    with_pydantic: list[float] = []
-    deps: list[float] = []
     parley: list[float] = []
     parley_pyc: list[float] = []
     ready: list[float] = []
-    _timed_start(PARLEY, env)  # first run creates the database and settings; not counted
-    _timed_start(PARLEY, pyc_env)  # and writes the bytecode of the breakdown's run
+    stalls: list[float] = []
+    _timed_start(PARLEY, env)  # first run writes the provider cache; not counted
+    _timed_start(PARLEY, pyc_env)  # and the bytecode of the cached runs
     for _ in range(STARTUP_RUNS):
         bare.append(_timed_start(BARE, env)["interactive"])
-        with_qasync.append(_timed_start(QASYNC, env)["interactive"])
-        with_pydantic.append(_timed_start(PYDANTIC, env)["interactive"])
-        deps.append(_timed_start(DEPENDENCIES, env)["interactive"])
-        marks = _timed_start(PARLEY, env)
-        parley.append(marks["interactive"])
+        marks = _timed_start(PARLEY, pyc_env)
+        parley_pyc.append(marks["interactive"])
         ready.append(marks.get("ready", float("nan")))
-        parley_pyc.append(_timed_start(PARLEY, pyc_env)["interactive"])
-    b, q, pd, d, p, pc, r = (
-        statistics.median(x) * 1000
-        for x in (bare, with_qasync, with_pydantic, deps, parley, parley_pyc, ready)
-    )
-    ratio = p / b
+        stalls.extend(v for k, v in marks.items() if k.startswith("loading stall "))
+        parley.append(_timed_start(PARLEY, env)["interactive"])
+    b, p, pc, r = (statistics.median(x) * 1000 for x in (bare, parley, parley_pyc, ready))
+    ratio = pc / b
+    worst_stall = max(stalls) if stalls else float("nan")
     return [
         ("start-up: bare PySide6 window", f"{b:.0f} ms", "(reference)", None),
-        ("start-up: bare window + qasync", f"{q:.0f} ms", "(info)", None),
-        ("start-up: bare window + qasync, pydantic model", f"{pd:.0f} ms", "(info)", None),
-        ("start-up: bare window + qasync, pydantic, markdown", f"{d:.0f} ms", "(info)", None),
-        ("start-up: Parley window interactive", f"{p:.0f} ms", "", None),
+        ("start-up: Parley window interactive", f"{pc:.0f} ms", "", None),
         ("start-up ratio (Parley / bare)", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
-        ("start-up: floor ratio (qasync + pydantic / bare)", f"{pd / b:.2f}x", "(info)", None),
-        ("start-up: Parley interactive, bytecode cached", f"{pc:.0f} ms", "(info)", None),
+        (
+            "start-up: loop stall while the rest loads (max)",
+            f"{worst_stall:.0f} ms",
+            "<= 50 ms",
+            worst_stall <= 50,
+        ),
+        ("start-up: interactive, sources compiled each start", f"{p:.0f} ms", "(info)", None),
+        ("start-up: ratio, sources compiled each start", f"{p / b:.2f}x", "(info)", None),
         ("start-up: Parley fully ready (engine, keyring)", f"{r:.0f} ms", "(info)", None),
     ]
 
