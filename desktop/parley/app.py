@@ -13,6 +13,7 @@ Qt is imported inside `main` only, so importing this module (or `parley.cli`) st
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -92,6 +93,9 @@ def _process_started_at() -> float:
 def main(argv: list[str] | None = None) -> int:
     """Open the window (or run the self-test); return the process exit code."""
     t0 = _process_started_at()
+    # No cyclic collection until the GUI thread's collector runs it (parley.ui.gc_guard, started
+    # below): start-up allocates a lot (PySide's classes and enums) and frees little.
+    gc.disable()
     opts = _parse(sys.argv[1:] if argv is None else list(argv))
     if (problem := _display_problem()) is not None:
         if opts.self_test:
@@ -100,14 +104,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"parley: {problem}", file=sys.stderr, flush=True)
         return 1
 
+    # What the first frame shows, read before Qt is imported: PySide's import hook reads the
+    # source of every module imported after it (to look for its __feature__ switches).
+    from parley.core.bootstate import read_boot_state
+
+    state = read_boot_state()
+
     # Not `Qt` itself before the first frame: see parley.ui.lightqt.
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     existing = QApplication.instance()
-    app = (
-        existing if isinstance(existing, QApplication) else QApplication(["parley", *opts.qt_args])
-    )
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        # Fusion, set here rather than by `theme` (which would make PySide build its QStyle
+        # class, ~20 ms, before the first frame); a -style of the user's comes later and wins.
+        app = QApplication(["parley", "-style", "Fusion", *opts.qt_args])
+        app.setProperty("parleyStyleSet", True)
     app.setApplicationName("Parley")
     app.setOrganizationName("Parley")
     app.setApplicationDisplayName("Parley")
@@ -118,10 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     MainThreadCollector(app).start()  # no garbage collection from worker threads (see there)
 
     # Phase 1: the first frame, on a plain Qt loop, while the rest loads in a worker thread.
-    from parley.core.bootstate import read_boot_state
     from parley.ui.boot import BootWindow, apply_boot_look
 
-    state = read_boot_state()
     apply_boot_look(app, state)
     frame = BootWindow(state)
     frame.resize(1280, 820)
