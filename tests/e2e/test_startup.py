@@ -91,3 +91,52 @@ def test_the_first_frame_comes_before_the_heavy_imports(parley_home: Path) -> No
     assert lines["self-test"].startswith("ok: interactive in")
     after = set(lines["after"].split(","))
     assert set(DEFERRED) - after == set(), f"the warm-up did not import {set(DEFERRED) - after}"
+
+
+FAULT_PROBE = """
+import sys
+import parley.ui.boot as boot
+
+{patch}
+
+from parley.app import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_probe(patch: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PARLEY_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run(
+        [sys.executable, "-c", FAULT_PROBE.format(patch=patch), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_load_that_fails_is_reported_by_the_self_test(parley_home: Path) -> None:
+    patch = (
+        "def broken():\n"
+        "    raise OSError('the provider folder is unreadable')\n"
+        "boot.load_everything = broken"
+    )
+    proc = run_probe(patch, "--self-test", home=parley_home)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "self-test FAILED: OSError: the provider folder is unreadable"
+    assert "Traceback" not in proc.stderr
+
+
+def test_closing_the_first_frame_before_the_load_ends_quits_cleanly(parley_home: Path) -> None:
+    # The window is closed as soon as it takes input, long before the rest has loaded.
+    patch = (
+        "present = boot.BootWindow.present\n"
+        "def present_then_close(self):\n"
+        "    present(self)\n"
+        "    self.when_interactive(self.close)\n"
+        "boot.BootWindow.present = present_then_close"
+    )
+    proc = run_probe(patch, home=parley_home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""

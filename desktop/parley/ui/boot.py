@@ -167,8 +167,10 @@ class BootWindow(QMainWindow):
             callback()
         self._on_interactive.clear()
 
-    def start_loading(self, load: Callable[[], Services] = load_everything) -> None:
-        """Run `load` in a worker thread; its result arrives on this (the GUI) thread."""
+    def start_loading(self, load: Callable[[], Services] | None = None) -> None:
+        """Run `load` (`load_everything`) in a worker thread; its result arrives on this (the
+        GUI) thread."""
+        load = load or load_everything
         self._signals = _LoaderSignals(self)
         self._signals.finished.connect(self._loaded)
         self._switch_interval = sys.getswitchinterval()
