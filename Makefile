@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,package]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
+# Bytecode written first, as an installed app has it (quick when up to date): with
+# PYTHONDONTWRITEBYTECODE set, a checkout would otherwise compile its sources on every start.
 run: system-deps $(STAMP)
+	@$(BIN)/python -m compileall -q desktop >/dev/null
 	$(BIN)/parley
 
 lint: $(STAMP)
