@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, Qt, QUrl
-from PySide6.QtGui import QGuiApplication, QPalette, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
-from parley.core.markdown import render_markdown
+from parley.core.markdown import code_colors, render_markdown
 from parley.ui import chatview as chatview_module
 from parley.ui import theme
 from parley.ui.chatview import ChatView
@@ -571,3 +571,31 @@ def test_an_answer_cut_by_a_crash_is_marked_interrupted(qtbot: QtBot, view: Chat
     w = view.widget("a1")
     assert w is not None and w.badge.text() == "interrupted"
     assert w.text() == "Half an ans"
+
+
+def test_a_code_block_still_streaming_is_painted_on_the_code_background(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    view.resize(700, 500)
+    view.show()
+    w = view.add_assistant_message("a1")
+    text = (
+        "Here is code:\n\n```python\nimport time\nimport httpx\n\ndef wait():\n    time.sleep(1)\n"
+    )
+    for i in range(0, len(text), 6):  # as it streams: the open block grows by appends
+        w.append_text(text[i : i + 6])
+        w.flush()
+        QApplication.processEvents()  # painted between chunks, as in the app
+    qtbot.waitUntil(lambda: w.body.isVisible())
+    doc = w.body.document()
+    image = w.body.viewport().grab().toImage()
+    shade = QColor(code_colors(theme.is_dark()).background)
+
+    def colour_beside(line: str) -> QColor:
+        block = doc.find(line).block()
+        rect = doc.documentLayout().blockBoundingRect(block)
+        return image.pixelColor(int(rect.right()) - 4, int(rect.center().y()))
+
+    for line in ("import time", "import httpx", "def wait():", "    time.sleep(1)"):
+        assert colour_beside(line) == shade, line
+    assert colour_beside("Here is code:") != shade

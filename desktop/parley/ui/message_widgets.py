@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
+    QColor,
     QFontDatabase,
     QGuiApplication,
     QKeyEvent,
@@ -45,6 +46,7 @@ from parley.core.markdown import (
     IncrementalMarkdown,
     OpenCode,
     Update,
+    code_colors,
     render_markdown,
     render_open_code,
 )
@@ -844,8 +846,21 @@ class AssistantMessageWidget(MessageWidget):
             append_html(cur, up.tail_html, after_table=after_table)
         cur.endEditBlock()
         if up.open_code is not None and not final:
+            self._shade_open_code(up.open_code)
             self._code_cursor = self._open_code_cursor()
             self._open_code = up.open_code
+
+    def _shade_open_code(self, code: OpenCode) -> None:
+        """Give the growing code block's lines the code background (Qt's HTML import drops it
+        from a <pre>); lines appended later continue the last block and keep it."""
+        fmt = QTextBlockFormat()
+        fmt.setBackground(QColor(code_colors(self._md.dark).background))
+        block = self.body.document().lastBlock()
+        for _ in range(code.code.removesuffix("\n").count("\n") + 1):
+            if not block.isValid():
+                break
+            QTextCursor(block).mergeBlockFormat(fmt)
+            block = block.previous()
 
     def _open_code_cursor(self) -> QTextCursor | None:
         """A cursor at the end of the code block just appended (the document's end)."""
