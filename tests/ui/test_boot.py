@@ -239,3 +239,19 @@ def test_closing_the_first_frame_is_remembered_for_app_to_quit(qtbot: Any) -> No
     frame = frame_for(qtbot, BootState())
     frame.close()
     assert frame.close_requested and not frame.isVisible()
+
+
+def test_quitting_from_the_full_window_inside_the_frame_shuts_down_and_closes_the_frame(
+    qtbot: Any, arun: Any, services: Services, store: Store
+) -> None:
+    frame = frame_for(qtbot, state_of(store))
+
+    async def scenario() -> None:
+        window = frame.take_over(services)
+        window.shortcuts["Ctrl+Q"].activated.emit()  # Quit: the window closes, not just a part
+        await window.wait_closed()
+        await window.shutdown()
+        assert not frame.isVisible() and not window.isVisible()
+        assert window._shut_down
+
+    arun(scenario())
