@@ -65,3 +65,15 @@ def test_scripting_commands_never_load_qt() -> None:
     proc = _run(code, {"PySide6", "shiboken6", "qasync"})
     assert proc.returncode == 0, proc.stderr
     assert "eurouter" in proc.stdout
+
+
+def test_the_window_entry_and_the_first_frames_data_need_no_pydantic_or_asyncio() -> None:
+    # What `parley` runs before its first frame: parley.cli and parley.app (which import Qt
+    # only inside main) and the plain-data read of settings and conversations.
+    code = (
+        "import parley.cli, parley.app\n"
+        "from parley.core.bootstate import read_boot_state\n"
+        "read_boot_state()\n"
+    )
+    proc = _run(code, {"pydantic", "pydantic_core", "asyncio", "qasync", "PySide6", "httpx"})
+    assert proc.returncode == 0, proc.stderr
