@@ -255,3 +255,31 @@ def test_quitting_from_the_full_window_inside_the_frame_shuts_down_and_closes_th
         assert window._shut_down
 
     arun(scenario())
+
+
+def test_a_delete_and_a_model_from_the_first_frame_reach_the_full_window(
+    qtbot: Any, arun: Any, services: Services, store: Store
+) -> None:
+    gone = store.create_conversation(title="Delete me")
+    kept = store.create_conversation(title="Keep me (undone)")
+    frame = frame_for(qtbot, state_of(store))
+    sidebar = frame.parts.sidebar
+    sidebar.delete(str(kept))
+    sidebar.undo_bar.undo.emit()  # undone while still starting: nothing to replay
+    sidebar.delete(str(gone))
+    frame.parts.top_bar.model_combo.setEditText("gpt-4.1-nano")
+    assert frame.intents() == [("delete", (str(gone),))]
+
+    async def scenario() -> None:
+        window = frame.take_over(services)
+        try:
+            assert window.model() == "gpt-4.1-nano"
+            assert "Delete me" not in window.sidebar.titles()
+            assert "Keep me (undone)" in window.sidebar.titles()
+            assert window.sidebar.undo_bar.isVisibleTo(window)  # still undoable
+            window.sidebar.flush()  # the undo bar expires: the delete is final
+            assert [c.id for c in store.list_conversations()] == [kept]
+        finally:
+            await shut(frame)
+
+    arun(scenario())

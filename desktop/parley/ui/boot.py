@@ -13,8 +13,9 @@ Start-up, in order (see `parley.app.main`):
 3. Back on the GUI thread, the Qt loop that ran the first frame returns, the asyncio loop (qasync)
    starts, and `take_over` makes the full `MainWindow` inside this frame in place of the first
    frame's parts, carrying over what the user did meanwhile: the text typed (and where the cursor
-   was), images attached, the system prompt, the search, and actions asked for (a send, a
-   conversation opened, a new chat, keys or settings opened, the panel toggled) in the order asked.
+   was), images attached, the system prompt, the search, a model typed, the panel toggled, and
+   actions asked for (a send, a conversation opened, renamed, pinned or deleted, a new chat, keys
+   or settings opened) in the order asked.
 
 Closing the frame before step 3 quits once the load has finished (the history is closed cleanly).
 """
@@ -114,6 +115,8 @@ class BootWindow(QMainWindow):
         p.sidebar.new_chat_requested.connect(lambda: self._intend("new_chat"))
         p.sidebar.rename_requested.connect(lambda cid, title: self._intend("rename", cid, title))
         p.sidebar.pin_requested.connect(lambda cid, pinned: self._intend("pin", cid, pinned))
+        p.sidebar.delete_requested.connect(lambda cid: self._intend("delete", cid))
+        p.sidebar.delete_undone.connect(lambda cid: self._forget(("delete", (cid,))))
         p.top_bar.keys_button.clicked.connect(lambda: self._intend("keys"))
         p.top_bar.settings_button.clicked.connect(lambda: self._intend("settings"))
         p.top_bar.panel_button.toggled.connect(lambda on: p.panel.setVisible(on))
@@ -129,13 +132,17 @@ class BootWindow(QMainWindow):
         if self.main is None:
             self._intents.append((what, args))
 
+    def _forget(self, intent: tuple[str, tuple[Any, ...]]) -> None:
+        if intent in self._intents:
+            self._intents.remove(intent)
+
     def intents(self) -> list[tuple[str, tuple[Any, ...]]]:
         return list(self._intents)
 
     # --- interactive, then loading ----------------------------------------------------------
 
     def when_interactive(self, callback: Callable[[], object]) -> None:
-        """Call `callback` once the frame has painted and Qt's queue has drained."""
+        """Call `callback` once the frame is shown and Qt's queue has drained (see `present`)."""
         if self.interactive_at is not None:
             callback()
         else:
@@ -226,6 +233,7 @@ class BootWindow(QMainWindow):
         draft, images = old.composer.draft(), old.composer.attachments()
         system_prompt = old.system_prompt.text()
         query = old.sidebar.search.text()
+        model = old.top_bar.model_combo.currentText().strip()
         panel_on = old.top_bar.panel_button.isChecked()
 
         self.setUpdatesEnabled(False)
@@ -252,6 +260,8 @@ class BootWindow(QMainWindow):
                 window.panel_button.setChecked(panel_on)
             if query:
                 window.sidebar.search.setText(query)
+            if model and model != (self.state.model or ""):  # typed into the model picker
+                window.model_combo.setEditText(model)
             if focus_in_composer:
                 window.composer.focus_input()
         finally:
@@ -273,6 +283,8 @@ class BootWindow(QMainWindow):
             window._rename(*args)
         elif what == "pin":
             window._pin(*args)
+        elif what == "delete":
+            window.sidebar.delete(*args)  # with its undo bar, in the full window now
         elif what == "keys":
             window.open_keys()
         elif what == "settings":
