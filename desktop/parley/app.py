@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
     apply_boot_look(app, state)
     frame = BootWindow(state)
-    frame.resize(1280, 820)
+    # Wide enough for the full window's top bar (its pickers fit the longest provider name), so
+    # the window does not grow when the full window takes over.
+    frame.resize(1320, 820)
     frame.present()
     if opts.startup_marks:
         from parley.ui.boot import StallMeter
