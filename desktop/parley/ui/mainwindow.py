@@ -671,6 +671,17 @@ class MainWindow(QMainWindow):
             str(self.conversation_id) if self.conversation_id is not None else None
         )
 
+    def _update_sidebar_row(self, conversation_id: int) -> None:
+        """Show one conversation's title and recency (after a send or an answer) by moving its
+        row, not re-listing them all: with 500 listed that stalled the window on every turn."""
+        try:
+            c = self.store.get_conversation(conversation_id)
+        except StoreError:
+            return  # deleted meanwhile: the delete re-lists the sidebar
+        self.sidebar.update_row(
+            ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at)
+        )
+
     def _leave_conversation(self) -> None:
         """Keep what was typed (and attached) in the chat being left."""
         draft = self.composer.draft()
@@ -927,7 +938,8 @@ class MainWindow(QMainWindow):
             self._new_draft = ""
             self._new_system = ""
             self._attachments.pop(None, None)
-            self.refresh_sidebar()
+            self.sidebar.set_current(str(conv_id))
+            self._update_sidebar_row(conv_id)
         conv = self.conversation_id
         self._pending_send[conv] = True
         self._start_turn(conv, self.session.send(conv, content, config))
@@ -1052,7 +1064,7 @@ class MainWindow(QMainWindow):
             if not self._append_turn(turn):
                 self.render_conversation()
             self.chat.scroll_to_bottom()
-        self.refresh_sidebar()
+        self._update_sidebar_row(turn.conversation_id)  # titled by its first prompt, now recent
         self._update_streaming_state()
 
     def _append_turn(self, turn: Turn) -> bool:
@@ -1120,7 +1132,7 @@ class MainWindow(QMainWindow):
         if w is not None and not self._closing:
             show_result(w, turn)
         if not self._closing:
-            self.refresh_sidebar()
+            self._update_sidebar_row(turn.conversation_id)
             if turn.conversation_id == self.conversation_id:
                 self._update_preview(self._path_after(turn))
 

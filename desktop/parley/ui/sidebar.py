@@ -79,6 +79,11 @@ def _when(ts: float | None) -> str:
     return time.strftime("%d %b %Y", then)
 
 
+def _sort_key(row: ConversationRow) -> tuple[bool, float]:
+    """Pinned first, then the most recently active first (as the history lists them)."""
+    return (not row.pinned, -(row.updated_at or 0))
+
+
 class UndoBar(QFrame):
     """ "Chat deleted. Undo" — visible for a few seconds after a delete."""
 
@@ -209,6 +214,36 @@ class Sidebar(QWidget):
         if not self.query():
             self._render_rows()
 
+    def update_row(self, row: ConversationRow) -> None:
+        """Add or change one conversation's row (title, pin, recency) and move it to its place
+        (pinned first, then most recent), leaving the other rows as they are: a send re-listing
+        hundreds of rows would stall the window."""
+        self._rows = [r for r in self._rows if r.id != row.id]
+        self._rows.append(row)
+        if self.query() or row.id in self._pending_delete:
+            return  # search results stay as they are; the row shows when the list is back
+        selected = self.list.selectedItems()
+        old = self._item_of(row.id)
+        if old is not None:
+            self.list.takeItem(self.list.row(old))  # Qt selects a neighbour if it was current
+        hidden = set(self._pending_delete)
+        order = sorted((r for r in self._rows if r.id not in hidden), key=_sort_key)
+        item = self._item(row)
+        self.list.insertItem(order.index(row), item)
+        if row.id == self._current:
+            self.list.setCurrentItem(item)
+        elif selected and selected[0].data(ID_ROLE) != row.id:
+            self.list.setCurrentItem(selected[0])
+        else:
+            self.list.clearSelection()
+
+    def _item_of(self, conversation_id: str) -> QListWidgetItem | None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(ID_ROLE) == conversation_id and item.data(MESSAGE_ROLE) is None:
+                return item
+        return None
+
     def set_current(self, conversation_id: str | None) -> None:
         self._current = conversation_id
         for i in range(self.list.count()):
@@ -270,18 +305,23 @@ class Sidebar(QWidget):
         self.list.clear()
         hidden = set(self._pending_delete)
         rows = [r for r in self._rows if r.id not in hidden]
-        rows.sort(key=lambda r: (not r.pinned, -(r.updated_at or 0)))
+        rows.sort(key=_sort_key)
         for row in rows:
-            title = row.title or "New chat"
-            item = QListWidgetItem(("📌 " if row.pinned else "") + title)
-            item.setData(ID_ROLE, row.id)
-            item.setData(PINNED_ROLE, row.pinned)
-            when = _when(row.updated_at)
-            item.setToolTip(f"{title}\n{when}" if when else title)
-            item.setData(ACCESSIBLE_TEXT_ROLE, title)
+            item = self._item(row)
             self.list.addItem(item)
             if row.id == self._current:
                 self.list.setCurrentItem(item)
+
+    @staticmethod
+    def _item(row: ConversationRow) -> QListWidgetItem:
+        title = row.title or "New chat"
+        item = QListWidgetItem(("📌 " if row.pinned else "") + title)
+        item.setData(ID_ROLE, row.id)
+        item.setData(PINNED_ROLE, row.pinned)
+        when = _when(row.updated_at)
+        item.setToolTip(f"{title}\n{when}" if when else title)
+        item.setData(ACCESSIBLE_TEXT_ROLE, title)
+        return item
 
     # --- user actions -----------------------------------------------------------------------
 

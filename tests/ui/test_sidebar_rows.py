@@ -1,0 +1,203 @@
+"""The sidebar after a send or an answer: one conversation's row is moved (and retitled) in place,
+the others are left as they are, and the order is the one a full re-list from the history gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from parley.core.catalog import load_catalog
+from parley.core.secrets import KeyStore
+from parley.core.settings import Settings
+from parley.core.store import Store
+from parley.net.engine import Engine, RetryPolicy
+from parley.ui.mainwindow import MainWindow, Services
+from parley.ui.message_widgets import AssistantMessageWidget
+from parley.ui.sidebar import ID_ROLE, ConversationRow, SearchHit, Sidebar
+from tests.helpers.emulator import Behavior, Emulator
+from tests.ui.conftest import answers, close, opened, wait_for
+
+MARK_ROLE = 0x0100 + 40  # set on the rows before an update: a re-listed row loses it
+
+
+def _rows() -> list[ConversationRow]:
+    return [
+        ConversationRow("1", "one", False, 100.0),
+        ConversationRow("2", "two", False, 200.0),
+        ConversationRow("3", "pinned", True, 50.0),
+    ]
+
+
+def _mark(sb: Sidebar) -> None:
+    for i in range(sb.list.count()):
+        sb.list.item(i).setData(MARK_ROLE, "kept")
+
+
+def _marks(sb: Sidebar) -> list[Any]:
+    return [sb.list.item(i).data(MARK_ROLE) for i in range(sb.list.count())]
+
+
+def _current(sb: Sidebar) -> str | None:
+    """The row shown as the open conversation (selected)."""
+    selected = sb.list.selectedItems()
+    assert len(selected) <= 1
+    return str(selected[0].data(ID_ROLE)) if selected else None
+
+
+@pytest.fixture
+def sidebar(qtbot: QtBot) -> Sidebar:
+    sb = Sidebar()
+    qtbot.addWidget(sb)
+    sb.set_conversations(_rows())
+    assert sb.titles() == ["📌 pinned", "two", "one"]
+    return sb
+
+
+def test_update_row_moves_only_that_row_below_the_pinned_ones(sidebar: Sidebar) -> None:
+    sb = sidebar
+    sb.set_current("1")
+    _mark(sb)
+    sb.update_row(ConversationRow("1", "one, renamed", False, 300.0))
+    assert sb.titles() == ["📌 pinned", "one, renamed", "two"]
+    assert _marks(sb) == ["kept", None, "kept"]  # the others were not rebuilt
+    assert _current(sb) == "1"  # still selected after the move
+
+    # A conversation not listed yet (a first send) takes its place too.
+    sb.update_row(ConversationRow("4", "New chat", False, 400.0))
+    assert sb.titles() == ["📌 pinned", "New chat", "one, renamed", "two"]
+    assert _current(sb) == "1"
+
+    # A pinned one goes to the very top; an older one goes below the newer.
+    sb.update_row(ConversationRow("2", "two", True, 10.0))
+    sb.update_row(ConversationRow("4", "A title now", False, 250.0))
+    assert sb.titles() == ["📌 pinned", "📌 two", "one, renamed", "A title now"]
+
+    # The same order as the whole list given afresh.
+    shown = sb.titles()
+    sb.set_conversations(list(sb._rows))
+    assert sb.titles() == shown
+
+
+def test_update_row_leaves_the_selection_where_it_was(sidebar: Sidebar) -> None:
+    sb = sidebar
+    sb.set_current("1")
+    sb.set_current(None)  # a new chat: nothing selected (Qt's current row stays "1")
+    sb.update_row(ConversationRow("1", "one", False, 300.0))  # its answer ended meanwhile
+    assert sb.titles() == ["📌 pinned", "one", "two"]
+    assert _current(sb) is None  # no neighbour selected in its place
+
+    sb.set_current("2")
+    sb.update_row(ConversationRow("1", "one", False, 400.0))
+    sb.update_row(ConversationRow("3", "pinned", True, 400.0))
+    assert _current(sb) == "2"
+
+
+def test_update_row_keeps_a_pending_delete_hidden_and_search_results_as_they_are(
+    sidebar: Sidebar,
+) -> None:
+    sb = sidebar
+    sb.delete("2")
+    assert sb.titles() == ["📌 pinned", "one"]
+    sb.update_row(ConversationRow("2", "two", False, 500.0))  # its answer ended meanwhile
+    assert sb.titles() == ["📌 pinned", "one"]
+    sb.undo_bar.undo.emit()  # Undo: it comes back where its recency puts it
+    assert sb.titles() == ["📌 pinned", "two", "one"]
+
+    sb.search.setText("one")
+    sb.set_search_results("one", [SearchHit("1", "one", "\x02one\x03")])
+    sb.update_row(ConversationRow("1", "one", False, 600.0))
+    assert sb.titles() == ["one"]  # the search results stay until the search is cleared
+
+
+# --- in the window ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def services(emu: Emulator) -> Iterator[Services]:
+    keys = KeyStore()
+    keys.set("euri", emu.key("euri"), session_only=True)
+    settings = Settings(
+        first_run_done=True,
+        last_provider="euri",
+        last_model="gpt-4o-mini",
+        base_urls={"euri": emu.base_url("euri")},
+    )
+    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
+    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
+    keys.delete("euri")
+
+
+async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
+    count = len(answers(window))
+    window.composer.set_draft(text)
+    window.composer.request_send()
+    await wait_for(
+        lambda: len(answers(window)) > count and not window.is_streaming(),
+        what=f"an answer to {text!r}",
+    )
+    await wait_for(lambda: answers(window)[-1].status != "streaming", what="the answer to end")
+    return answers(window)[-1]
+
+
+def test_a_send_moves_its_conversation_up_without_relisting_the_sidebar(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    store = services.store
+    store.create_conversation(title="pinned chat", pinned=True)
+    older = store.create_conversation(title="older chat")
+    store.add_message(older, None, "user", "hello")
+    newer = store.create_conversation(title="newer chat")
+    store.add_message(newer, None, "user", "hello")
+    emu.push(Behavior(text="More, then."), provider="euri")
+    emu.push(Behavior(text="A new answer."), provider="euri")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        sb = window.sidebar
+        relisted: list[int] = []
+        try:
+            assert sb.titles() == ["📌 pinned chat", "newer chat", "older chat"]
+            window.refresh_sidebar = lambda *_a, **_k: relisted.append(1)  # type: ignore[method-assign]
+            window.open_conversation(older)
+            _mark(sb)
+            assert (await chat(window, "Tell me more")).text() == "More, then."
+            assert sb.titles() == ["📌 pinned chat", "older chat", "newer chat"]
+            assert _marks(sb) == ["kept", None, "kept"]
+            assert _current(sb) == str(older)
+
+            # A first send in a new chat: its row appears on top, titled by the prompt.
+            window.new_chat()
+            assert _current(sb) is None
+            assert (await chat(window, "Brand new question\nwith details")).text() == (
+                "A new answer."
+            )
+            new = window.conversation_id
+            assert new is not None
+            assert sb.titles() == [
+                "📌 pinned chat",
+                "Brand new question",
+                "older chat",
+                "newer chat",
+            ]
+            assert _current(sb) == str(new)
+            assert relisted == []
+
+            # What a full re-list from the history shows.
+            shown = sb.titles()
+            MainWindow.refresh_sidebar(window)
+            assert sb.titles() == shown
+        finally:
+            await close(window)
+
+    arun(scenario())
