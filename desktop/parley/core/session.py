@@ -18,7 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from parley.core.catalog import AuthScheme, Catalog, ProviderSpec
 from parley.core.errors import ErrorKind, ParleyError
@@ -101,17 +101,68 @@ class NullListener:
         pass
 
 
+def in_context(stored: StoredMessage) -> bool:
+    """Whether `stored` is sent as context (an empty answer, failed before any token, is not)."""
+    return stored.role != "assistant" or bool(stored.text)
+
+
 def context_message(stored: StoredMessage) -> Message | None:
     """A stored message as context for the next request; None for what is not sent.
 
     Answers go back as their text only: an empty answer (failed before any token) is left out,
     and tool calls are dropped because Parley runs no tools, so no tool result could follow them.
     """
+    if not in_context(stored):
+        return None
     if stored.role == "assistant":
-        if not stored.text:
-            return None
         return Message(role="assistant", content=stored.text)
     return stored.to_message()
+
+
+class ContextMessages(Sequence[Message]):
+    """The messages a request would carry (system prompt, a branch, the new message), each made
+    when first read: a request preview that shows only the start and end of a 2,000-message
+    branch then costs what it shows, not the whole branch."""
+
+    def __init__(
+        self,
+        path: Sequence[StoredMessage],
+        *,
+        system: Message | None = None,
+        last: Message | None = None,
+    ) -> None:
+        self._stored = [s for s in path if in_context(s)]
+        self._first = [system] if system is not None else []
+        self._last = [last] if last is not None else []
+        self._made: dict[int, Message] = {}
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._stored) + len(self._last)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(index)
+        if i < len(self._first):
+            return self._first[i]
+        i -= len(self._first)
+        if i >= len(self._stored):
+            return self._last[i - len(self._stored)]
+        made = self._made.get(i)
+        if made is None:
+            made = context_message(self._stored[i])
+            assert made is not None  # in_context() kept only what is sent
+            self._made[i] = made
+        return made
 
 
 def has_text(content: Content) -> bool:

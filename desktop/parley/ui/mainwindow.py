@@ -1170,10 +1170,7 @@ class MainWindow(QMainWindow):
         spec = self.spec()
         if spec is None or not self.panel.isVisible() or self._opening:
             return
-        messages: list[Message] = []
         system = self.system_prompt.text()
-        if system.strip():
-            messages.append(Message(role="system", content=system))
         session_id = None
         if self.conversation_id is not None:
             try:
@@ -1185,11 +1182,14 @@ class MainWindow(QMainWindow):
                     session_id = self.store.get_conversation(self.conversation_id).session_id
             except StoreError:
                 path = []
-            if path:
-                from parley.core.session import context_message
+        first = Message(role="system", content=system) if system.strip() else None
+        last = Message(role="user", content="…")
+        messages: Sequence[Message] = [m for m in (first, last) if m is not None]
+        if path:
+            from parley.core.session import ContextMessages
 
-                messages += [m for s in path if (m := context_message(s)) is not None]
-        messages.append(Message(role="user", content="…"))
+            # Each made when the preview reads it: it shows a long branch's start and end.
+            messages = ContextMessages(path, system=first, last=last)
         self.panel.set_preview_context(
             spec, self.model(), messages, base_url=self.base_url(spec.id), session_id=session_id
         )

@@ -37,7 +37,7 @@ from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
 from parley.core.errors import ParleyError
 from parley.core.params import carry_over, unsupported_params, validate_value
 from parley.core.request import ChatRequest, Message
-from parley.core.wire import auth_headers, build_wire_request
+from parley.core.wire import WireRequest, auth_headers, build_wire_request
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 
@@ -54,6 +54,11 @@ _EXPANDED_AT_START = {ParamGroup.SAMPLING, ParamGroup.LENGTH, ParamGroup.REASONI
 
 # Strings longer than this (base64 images) are shortened in the preview text only.
 PREVIEW_STRING_LIMIT = 4000
+# A longer history shows its first and last messages in the preview text, with a note saying how
+# many are left out between them (they are sent; `preview_body()` and Copy body have them all):
+# building and laying out the JSON of 2,000 messages stalled the window on every turn.
+PREVIEW_HEAD_MESSAGES = 4
+PREVIEW_TAIL_MESSAGES = 40
 RESET_GLYPH = "↺"
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
@@ -665,11 +670,12 @@ class ParamsPanel(QWidget):
         self._supported: list[str] | None = None
         self._bulk = 0
         self._model = ""
-        self._messages: list[Message] = []
+        self._messages: Sequence[Message] = []
         self._base_url: str | None = None
         self._stream = True
         self._session_id: str | None = None
         self._preview_body: dict[str, Any] | None = None
+        self._preview_complete = True  # False: `_preview_body` is to be built (long history)
         self._preview_dirty = True
 
         self._preview_timer = QTimer(self)
@@ -953,23 +959,29 @@ class ParamsPanel(QWidget):
         stream: bool = True,
         session_id: str | None = None,
     ) -> None:
-        """What the preview builds the request from: provider, model, the branch's messages."""
+        """What the preview builds the request from: provider, model, the branch's messages.
+
+        `messages` is kept as given, not copied, unless it is a list: a long history can be
+        a sequence that makes each message when read (`parley.core.session.ContextMessages`),
+        and the preview reads only the ones it shows.
+        """
         if spec is not None and spec != self._spec:
             self.set_provider(spec)
         self._model = model
-        self._messages = list(messages)
+        self._messages = list(messages) if isinstance(messages, list) else messages
         self._base_url = base_url or None
         self._stream = stream
         self._session_id = session_id
         self._schedule_preview()
 
-    def current_request(self) -> ChatRequest | None:
+    def current_request(self, messages: Sequence[Message] | None = None) -> ChatRequest | None:
+        """The request a send would make now (with `messages` instead, when given)."""
         if self._spec is None:
             return None
         return ChatRequest(
             provider=self._spec.id,
             model=self._model,
-            messages=self._messages,
+            messages=list(self._messages if messages is None else messages),
             params=self.values(),
             advanced=self.advanced(),
             stream=self._stream,
@@ -982,36 +994,55 @@ class ParamsPanel(QWidget):
         if self.preview_section.is_expanded():
             self._preview_timer.start()
 
-    def refresh_preview(self) -> None:
-        self._preview_timer.stop()
-        self._preview_dirty = False
-        request = self.current_request()
-        if request is None or self._spec is None:
-            self._preview_body = None
-            self.preview_target.setText("No provider chosen.")
-            self.preview_edit.setPlainText("")
-            return
+    def _elided_count(self) -> int:
+        """How many messages the preview text leaves out of the middle of the history."""
+        n = len(self._messages)
+        if n <= PREVIEW_HEAD_MESSAGES + PREVIEW_TAIL_MESSAGES + 1 or "messages" in self.advanced():
+            return 0  # short, or the Advanced JSON replaces the messages: shown whole
+        return n - PREVIEW_HEAD_MESSAGES - PREVIEW_TAIL_MESSAGES
+
+    def _preview_wire(self, messages: Sequence[Message] | None = None) -> tuple[WireRequest, bool]:
+        """The WireRequest for `messages` (all by default) as the preview shows it (a
+        placeholder message, a stand-in base URL where none is set) and whether the base URL is
+        missing; raises ParleyError where the request cannot be built."""
+        request = self.current_request(messages)
+        assert request is not None and self._spec is not None
         spec = self._spec
-        notes: list[str] = []
         if not request.messages:
             request = request.model_copy(update={"messages": [PLACEHOLDER_MESSAGE]})
-            notes.append("(a placeholder stands in for your message)")
         missing_base = not (request.base_url or spec.base_url)
-        if missing_base:
-            notes.append("(set a base URL for this provider)")
         if missing_base:
             # Still show the body; say plainly that the URL is missing.
             request = request.model_copy(
                 update={"base_url": spec.base_url_hint or "https://base-url-not-set"}
             )
+        return build_wire_request(spec, request), missing_base
+
+    def refresh_preview(self) -> None:
+        self._preview_timer.stop()
+        self._preview_dirty = False
+        self._preview_body = None
+        self._preview_complete = True
+        if self._spec is None:
+            self.preview_target.setText("No provider chosen.")
+            self.preview_edit.setPlainText("")
+            return
+        spec = self._spec
+        elided = self._elided_count()
+        shown: Sequence[Message] | None = None
+        if elided:
+            head = PREVIEW_HEAD_MESSAGES
+            shown = [*self._messages[:head], *self._messages[head + elided :]]
         try:
-            wire = build_wire_request(spec, request)
+            wire, missing_base = self._preview_wire(shown)
         except ParleyError as exc:
-            self._preview_body = None
             self.preview_target.setText(f"Cannot build the request: {exc}")
             self.preview_edit.setPlainText("")
             return
-        self._preview_body = wire.body
+        if elided:
+            self._preview_complete = False  # the whole body is built when asked for
+        else:
+            self._preview_body = wire.body
         headers = dict(wire.headers)
         if spec.auth.scheme.value != "none":
             for name in auth_headers(spec, "x"):
@@ -1020,19 +1051,39 @@ class ParamsPanel(QWidget):
             f"POST {wire.url}" + ("  (set a base URL for this provider)" if missing_base else "")
         ]
         lines += [f"{k}: {v}" for k, v in headers.items()]
+        if elided:
+            lines.append(
+                f"({elided:,} messages in the middle of the history are sent but not shown "
+                "below; Copy body copies them all)"
+            )
         self.preview_target.setText("\n".join(lines))
-        text = json.dumps(_elide_long_strings(wire.body), indent=2, ensure_ascii=False)
+        shown_body = _elide_long_strings(wire.body)
+        if elided and isinstance(shown_body.get("messages"), list):
+            listed = shown_body["messages"]
+            note = f"… {elided:,} more messages, sent but not shown here …"
+            head = PREVIEW_HEAD_MESSAGES
+            shown_body["messages"] = [*listed[:head], note, *listed[head:]]
+        text = json.dumps(shown_body, indent=2, ensure_ascii=False)
         scroll = self.preview_edit.verticalScrollBar().value()
         self.preview_edit.setPlainText(text)
         self.preview_edit.verticalScrollBar().setValue(scroll)
 
     def preview_body(self) -> dict[str, Any] | None:
-        """The exact body the preview shows (None when it cannot be built)."""
+        """The exact body a send would use now (None when it cannot be built). The preview text
+        shows it, except that a long history's middle messages are left out of the text (which
+        says so); this body has them all."""
         if self._preview_dirty:
             self.refresh_preview()
+        if not self._preview_complete:
+            self._preview_complete = True
+            try:
+                self._preview_body = self._preview_wire()[0].body
+            except ParleyError:
+                self._preview_body = None
         return self._preview_body
 
     def preview_text(self) -> str:
+        """The preview's JSON text as shown."""
         if self._preview_dirty:
             self.refresh_preview()
         return self.preview_edit.toPlainText()
