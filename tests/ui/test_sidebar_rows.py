@@ -77,6 +77,13 @@ def test_update_row_moves_only_that_row_below_the_pinned_ones(sidebar: Sidebar) 
     sb.update_row(ConversationRow("4", "A title now", False, 250.0))
     assert sb.titles() == ["📌 pinned", "📌 two", "one, renamed", "A title now"]
 
+    # A row already in its place is changed where it is, not rebuilt.
+    _mark(sb)
+    sb.update_row(ConversationRow("2", "two, renamed", True, 20.0))
+    assert sb.titles() == ["📌 pinned", "📌 two, renamed", "one, renamed", "A title now"]
+    assert _marks(sb) == ["kept"] * 4
+    assert sb.list.item(1).toolTip().startswith("two, renamed\n")
+
     # The same order as the whole list given afresh.
     shown = sb.titles()
     sb.set_conversations(list(sb._rows))
@@ -160,6 +167,7 @@ def test_a_send_moves_its_conversation_up_without_relisting_the_sidebar(
     newer = store.create_conversation(title="newer chat")
     store.add_message(newer, None, "user", "hello")
     emu.push(Behavior(text="More, then."), provider="euri")
+    emu.push(Behavior(text="Even more."), provider="euri")
     emu.push(Behavior(text="A new answer."), provider="euri")
 
     async def scenario() -> None:
@@ -174,6 +182,11 @@ def test_a_send_moves_its_conversation_up_without_relisting_the_sidebar(
             assert (await chat(window, "Tell me more")).text() == "More, then."
             assert sb.titles() == ["📌 pinned chat", "older chat", "newer chat"]
             assert _marks(sb) == ["kept", None, "kept"]
+            assert _current(sb) == str(older)
+            _mark(sb)
+            await chat(window, "And more?")  # already on top: its row stays as it is
+            assert sb.titles() == ["📌 pinned chat", "older chat", "newer chat"]
+            assert _marks(sb) == ["kept"] * 3
             assert _current(sb) == str(older)
 
             # A first send in a new chat: its row appears on top, titled by the prompt.

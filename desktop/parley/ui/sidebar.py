@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from parley.ui.search_delegate import HtmlDelegate
 
+DISPLAY_ROLE, TOOLTIP_ROLE = 0, 3  # Qt::ItemDataRole values, fixed by Qt's API
 ID_ROLE = USER_ROLE
 MESSAGE_ROLE = USER_ROLE + 1
 HTML_ROLE = USER_ROLE + 2
@@ -222,14 +223,21 @@ class Sidebar(QWidget):
         self._rows.append(row)
         if self.query() or row.id in self._pending_delete:
             return  # search results stay as they are; the row shows when the list is back
-        selected = self.list.selectedItems()
+        hidden = set(self._pending_delete)
+        place = sorted((r for r in self._rows if r.id not in hidden), key=_sort_key).index(row)
         old = self._item_of(row.id)
+        item = self._item(row)
+        if old is not None and self.list.row(old) == place:
+            # In place already (a chat's later turns): change what changed, move nothing (a
+            # moved row makes the list lay out every row again).
+            for role in (DISPLAY_ROLE, TOOLTIP_ROLE, ACCESSIBLE_TEXT_ROLE, PINNED_ROLE):
+                if old.data(role) != item.data(role):
+                    old.setData(role, item.data(role))
+            return
+        selected = self.list.selectedItems()
         if old is not None:
             self.list.takeItem(self.list.row(old))  # Qt selects a neighbour if it was current
-        hidden = set(self._pending_delete)
-        order = sorted((r for r in self._rows if r.id not in hidden), key=_sort_key)
-        item = self._item(row)
-        self.list.insertItem(order.index(row), item)
+        self.list.insertItem(place, item)
         if row.id == self._current:
             self.list.setCurrentItem(item)
         elif selected and selected[0].data(ID_ROLE) != row.id:
