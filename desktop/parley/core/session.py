@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from parley.core.catalog import AuthScheme, Catalog, ProviderSpec
 from parley.core.errors import ErrorKind, ParleyError
@@ -26,12 +26,13 @@ from parley.core.events import Event, Retrying
 from parley.core.modellist import ModelInfo
 from parley.core.request import ChatRequest, ContentPart, Message, TextPart
 from parley.core.result import ChatResult
-from parley.core.store import Conversation, Store, StoredMessage, StoreError
+from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
 from parley.core.wire import WireRequest, build_wire_request
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 
 Content = str | Sequence[ContentPart]
+T = TypeVar("T")
 
 
 class EngineLike(Protocol):
@@ -337,35 +338,31 @@ class ChatSession:
         # Validate before storing anything: a bad parameter keeps the prompt where it was typed.
         request, wire = await self._build(conversation_id, parent_id, config, user)
         self._key(spec)
-        user_id = self.store.add_message(
-            conversation_id, parent_id, "user", _message_content(content)
+        return await self._answer(
+            conversation_id, parent_id, config, (request, wire), _message_content(content)
         )
-        return await self._answer(conversation_id, user_id, config, (request, wire))
 
     async def _answer(
         self,
         conversation_id: int,
-        parent_id: int,
+        parent_id: int | None,
         config: RunConfig,
         built: tuple[ChatRequest, WireRequest] | None = None,
+        question: str | list[ContentPart] | None = None,
     ) -> Turn:
-        """Answer `parent_id`; `built` is its request when the caller already made it."""
+        """Answer `parent_id`, or `question` (stored first, under `parent_id`) when given;
+        `built` is the request when the caller already made it."""
         spec = self.spec(config.provider)
         request, wire = built or await self._build(conversation_id, parent_id, config, None)
         key = self._key(spec)
-        self.store.update_conversation(
-            conversation_id,
-            provider=config.provider,
-            model=config.model,
-            params=config.params,
-            advanced=config.advanced,
-        )
-        answer_id = self.store.begin_answer(
-            conversation_id, parent_id, wire.body, spec.id, config.model
+        (user_id, answer_id), cancelled = await _settle(
+            asyncio.to_thread(
+                self._begin, conversation_id, parent_id, question, config, spec, wire.body
+            )
         )
         turn = Turn(
             conversation_id=conversation_id,
-            parent_id=parent_id,
+            parent_id=user_id,
             answer_id=answer_id,
             spec=spec,
             request=request,
@@ -374,8 +371,44 @@ class ChatSession:
             model_info=config.model_info,
         )
         self.listener.on_turn_started(turn)
+        if cancelled:
+            # Stopped while the answer was being stored: it ends as any answer stopped before
+            # its first token does.
+            turn.result.mark_started(self.clock())
+            turn.result.mark_stopped(self.clock())
+            self._finish(turn)
+            raise asyncio.CancelledError
         await self._stream(turn, key)
         return turn
+
+    def _begin(
+        self,
+        conversation_id: int,
+        parent_id: int | None,
+        question: str | list[ContentPart] | None,
+        config: RunConfig,
+        spec: ProviderSpec,
+        body: dict[str, Any],
+    ) -> tuple[int, int]:
+        """Store the question (when given) and an empty answer with the exact body sent, in one
+        transaction; runs in a worker thread, as serialising a long conversation's body takes
+        long enough to stall the window. Returns (the message answered, the answer)."""
+        with self.store.batch():
+            if question is not None:
+                parent_id = self.store.add_message(conversation_id, parent_id, "user", question)
+            if parent_id is None:
+                raise StoreError(StoreErrorKind.INVALID, "An answer needs a message to answer.")
+            self.store.update_conversation(
+                conversation_id,
+                provider=config.provider,
+                model=config.model,
+                params=config.params,
+                advanced=config.advanced,
+            )
+            answer_id = self.store.begin_answer(
+                conversation_id, parent_id, body, spec.id, config.model
+            )
+        return parent_id, answer_id
 
     async def _stream(self, turn: Turn, key: str | None) -> None:
         result = turn.result
@@ -483,6 +516,20 @@ class ChatSession:
                 provider=spec.name,
             )
         return key
+
+
+async def _settle(work: Awaitable[T]) -> tuple[T, bool]:
+    """`work`'s result, and whether the task was cancelled while it ran. Work that writes (in a
+    worker thread, which a cancel cannot stop) is waited for, so what it stored is known."""
+    future = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            return await asyncio.shield(future), cancelled
+        except asyncio.CancelledError:
+            if future.cancelled():
+                raise
+            cancelled = True
 
 
 def _message_content(content: Content) -> str | list[ContentPart]:
