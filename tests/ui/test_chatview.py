@@ -418,13 +418,31 @@ def test_load_messages_builds_only_the_newest_page(qtbot: QtBot, view: ChatView)
     qtbot.mouseClick(view._earlier, Qt.MouseButton.LeftButton)
     assert view.loaded_count() == 2 * page
     assert view.messages()[0].msg_id == f"u{1000 - page}"
-    # Scrolling to the top loads the next page.
+    # Scrolling to the top builds a few more (as many as fit in the time budget, at least one).
     QApplication.processEvents()
     view.scroll.verticalScrollBar().setValue(0)
-    qtbot.waitUntil(
-        lambda: view.loaded_count() == 2 * page + chatview_module.SCROLL_PAGE, timeout=2000
-    )
-    assert view.messages()[0].msg_id == f"u{1000 - page - chatview_module.SCROLL_PAGE // 2}"
+    qtbot.waitUntil(lambda: view.loaded_count() > 2 * page, timeout=2000)
+    loaded = view.loaded_count()
+    assert loaded <= 2 * page + chatview_module.SCROLL_PAGE
+    first = 2000 - loaded  # the earliest message built, in the order the rows came
+    assert view.messages()[0].msg_id == f"{'ua'[first % 2]}{first // 2}"
+
+
+def test_scrolling_up_builds_within_a_time_budget(
+    qtbot: QtBot, view: ChatView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [{"id": f"a{i}", "role": "assistant", "content": f"answer {i}"} for i in range(100)]
+    view.resize(600, 400)
+    view.show()
+    view.load_messages(rows)
+    page = chatview_module.PAGE
+    monkeypatch.setattr(chatview_module, "SCROLL_BUDGET_MS", 0.0)  # spent after one message
+    for reached in range(1, 4):
+        QApplication.processEvents()
+        view.scroll.verticalScrollBar().setValue(0)
+        qtbot.waitUntil(lambda n=reached: view.loaded_count() == page + n, timeout=2000)
+        assert view.messages()[0].msg_id == f"a{100 - page - reached}"
+    assert [w.msg_id for w in view.messages()] == [f"a{i}" for i in range(100 - page - 3, 100)]
 
 
 def test_load_messages_restores_states(qtbot: QtBot, view: ChatView) -> None:

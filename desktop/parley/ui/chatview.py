@@ -14,6 +14,7 @@ completion_tokens, reasoning_tokens, cached_tokens, cost, total_ms, currency, es
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     )
 
 PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
-SCROLL_PAGE = 6  # built each time scrolling reaches the top: small, so the loop never stalls
+SCROLL_PAGE = 6  # at most, built each time scrolling reaches the top
+SCROLL_BUDGET_MS = 12.0  # ... and no more once building them has taken this long (at least one)
 METRIC_KEYS = (
     "model_used",
     "ttft_ms",
@@ -273,7 +275,11 @@ class ChatView(QWidget):
         self._first_loaded = len(self._rows)
         self._load_earlier(stick=True)
 
-    def _load_earlier(self, stick: bool = False, count: int = PAGE) -> None:
+    def _load_earlier(
+        self, stick: bool = False, count: int = PAGE, budget_ms: float | None = None
+    ) -> None:
+        """Build up to `count` earlier messages, newest first, each above the ones shown; with a
+        `budget_ms`, stop once building has taken that long (long answers cost a render each)."""
         start = max(0, self._first_loaded - count)
         if start == self._first_loaded:
             return
@@ -281,14 +287,15 @@ class ChatView(QWidget):
         if not stick:
             self._keep_from_bottom = bar.maximum() - bar.value()
         self._container.setUpdatesEnabled(False)
-        index = 1  # after the "earlier" label
-        for row in self._rows[start : self._first_loaded]:
-            w = self._build(row)
+        began = time.perf_counter()
+        while self._first_loaded > start:
+            self._first_loaded -= 1
+            w = self._build(self._rows[self._first_loaded])
             if w is not None:
-                self._insert(w, index)
-                index += 1
-        self._first_loaded = start
-        self._earlier.setVisible(start > 0)
+                self._insert(w, 1)  # after the "earlier" label
+            if budget_ms is not None and (time.perf_counter() - began) * 1000 >= budget_ms:
+                break
+        self._earlier.setVisible(self._first_loaded > 0)
         self._container.setUpdatesEnabled(True)
         if stick:
             self.scroll_to_bottom()
@@ -333,7 +340,9 @@ class ChatView(QWidget):
             self._stick_to_bottom = value >= bar.maximum() - 4
         if value == bar.minimum() and self._first_loaded > 0 and bar.maximum() > 0:
             # Defer: building widgets inside a scroll callback would re-enter it.
-            QTimer.singleShot(0, lambda: self._load_earlier(count=SCROLL_PAGE))
+            QTimer.singleShot(
+                0, lambda: self._load_earlier(count=SCROLL_PAGE, budget_ms=SCROLL_BUDGET_MS)
+            )
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
         bar = self.scroll.verticalScrollBar()
