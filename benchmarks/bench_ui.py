@@ -313,6 +313,7 @@ async def _bench_in_window(app: Any) -> list[tuple[str, str, str, bool | None]]:
     from parley.core.secrets import KeyStore
     from parley.core.settings import Settings
     from parley.core.store import Store
+    from parley.ui.gc_guard import freeze_start_up
     from parley.ui.mainwindow import Services, open_main_window
 
     rows: list[tuple[str, str, str, bool | None]] = []
@@ -328,6 +329,7 @@ async def _bench_in_window(app: Any) -> list[tuple[str, str, str, bool | None]]:
         services = Services(load_catalog(), settings, Store.open(), keys=keys)
         window = await open_main_window(app, services, first_run=False)
         await window.wait_started()
+        freeze_start_up()  # as parley.app does once started
         await _wait_idle()
         try:
             # Idle: nothing streams, nothing should run.
@@ -465,8 +467,15 @@ def bench_window() -> list[tuple[str, str, str, bool | None]]:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
-    with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
-        return runner.run(_bench_in_window(app))
+    from parley.ui.gc_guard import MainThreadCollector
+
+    collector = MainThreadCollector(app)
+    collector.start()  # garbage collected on the GUI thread's timer, as in the app
+    try:
+        with asyncio.Runner(loop_factory=lambda: QEventLoop(app)) as runner:
+            return runner.run(_bench_in_window(app))
+    finally:
+        collector.stop()
 
 
 def main() -> int:

@@ -217,8 +217,11 @@ async def _run_window(frame: BootWindow, services: Services, opts: Options) -> i
         if not services.settings.first_run_done:
             QTimer.singleShot(0, window.open_first_run)
         try:
+            await window.wait_started()
+            from parley.ui.gc_guard import freeze_start_up
+
+            freeze_start_up()
             if opts.startup_marks:
-                await window.wait_started()
                 await _wait_idle()
                 print("ready", flush=True)
             await window.wait_closed()
