@@ -429,3 +429,23 @@ def test_the_settings_dialog_applies_and_saves(
             await close(window)
 
     arun(scenario())
+
+
+def test_a_long_model_hint_ends_in_an_ellipsis_and_shows_whole_on_hover(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            label = window.model_info
+            label.setFixedWidth(90)
+            hint = "Add a key (Keys…) to list the models."
+            window._model_info.set(hint)
+            assert label.text().endswith("…") and len(label.text()) < len(hint)
+            assert label.toolTip() == hint
+            label.setFixedWidth(900)  # room again: the whole text
+            await wait_for(lambda: label.text() == hint, what="the whole hint")
+        finally:
+            await close(window)
+
+    arun(scenario())

@@ -16,11 +16,12 @@ from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QStringListModel, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCompleter,
+    QLabel,
     QMainWindow,
     QWidget,
 )
@@ -221,6 +222,35 @@ def model_details(info: ModelInfo | None) -> str:
     return " · ".join(parts)
 
 
+class ElidedText(QObject):
+    """Keeps a one-line label's text ending in "…" where it does not fit, again whenever the
+    label is resized; the tooltip holds the whole text unless another is given."""
+
+    def __init__(self, label: QLabel) -> None:
+        super().__init__(label)
+        self.label = label
+        self.full = ""
+        label.installEventFilter(self)
+
+    def set(self, text: str, tooltip: str | None = None) -> None:
+        self.full = text
+        self.label.setToolTip(text if tooltip is None else tooltip)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.label.contentsRect().width()
+        metrics = self.label.fontMetrics()
+        if width > 0 and metrics.horizontalAdvance(self.full) > width:
+            self.label.setText(metrics.elidedText(self.full, Qt.TextElideMode.ElideRight, width))
+        else:
+            self.label.setText(self.full)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.label and event.type() == QEvent.Type.Resize:
+            self._elide()
+        return False
+
+
 # --- the session listener, adapted to the window ------------------------------------------
 
 
@@ -329,6 +359,7 @@ class MainWindow(QMainWindow):
         self.model_combo = top.model_combo
         self.refresh_models_button = top.refresh_models_button
         self.model_info = top.model_info
+        self._model_info = ElidedText(self.model_info)
         self.preset_combo = top.preset_combo
         self.keys_button = top.keys_button
         self.settings_button = top.settings_button
@@ -531,12 +562,14 @@ class MainWindow(QMainWindow):
             return
         base_url = self.base_url(spec.id)
         if not (base_url or spec.base_url):
-            self.model_info.setText("Set a base URL (Keys…)")
-            self.model_info.setToolTip("Set this provider's base URL in Keys… to list its models.")
+            self._model_info.set(
+                "Set a base URL (Keys…)",
+                "Set this provider's base URL in Keys… to list its models.",
+            )
             return
         key = self.services.key(spec.id)
         if spec.models.needs_auth and spec.auth.required and not key:
-            self.model_info.setText("Add a key (Keys…) to list the models.")
+            self._model_info.set("Add a key (Keys…) to list the models.")
             return
         self.tasks.start(("models", spec.id), self._load_models(spec, key, base_url, refresh))
 
@@ -547,8 +580,9 @@ class MainWindow(QMainWindow):
             models = await self.services.engine.list_models(spec, key, base_url, refresh=refresh)
         except ParleyError as err:
             if self.provider_id() == spec.id:
-                self.model_info.setText("Model list unavailable (hover for why)")
-                self.model_info.setToolTip(f"Could not list the models: {err}")
+                self._model_info.set(
+                    "Model list unavailable (hover for why)", f"Could not list the models: {err}"
+                )
             return
         self._models[spec.id] = list(models)
         if self.provider_id() == spec.id:
@@ -562,8 +596,7 @@ class MainWindow(QMainWindow):
         if pid is None:
             return
         info = self.model_info_for(pid, text.strip())
-        self.model_info.setText(model_details(info))
-        self.model_info.setToolTip(model_details(info))
+        self._model_info.set(model_details(info))
         self.panel.set_supported_parameters(info.supported_parameters if info else None)
         if text.strip():
             self.settings.last_model = text.strip()
