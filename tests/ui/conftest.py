@@ -16,9 +16,15 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop
 
+from parley.core.catalog import load_catalog
+from parley.core.secrets import KeyStore
+from parley.core.settings import Settings
+from parley.core.store import Store
+from parley.net.engine import Engine, RetryPolicy
 from parley.ui.mainwindow import MainWindow, Services, open_main_window
 from parley.ui.message_widgets import AssistantMessageWidget
 from parley.ui.tasks import asyncgen_hooks
+from tests.helpers.emulator import Emulator
 
 T = TypeVar("T")
 
@@ -83,7 +89,29 @@ def gc_on_the_gui_thread() -> Iterator[None]:
         gc.enable()
 
 
-# Driving the real main window (tests/ui/test_mainwindow.py, tests/e2e/test_window_e2e.py).
+# Driving the real main window (tests/ui/test_mainwindow.py, tests/e2e/test_window_e2e.py and
+# others): EURI on the loopback emulator, its key for this session only.
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def services(emu: Emulator) -> Iterator[Services]:
+    keys = KeyStore()
+    keys.set("euri", emu.key("euri"), session_only=True)
+    settings = Settings(
+        first_run_done=True,
+        last_provider="euri",
+        last_model="gpt-4o-mini",
+        base_urls={"euri": emu.base_url("euri")},
+    )
+    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
+    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
+    keys.delete("euri")
 
 
 async def opened(qapp: QApplication, services: Services) -> MainWindow:
@@ -100,3 +128,15 @@ async def close(window: MainWindow) -> None:
 
 def answers(window: MainWindow) -> list[AssistantMessageWidget]:
     return [w for w in window.chat.messages() if isinstance(w, AssistantMessageWidget)]
+
+
+async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
+    count = len(answers(window))
+    window.composer.set_draft(text)
+    window.composer.request_send()
+    await wait_for(
+        lambda: len(answers(window)) > count and not window.is_streaming(),
+        what=f"an answer to {text!r}",
+    )
+    await wait_for(lambda: answers(window)[-1].status != "streaming", what="the answer to end")
+    return answers(window)[-1]

@@ -15,12 +15,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QListWidgetItem
 
 from parley.core.bootstate import BootConversation, BootState
-from parley.core.catalog import load_catalog
 from parley.core.request import ImagePart
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings
 from parley.core.store import Store
-from parley.net.engine import Engine, RetryPolicy
 from parley.ui.boot import BootWindow
 from parley.ui.mainwindow import MainWindow, Services
 from parley.ui.sidebar import ID_ROLE
@@ -38,31 +34,9 @@ PNG = base64.b64encode(
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store.open()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def services(emu: Emulator, store: Store) -> Iterator[Services]:
-    keys = KeyStore()
-    keys.set("euri", emu.key("euri"), session_only=True)
-    settings = Settings(
-        first_run_done=True,
-        last_provider="euri",
-        last_model="gpt-4o-mini",
-        base_urls={"euri": emu.base_url("euri")},
-    )
-    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
-    yield Services(load_catalog(), settings, store, engine=engine, keys=keys)
-    keys.delete("euri")
+def store(services: Services) -> Iterator[Store]:
+    yield services.store
+    services.store.close()  # also when no window took it over (and closed it)
 
 
 def state_of(store: Store, **kw: Any) -> BootState:

@@ -8,7 +8,6 @@ loopback emulator.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,48 +16,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from parley.core.catalog import load_catalog
-from parley.core.secrets import KeyStore
-from parley.core.settings import Preset, Settings, load_settings
+from parley.core.settings import Preset, load_settings
 from parley.core.store import Store
-from parley.net.engine import Engine, RetryPolicy
-from parley.ui.mainwindow import MainWindow, Services, model_details, open_main_window
-from parley.ui.message_widgets import AssistantMessageWidget
+from parley.ui.mainwindow import Services, model_details, open_main_window
 from tests.helpers.emulator import Behavior, Emulator
-from tests.ui.conftest import answers, close, opened, wait_for
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def services(emu: Emulator) -> Iterator[Services]:
-    keys = KeyStore()
-    keys.set("euri", emu.key("euri"), session_only=True)
-    settings = Settings(
-        first_run_done=True,
-        last_provider="euri",
-        last_model="gpt-4o-mini",
-        base_urls={"euri": emu.base_url("euri")},
-    )
-    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
-    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
-    keys.delete("euri")
-
-
-async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
-    count = len(answers(window))
-    window.composer.set_draft(text)
-    window.composer.request_send()
-    await wait_for(
-        lambda: len(answers(window)) > count and not window.is_streaming(),
-        what=f"an answer to {text!r}",
-    )
-    await wait_for(lambda: answers(window)[-1].status != "streaming", what="the answer to end")
-    return answers(window)[-1]
+from tests.ui.conftest import answers, chat, close, opened, wait_for
 
 
 def test_sidebar_rename_pin_delete_and_undo(

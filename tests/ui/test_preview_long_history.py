@@ -6,7 +6,7 @@ body, which is what a send then stores with its answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, overload
 
 import pytest
@@ -16,11 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from parley.core.catalog import ProviderSpec, load_catalog
 from parley.core.request import ChatRequest, Message
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings
-from parley.core.store import Store
 from parley.core.wire import build_wire_request
-from parley.net.engine import Engine, RetryPolicy
 from parley.ui.mainwindow import Services
 from parley.ui.params_panel import PREVIEW_HEAD_MESSAGES, PREVIEW_TAIL_MESSAGES, ParamsPanel
 from tests.helpers.emulator import Behavior, Emulator
@@ -122,27 +118,6 @@ def test_a_history_up_to_the_limit_or_replaced_by_advanced_json_is_shown_whole(
 
 
 # --- in the window ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def services(emu: Emulator) -> Iterator[Services]:
-    keys = KeyStore()
-    keys.set("euri", emu.key("euri"), session_only=True)
-    settings = Settings(
-        first_run_done=True,
-        last_provider="euri",
-        last_model="gpt-4o-mini",
-        base_urls={"euri": emu.base_url("euri")},
-    )
-    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
-    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
-    keys.delete("euri")
 
 
 def test_the_window_preview_is_what_a_send_in_a_long_conversation_stores(

@@ -4,23 +4,16 @@ the others are left as they are, and the order is the one a full re-list from th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from parley.core.catalog import load_catalog
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings
-from parley.core.store import Store
-from parley.net.engine import Engine, RetryPolicy
 from parley.ui.mainwindow import MainWindow, Services
-from parley.ui.message_widgets import AssistantMessageWidget
 from parley.ui.sidebar import ID_ROLE, ConversationRow, SearchHit, Sidebar
 from tests.helpers.emulator import Behavior, Emulator
-from tests.ui.conftest import answers, close, opened, wait_for
+from tests.ui.conftest import chat, close, opened
 
 MARK_ROLE = 0x0100 + 40  # set on the rows before an update: a re-listed row loses it
 
@@ -122,39 +115,6 @@ def test_update_row_keeps_a_pending_delete_hidden_and_search_results_as_they_are
 
 
 # --- in the window ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def services(emu: Emulator) -> Iterator[Services]:
-    keys = KeyStore()
-    keys.set("euri", emu.key("euri"), session_only=True)
-    settings = Settings(
-        first_run_done=True,
-        last_provider="euri",
-        last_model="gpt-4o-mini",
-        base_urls={"euri": emu.base_url("euri")},
-    )
-    engine = Engine(retry=RetryPolicy(max_attempts=2, base_delay=0.05, max_delay=1.0))
-    yield Services(load_catalog(), settings, Store.open(), engine=engine, keys=keys)
-    keys.delete("euri")
-
-
-async def chat(window: MainWindow, text: str) -> AssistantMessageWidget:
-    count = len(answers(window))
-    window.composer.set_draft(text)
-    window.composer.request_send()
-    await wait_for(
-        lambda: len(answers(window)) > count and not window.is_streaming(),
-        what=f"an answer to {text!r}",
-    )
-    await wait_for(lambda: answers(window)[-1].status != "streaming", what="the answer to end")
-    return answers(window)[-1]
 
 
 def test_a_send_moves_its_conversation_up_without_relisting_the_sidebar(
