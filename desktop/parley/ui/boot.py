@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
 from parley.core.bootstate import BootState
@@ -213,7 +212,7 @@ class BootWindow(QMainWindow):
 
     def take_over(self, services: Services) -> MainWindow:
         """Make the full window in this frame, carry over what was done in the first frame."""
-        from parley.ui.mainwindow import MainWindow, apply_font_size
+        from parley.ui.mainwindow import MainWindow
 
         app = QApplication.instance()
         assert isinstance(app, QApplication)
@@ -223,7 +222,7 @@ class BootWindow(QMainWindow):
         ):
             theme.apply_theme(app, mode)
         if services.settings.font_size != self.state.font_size:
-            apply_font_size(app, services.settings.font_size)
+            theme.apply_font_size(app, services.settings.font_size)
 
         old = self.parts
         had_focus = self.focusWidget()
@@ -331,6 +330,4 @@ class StallMeter(QObject):
 def apply_boot_look(app: QApplication, state: BootState) -> None:
     system_dark = theme.system_looks_dark(app) if state.theme == "system" else None
     theme.apply_theme(app, state.theme, system_dark=system_dark)  # type: ignore[arg-type]
-    font = QFont(app.font())
-    font.setPointSize(state.font_size)
-    app.setFont(font)
+    theme.apply_font_size(app, state.font_size)

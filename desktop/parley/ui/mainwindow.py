@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QStringListModel, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCompleter,
@@ -180,7 +180,7 @@ async def open_main_window(
     """Create, theme and show the main window (and the first-run guide when it is due)."""
     services = services or load_services()
     theme.apply_theme(app, services.settings.theme)
-    apply_font_size(app, services.settings.font_size)
+    theme.apply_font_size(app, services.settings.font_size)
     window = MainWindow(services)
     window.resize(1280, 820)
     window.show()
@@ -190,12 +190,6 @@ async def open_main_window(
     if first_run and not services.settings.first_run_done:
         QTimer.singleShot(0, window.open_first_run)
     return window
-
-
-def apply_font_size(app: QApplication, points: int) -> None:
-    font = QFont(app.font())
-    font.setPointSize(points)
-    app.setFont(font)
 
 
 def model_details(info: ModelInfo | None) -> str:
@@ -1293,7 +1287,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             theme.apply_theme(app, s.theme)
-            apply_font_size(app, s.font_size)
+            theme.apply_font_size(app, s.font_size)
         self.composer.set_send_key(s.send_key)
         engine = self.services.engine
         if (s.proxy or None) != (getattr(engine, "proxy", None) or None):

@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple
 
 from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
 ThemeMode = Literal["system", "light", "dark"]
@@ -250,6 +250,12 @@ def _on_system_scheme_changed(_scheme: QtCore.Qt.ColorScheme) -> None:
 
 
 _connected = False
+
+
+def apply_font_size(app: QApplication, points: int) -> None:
+    font = QFont(app.font())
+    font.setPointSize(points)
+    app.setFont(font)
 
 
 def apply_theme(
