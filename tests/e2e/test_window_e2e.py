@@ -7,7 +7,6 @@ kept in the key store for this session only (no keyring needed), and afterwards 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,10 @@ from parley.ui.keys_dialog import KeysDialog
 from parley.ui.mainwindow import MainWindow, Services
 from parley.ui.message_widgets import AssistantMessageWidget, UserMessageWidget
 from tests.helpers.emulator import Behavior, Emulator
+from tests.helpers.images import PNG_BASE64 as PNG
 from tests.ui.conftest import answers, close, opened, wait_for
 
 PROVIDERS = ("euri", "adaptive-engine")
-# A real 2x2 PNG, so the view can show a thumbnail.
-PNG = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d49484452000000020000000208020000"
-        "00fdd49a73000000164944415478"
-        "9c63f8cfc0c0f01f0418181818fe030010f103fdb8a2e40a0000000049454e44ae426082"
-    )
-).decode()
 
 
 @pytest.fixture

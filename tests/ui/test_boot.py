@@ -3,7 +3,6 @@ everything the user did meanwhile to the full window when it takes over."""
 
 from __future__ import annotations
 
-import base64
 import sys
 import threading
 import time
@@ -21,16 +20,8 @@ from parley.ui.boot import BootWindow
 from parley.ui.mainwindow import MainWindow, Services
 from parley.ui.sidebar import ID_ROLE
 from tests.helpers.emulator import Behavior, Emulator
+from tests.helpers.images import PNG_BASE64 as PNG
 from tests.ui.conftest import answers, wait_for
-
-# A real 2x2 PNG, so the composer can show a thumbnail.
-PNG = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d49484452000000020000000208020000"
-        "00fdd49a73000000164944415478"
-        "9c63f8cfc0c0f01f0418181818fe030010f103fdb8a2e40a0000000049454e44ae426082"
-    )
-).decode()
 
 
 @pytest.fixture
