@@ -101,6 +101,7 @@ def _read_prompt(prompt: str) -> str:
 
 
 async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -> int:
+    from parley.core.chat.prepared import prepare
     from parley.core.request import ChatRequest, Message
     from parley.core.result import ChatResult
     from parley.core.session import RunConfig
@@ -140,8 +141,9 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
                 stream=config.stream,
                 base_url=config.base_url,
             )
+            prepared = prepare(spec, request, _key_for(spec))
             result = ChatResult(provider=spec.id, model=config.model)
-            await _stream(engine, spec, request, _key_for(spec), result, echo)
+            await _stream(engine, prepared, result, echo)
     finally:
         await engine.aclose()
     if args.json:
@@ -162,21 +164,13 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
     return EXIT_OK
 
 
-async def _stream(
-    engine: Any, spec: ProviderSpec, request: Any, key: str | None, result: Any, echo: Any
-) -> None:
-    result.mark_started()
-    try:
-        async with contextlib.aclosing(engine.run(spec, request, key)) as events:
-            async for event in events:
-                result.apply(event)
-                if echo:
-                    echo(event)
-        result.mark_complete()
-    except ParleyError as err:
-        result.mark_failed(err)
-    except asyncio.CancelledError:
-        result.mark_stopped()
+async def _stream(engine: Any, prepared: Any, result: Any, echo: Any) -> Any:
+    """The one stream loop, echoing as it goes; a Ctrl+C keeps what arrived (stopped)."""
+    from parley.core.chat.loop import stream
+
+    with contextlib.suppress(asyncio.CancelledError):
+        return await stream(engine, prepared, result, on_event=echo, on_retry=echo)
+    return None
 
 
 async def _ask_saved(

@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parley.core.catalog import ProviderSpec, load_catalog
+from parley.core.chat.prepared import prepare
 from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Event, Meta, RawEvent, Retrying, TextDelta
+from parley.core.events import Event, Meta, Retrying, TextDelta
+from parley.core.protocol.exchange import Exchange
 from parley.core.request import ChatRequest, Message
 from parley.core.result import ChatResult
 from parley.net.engine import Engine, RetryPolicy
@@ -66,6 +68,7 @@ class Outcome:
     result: ChatResult
     events: list[Event] = field(default_factory=list)
     error: ParleyError | None = None
+    exchange: Exchange = field(default_factory=Exchange)
 
     @property
     def retries(self) -> list[Retrying]:
@@ -79,7 +82,6 @@ async def chat(
     *,
     stream: bool = True,
     key: str | None = None,
-    raw: bool = False,
     text: str = "Hello there",
     params: dict[str, object] | None = None,
     advanced: dict[str, object] | None = None,
@@ -99,9 +101,8 @@ async def chat(
     out = Outcome(ChatResult(spec.id, model))
     out.result.mark_started()
     try:
-        async with contextlib.aclosing(
-            engine.run(spec, request, key or emu.key(route), raw=raw)
-        ) as events:
+        prepared = prepare(spec, request, key or emu.key(route))
+        async with contextlib.aclosing(engine.send(prepared, out.exchange)) as events:
             async for event in events:
                 out.events.append(event)
                 out.result.apply(event)
@@ -216,14 +217,20 @@ def test_n_choices_kept_apart(emu: Emulator) -> None:
     assert all(c.finished for c in out.result.choices.values())
 
 
-def test_raw_events_carry_every_payload_and_no_key(emu: Emulator) -> None:
-    out = run_one(emu, "nordlys", Behavior(text=TEXT), raw=True)
-    raws = [e for e in out.events if isinstance(e, RawEvent)]
-    assert raws and raws[-1].data == "[DONE]"
-    assert all(emu.key("nordlys") not in e.data for e in raws)
-    out = run_one(emu, "nordlys", Behavior(text=TEXT), raw=True, stream=False)
-    raws = [e for e in out.events if isinstance(e, RawEvent)]
-    assert len(raws) == 1 and json.loads(raws[0].data)["choices"]
+def test_the_exchange_records_every_line_and_no_key(emu: Emulator) -> None:
+    out = run_one(emu, "nordlys", Behavior(text=TEXT))
+    (attempt,) = out.exchange.attempts
+    lines = attempt.lines()
+    assert lines and lines[-1].text == "data: [DONE]"
+    assert attempt.status == 200 and attempt.request_headers["X-API-Key"] == "[key redacted]"
+    assert all(emu.key("nordlys") not in ln.text for ln in lines)
+    offsets = [ln.offset_ms for ln in lines]
+    assert offsets == sorted(offsets) and offsets[0] > 0
+    assert attempt.first_content_ms is not None and attempt.first_content_ms >= offsets[0]
+    out = run_one(emu, "nordlys", Behavior(text=TEXT), stream=False)
+    (attempt,) = out.exchange.attempts
+    (line,) = attempt.lines()
+    assert json.loads(line.text)["choices"] and attempt.first_content_ms == line.offset_ms
 
 
 def test_logprobs_arrive_per_token(emu: Emulator) -> None:

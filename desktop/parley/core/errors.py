@@ -86,6 +86,21 @@ def _redact_fragments(text: str, secret: str) -> str:
     return "".join(out)
 
 
+MISSING_KEY_CODE = "missing_key"
+
+
+def missing_key_error(provider_name: str, env_name: str) -> ParleyError:
+    """The one error for a provider that needs a key and has none (bad input on our side, as
+    for `parley ask`'s exit code; `code` tells the window to offer the key settings)."""
+    return ParleyError(
+        ErrorKind.CONFIG,
+        f"There is no API key for {provider_name} yet. Add one in the key settings "
+        f"(or set {env_name}).",
+        provider=provider_name,
+        code=MISSING_KEY_CODE,
+    )
+
+
 class ParleyError(Exception):
     """An error a person can act on.
 

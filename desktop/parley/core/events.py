@@ -102,14 +102,6 @@ class Retrying:
     error: Any  # a parley.core.errors.ParleyError; typed loosely to avoid an import cycle
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
-    """One raw SSE data payload (or the whole non-streamed body), for the inspector."""
-
-    data: str
-    t: float
-
-
 Event = (
     TextDelta
     | ReasoningDelta
@@ -120,5 +112,4 @@ Event = (
     | Meta
     | Finished
     | Retrying
-    | RawEvent
 )

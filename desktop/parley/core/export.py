@@ -102,13 +102,13 @@ def export_json_text(store: Store, conv_id: int, *, secrets: Iterable[str] = ())
         "version": FORMAT_VERSION,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "conversation": {f: getattr(conv, f) for f in _CONVERSATION_FIELDS},
-        "messages": [_message_record(m) for m in store.messages(conv_id)],
+        "messages": [_message_record(m, store) for m in store.messages(conv_id)],
     }
     text = json.dumps(data, ensure_ascii=False, indent=2)
     return _scrub(text, secrets) + "\n"
 
 
-def _message_record(m: StoredMessage) -> dict[str, Any]:
+def _message_record(m: StoredMessage, store: Store) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for f in _MESSAGE_FIELDS:
         value = getattr(m, f)
@@ -117,6 +117,10 @@ def _message_record(m: StoredMessage) -> dict[str, Any]:
         elif f == "tool_calls" and value is not None:
             value = [c.model_dump(mode="json") for c in value]
         record[f] = value
+    if m.role == "assistant":
+        exchange = store.exchanges(m.id)
+        if exchange:
+            record["exchange"] = [a.to_dict() for a in exchange]
     return record
 
 

@@ -16,7 +16,6 @@ from parley.core.events import (
     Finished,
     LogprobsDelta,
     Meta,
-    RawEvent,
     ReasoningDelta,
     RefusalDelta,
     Retrying,
@@ -101,7 +100,7 @@ class ChoiceResult:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    ttft_ms: float | None  # first content or reasoning token minus start
+    ttft_ms: float | None  # first content or reasoning token minus its request's start
     tokens_per_s: float | None  # completion tokens / (last token - first token)
     total_ms: float | None
     completion_tokens: int | None
@@ -143,11 +142,11 @@ class ChatResult:
         self.error: ParleyError | None = None
         self.retries = 0
         self.started_at: float | None = None
+        self.request_started_at: float | None = None  # the answering attempt's request start
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
         self.ended_at: float | None = None
         self.deltas = 0  # content + reasoning deltas, the token estimate without usage
-        self.raw: list[RawEvent] = []
 
     # ------------------------------------------------------------------ folding events
 
@@ -203,8 +202,6 @@ class ChatResult:
                 self.ended_at = t
         elif isinstance(event, Retrying):
             self.retries += 1
-        elif isinstance(event, RawEvent):
-            self.raw.append(event)
 
     def _apply_meta(self, event: Meta) -> None:
         if event.choice is not None:
@@ -266,8 +263,9 @@ class ChatResult:
     @property
     def metrics(self) -> Metrics:
         ttft = None
-        if self.started_at is not None and self.first_token_at is not None:
-            ttft = (self.first_token_at - self.started_at) * 1000
+        start = self.request_started_at or self.started_at
+        if start is not None and self.first_token_at is not None:
+            ttft = (self.first_token_at - start) * 1000
         total = None
         if self.started_at is not None:
             end = self.ended_at if self.ended_at is not None else self.last_token_at

@@ -16,18 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, overload
 
-from parley.core.catalog import AuthScheme, Catalog, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.catalog import Catalog, ProviderSpec
+from parley.core.chat.loop import Sender, stream
+from parley.core.chat.prepared import PreparedRequest, needs_key, prepare
+from parley.core.errors import ErrorKind, ParleyError, missing_key_error
 from parley.core.events import Event, Retrying
 from parley.core.modellist import ModelInfo
+from parley.core.protocol.exchange import Exchange
 from parley.core.request import ChatRequest, ContentPart, Message, TextPart
 from parley.core.result import ChatResult
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
-from parley.core.wire import WireRequest, build_wire_request
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 
@@ -35,13 +37,7 @@ Content = str | Sequence[ContentPart]
 T = TypeVar("T")
 
 
-class EngineLike(Protocol):
-    """What a session needs of `parley.net.engine.Engine` (core never imports net)."""
-
-    def run(
-        self, spec: ProviderSpec, request: ChatRequest, key: str | None, *, raw: bool = False
-    ) -> AsyncGenerator[Event, None]: ...
-
+EngineLike = Sender  # what a session needs of `parley.net.engine.Engine`
 
 KeyLookup = Callable[[str], str | None]
 
@@ -67,11 +63,20 @@ class Turn:
     parent_id: int  # the user message answered
     answer_id: int
     spec: ProviderSpec
-    request: ChatRequest
-    body: dict[str, Any]
+    prepared: PreparedRequest
     result: ChatResult
     model_info: ModelInfo | None = None
     retry_delay: float | None = None  # set while waiting to retry (429, 5xx, network)
+    exchange: Exchange = field(default_factory=Exchange)
+
+    @property
+    def request(self) -> ChatRequest | None:
+        return self.prepared.request
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.prepared.body_json
+        return body
 
 
 class SessionListener(Protocol):
@@ -273,35 +278,61 @@ class ChatSession:
             session_id=conv.session_id if spec.quirks.session_id else None,
         )
 
-    def preview_body(
-        self, conversation_id: int | None, content: Content, config: RunConfig
-    ) -> dict[str, Any]:
-        """The exact JSON body a send would use now (for the request preview)."""
-        user = Message(role="user", content=_message_content(content))
+    def prepare_request(
+        self,
+        conversation_id: int | None,
+        parent_id: int | None,
+        config: RunConfig,
+        extra: Message | None = None,
+        *,
+        key: str | None = None,
+        require_key: bool = True,
+    ) -> PreparedRequest:
+        """The one builder: the exact request answering `parent_id` (with `extra` after it)."""
         if conversation_id is None:
             request = ChatRequest(
                 provider=config.provider,
                 model=config.model,
-                messages=[user],
+                messages=[extra] if extra is not None else [],
                 params=dict(config.params),
                 advanced=dict(config.advanced),
                 stream=config.stream,
                 base_url=config.base_url or None,
             )
         else:
-            leaf = self.store.current_leaf(conversation_id)
-            request = self.build_request(conversation_id, leaf, config, extra=user)
-        return build_wire_request(self.spec(config.provider), request).body
+            request = self.build_request(conversation_id, parent_id, config, extra)
+        return prepare(self.spec(config.provider), request, key, require_key=require_key)
+
+    def preview(
+        self,
+        conversation_id: int | None,
+        content: Content,
+        config: RunConfig,
+        *,
+        key: str | None = None,
+    ) -> PreparedRequest:
+        """The request the next send of `content` would make now, on the shown branch: the
+        same builder the send uses. No key is read (pass one to show its header redacted)."""
+        user = Message(role="user", content=_message_content(content))
+        leaf = None if conversation_id is None else self.store.current_leaf(conversation_id)
+        return self.prepare_request(conversation_id, leaf, config, user, key=key, require_key=False)
+
+    def preview_body(
+        self, conversation_id: int | None, content: Content, config: RunConfig
+    ) -> dict[str, Any]:
+        """The exact JSON body a send would use now."""
+        body: dict[str, Any] = self.preview(conversation_id, content, config).body_json
+        return body
 
     def check_ready(self, conversation_id: int | None, content: Content, config: RunConfig) -> None:
         """Raise the ParleyError a send would raise before storing anything (bad parameter,
-        missing base URL or key, nothing typed); return quietly when it can go."""
+        missing base URL, nothing typed); return quietly when it can go. The key is checked
+        when the send reads it (in a worker thread)."""
         if not has_text(content):
             raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
         # The history was valid when it was sent: checking the new message alone is enough,
         # and costs nothing in a long conversation.
-        self.preview_body(None, content, config)
-        self._key(self.spec(config.provider))
+        self.preview(None, content, config)
 
     def spec(self, provider_id: str) -> ProviderSpec:
         spec = self.catalog.get(provider_id)
@@ -311,20 +342,21 @@ class ChatSession:
 
     # --- internals ----------------------------------------------------------------------
 
-    async def _build(
+    async def _prepare(
         self,
         conversation_id: int,
         parent_id: int | None,
         config: RunConfig,
         extra: Message | None,
-    ) -> tuple[ChatRequest, WireRequest]:
-        """Request and wire body, made in a worker thread: in a long conversation reading the
-        branch and building its body takes long enough to stall the window. It only reads, so
-        a cancelled send leaves nothing behind."""
+    ) -> PreparedRequest:
+        """The send's request, made once in a worker thread: in a long conversation reading the
+        branch and building its body takes long enough to stall the window, and the key store
+        may block. It only reads, so a cancelled send leaves nothing behind."""
+        spec = self.spec(config.provider)
 
-        def build() -> tuple[ChatRequest, WireRequest]:
-            request = self.build_request(conversation_id, parent_id, config, extra)
-            return request, build_wire_request(self.spec(config.provider), request)
+        def build() -> PreparedRequest:
+            key = self._key(spec)
+            return self.prepare_request(conversation_id, parent_id, config, extra, key=key)
 
         return await asyncio.to_thread(build)
 
@@ -333,13 +365,11 @@ class ChatSession:
     ) -> Turn:
         if not has_text(content):
             raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
-        spec = self.spec(config.provider)
         user = Message(role="user", content=_message_content(content))
         # Validate before storing anything: a bad parameter keeps the prompt where it was typed.
-        request, wire = await self._build(conversation_id, parent_id, config, user)
-        self._key(spec)
+        prepared = await self._prepare(conversation_id, parent_id, config, user)
         return await self._answer(
-            conversation_id, parent_id, config, (request, wire), _message_content(content)
+            conversation_id, parent_id, config, prepared, _message_content(content)
         )
 
     async def _answer(
@@ -347,17 +377,64 @@ class ChatSession:
         conversation_id: int,
         parent_id: int | None,
         config: RunConfig,
-        built: tuple[ChatRequest, WireRequest] | None = None,
+        prepared: PreparedRequest | None = None,
         question: str | list[ContentPart] | None = None,
     ) -> Turn:
         """Answer `parent_id`, or `question` (stored first, under `parent_id`) when given;
-        `built` is the request when the caller already made it."""
-        spec = self.spec(config.provider)
-        request, wire = built or await self._build(conversation_id, parent_id, config, None)
-        key = self._key(spec)
+        `prepared` is the request when the caller already made it."""
+        if prepared is None:
+            prepared = await self._prepare(conversation_id, parent_id, config, None)
+        return await self._start(conversation_id, parent_id, config, prepared, question)
+
+    async def replay(
+        self,
+        conversation_id: int,
+        answer_id: int,
+        config: RunConfig,
+        body: bytes | None = None,
+    ) -> Turn:
+        """Send a stored answer's exact request body again (or `body`, edited, as it is): a
+        new sibling of that answer. The URL and body are the stored ones; the key is today's."""
+        from parley.core.chat.prepared import stored_request
+
+        answer = self.store.get_message(answer_id)
+        if answer.role != "assistant" or answer.parent_id is None:
+            raise ParleyError(ErrorKind.CONFIG, "Only an answer's request can be sent again.")
+        spec = self.spec(answer.provider or config.provider)
+        sent = body if body is not None else (answer.request_body_text or "").encode()
+        if not sent:
+            raise ParleyError(ErrorKind.CONFIG, "This answer has no stored request to send.")
+        url = self.store.request_url(answer_id) or chat_url(spec, config)
+
+        def build() -> PreparedRequest:
+            return stored_request(spec, url, sent, self._key(spec))
+
+        prepared = await asyncio.to_thread(build)
+        run = RunConfig(
+            provider=spec.id,
+            model=str(prepared.body_json.get("model") or answer.model or config.model)
+            if isinstance(prepared.body_json, dict)
+            else config.model,
+            params=config.params,
+            advanced=config.advanced,
+            base_url=config.base_url,
+            stream=prepared.stream,
+            model_info=config.model_info,
+        )
+        return await self._start(conversation_id, answer.parent_id, run, prepared, None)
+
+    async def _start(
+        self,
+        conversation_id: int,
+        parent_id: int | None,
+        config: RunConfig,
+        prepared: PreparedRequest,
+        question: str | list[ContentPart] | None,
+    ) -> Turn:
+        spec = prepared.spec
         (user_id, answer_id), cancelled = await _settle(
             asyncio.to_thread(
-                self._begin, conversation_id, parent_id, question, config, spec, wire.body
+                self._begin, conversation_id, parent_id, question, config, spec, prepared
             )
         )
         turn = Turn(
@@ -365,8 +442,7 @@ class ChatSession:
             parent_id=user_id,
             answer_id=answer_id,
             spec=spec,
-            request=request,
-            body=wire.body,
+            prepared=prepared,
             result=ChatResult(provider=spec.id, model=config.model),
             model_info=config.model_info,
         )
@@ -378,7 +454,7 @@ class ChatSession:
             turn.result.mark_stopped(self.clock())
             self._finish(turn)
             raise asyncio.CancelledError
-        await self._stream(turn, key)
+        await self._stream(turn)
         return turn
 
     def _begin(
@@ -388,7 +464,7 @@ class ChatSession:
         question: str | list[ContentPart] | None,
         config: RunConfig,
         spec: ProviderSpec,
-        body: dict[str, Any],
+        prepared: PreparedRequest,
     ) -> tuple[int, int]:
         """Store the question (when given) and an empty answer with the exact body sent, in one
         transaction; runs in a worker thread, as serialising a long conversation's body takes
@@ -406,14 +482,13 @@ class ChatSession:
                 advanced=config.advanced,
             )
             answer_id = self.store.begin_answer(
-                conversation_id, parent_id, body, spec.id, config.model
+                conversation_id, parent_id, prepared.body_text, spec.id, config.model
             )
         return parent_id, answer_id
 
-    async def _stream(self, turn: Turn, key: str | None) -> None:
+    async def _stream(self, turn: Turn) -> None:
         result = turn.result
-        result.mark_started(self.clock())
-        last_save = last_yield = self.clock()
+        last_save = self.clock()
         saved_size = 0
         trailing: asyncio.TimerHandle | None = None
 
@@ -430,54 +505,47 @@ class ChatSession:
             with contextlib.suppress(StoreError):  # the store keeps the text and says so later
                 save()
 
+        def on_event(event: Event) -> None:
+            nonlocal trailing
+            turn.retry_delay = None
+            self.listener.on_event(turn, event)
+            now = self.clock()
+            if now - last_save >= self.save_interval:
+                save()
+            elif trailing is None and result.deltas != saved_size:
+                trailing = asyncio.get_running_loop().call_later(self.save_interval, save_later)
+
+        def on_retry(event: Retrying) -> None:
+            turn.retry_delay = event.delay
+            if isinstance(event.error, ParleyError):
+                self.listener.on_retry(turn, event.attempt, event.delay, event.error)
+
         try:
-            async with contextlib.aclosing(self.engine.run(turn.spec, turn.request, key)) as events:
-                async for event in events:
-                    now = self.clock()
-                    if now - last_yield >= self.yield_interval:
-                        # One network read can hold thousands of events; let the UI breathe.
-                        await asyncio.sleep(0)
-                        last_yield = now = self.clock()
-                    result.apply(event, now)
-                    if isinstance(event, Retrying):
-                        turn.retry_delay = event.delay
-                        if isinstance(event.error, ParleyError):
-                            self.listener.on_retry(turn, event.attempt, event.delay, event.error)
-                        continue
-                    turn.retry_delay = None
-                    self.listener.on_event(turn, event)
-                    if now - last_save >= self.save_interval:
-                        save()
-                    elif trailing is None and result.deltas != saved_size:
-                        trailing = asyncio.get_running_loop().call_later(
-                            self.save_interval, save_later
-                        )
-            result.mark_complete(self.clock())
+            await stream(
+                self.engine,
+                turn.prepared,
+                result,
+                exchange=turn.exchange,
+                on_event=on_event,
+                on_retry=on_retry,
+                yield_interval=self.yield_interval,
+            )
         except asyncio.CancelledError:
-            result.mark_stopped(self.clock())
             if trailing is not None:
                 trailing.cancel()
             self._finish(turn)
             raise
-        except ParleyError as err:
-            result.mark_failed(err, self.clock())
-        except Exception as exc:  # a bug must not lose the answer: keep what arrived, say so
-            result.mark_failed(
-                ParleyError(
-                    ErrorKind.PROTOCOL,
-                    f"Reading the answer failed unexpectedly ({type(exc).__name__}: {exc}). "
-                    "What arrived is kept.",
-                    provider=turn.spec.name,
-                    partial=bool(result.text),
-                ),
-                self.clock(),
-            )
         if trailing is not None:
             trailing.cancel()
-        self._finish(turn)
+        records, cancelled = await _settle(asyncio.to_thread(turn.exchange.to_records))
+        self._finish(turn, records)
+        if cancelled:
+            raise asyncio.CancelledError
 
-    def _finish(self, turn: Turn) -> None:
+    def _finish(self, turn: Turn, records: list[dict[str, Any]] | None = None) -> None:
         result = turn.result
+        if records is None:
+            records = turn.exchange.to_records()
         turn.retry_delay = None
         extra: dict[str, Any] = {}
         if result.retries:
@@ -502,19 +570,15 @@ class ChatSession:
                 error=result.error,
                 model_used=result.model_used,
                 extra=extra or None,
+                exchange=records,
             )
         finally:
             self.listener.on_turn_done(turn)
 
     def _key(self, spec: ProviderSpec) -> str | None:
         key = self.keys(spec.id)
-        if spec.auth.required and spec.auth.scheme is not AuthScheme.NONE and not key:
-            raise ParleyError(
-                ErrorKind.AUTH,
-                f"There is no API key for {spec.name} yet. Add one in the key settings "
-                f"(or set {spec.env_key_name}).",
-                provider=spec.name,
-            )
+        if needs_key(spec) and not (key or "").strip():
+            raise missing_key_error(spec.name, spec.env_key_name)
         return key
 
 
@@ -534,6 +598,17 @@ async def _settle(work: Awaitable[T]) -> tuple[T, bool]:
 
 def _message_content(content: Content) -> str | list[ContentPart]:
     return content if isinstance(content, str) else list(content)
+
+
+def chat_url(spec: ProviderSpec, config: RunConfig) -> str:
+    """The chat URL `config` would send to (for a stored answer that predates exchanges)."""
+    probe = ChatRequest(
+        provider=spec.id,
+        model=config.model or "m",
+        messages=[Message(role="user", content="-")],
+        base_url=config.base_url or None,
+    )
+    return prepare(spec, probe, None, require_key=False).url
 
 
 def conversation_config(conv: Conversation, fallback: RunConfig) -> RunConfig:

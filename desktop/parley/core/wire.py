@@ -14,7 +14,7 @@ from typing import Any
 
 from parley import __version__
 from parley.core.catalog import AuthScheme, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.errors import ErrorKind, ParleyError, missing_key_error
 from parley.core.params import normalize_value, validate_params
 from parley.core.request import ChatRequest, ImagePart, Message, TextPart, VideoPart
 
@@ -45,10 +45,7 @@ def auth_headers(spec: ProviderSpec, key: str | None) -> dict[str, str]:
     key = (key or "").strip()
     if not key:
         if spec.auth.required:
-            raise _config_error(
-                spec,
-                f"No API key for {spec.name}: add one in Keys or set {spec.env_key_name}",
-            )
+            raise missing_key_error(spec.name, spec.env_key_name)
         return {}
     if any(ord(c) < 32 or ord(c) == 127 for c in key) or not key.isascii():
         raise _config_error(

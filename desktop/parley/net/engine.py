@@ -29,15 +29,26 @@ import httpx
 
 from parley import __version__
 from parley.core.catalog import ModelListing, ProviderSpec
+from parley.core.chat.prepared import PreparedRequest, check_url, prepare
 from parley.core.decode import StreamDecoder, decode_response, not_an_answer, parse_error
 from parley.core.errors import ErrorKind, ParleyError, redact
-from parley.core.events import Event, Meta, RawEvent, Retrying
+from parley.core.events import (
+    Event,
+    Meta,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    TextDelta,
+    ToolCallDelta,
+)
 from parley.core.modellist import ModelInfo, fallback_models, parse_models
+from parley.core.protocol.exchange import Attempt, Exchange
 from parley.core.request import ChatRequest
-from parley.core.wire import WireRequest, auth_headers, build_wire_request
+from parley.core.wire import auth_headers
 from parley.net.sse import SSEParser
 
 _ERROR_BODY_LIMIT = 256 * 1024
+_CONTENT = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta)
 _KEPT = " The part that arrived is kept."
 
 # Response headers worth showing (routing, request ids, rate limits). Never request headers.
@@ -84,23 +95,6 @@ def _host(url: str) -> str:
     except ValueError:
         return url
     return parts.netloc or url
-
-
-def check_url(provider: str, url: str) -> None:
-    """A clear CONFIG error for an address httpx would fail on in an obscure way."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises ValueError when out of range
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
-        ok = ok and not any(c.isspace() for c in parts.netloc)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ParleyError(
-            ErrorKind.CONFIG,
-            f"The address for {provider} is not a valid http(s) URL: {url}",
-            provider=provider,
-        )
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
@@ -234,6 +228,10 @@ def _headers_meta(response: httpx.Response, secrets: list[str | None]) -> Meta:
     )
 
 
+def _has_content(events: Iterable[Event]) -> bool:
+    return any(isinstance(e, _CONTENT) for e in events)
+
+
 def _byte_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     # httpx types it as an AsyncIterator, but it is an async generator: it has aclose().
     return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
@@ -304,36 +302,52 @@ class Engine:
     # ------------------------------------------------------------------ chat
 
     async def run(
-        self, spec: ProviderSpec, request: ChatRequest, key: str | None, *, raw: bool = False
+        self, spec: ProviderSpec, request: ChatRequest, key: str | None
     ) -> AsyncGenerator[Event, None]:
-        """Send `request`; yield Meta, Retrying and content events; raise ParleyError."""
-        wire = build_wire_request(spec, request)
-        check_url(spec.name, wire.url)
-        headers = {**wire.headers, **auth_headers(spec, key)}
-        try:
-            content = json.dumps(wire.body, ensure_ascii=False, allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise ParleyError(
-                ErrorKind.CONFIG,
-                f"The request for {spec.name} cannot be sent as JSON: {exc}",
-                provider=spec.name,
-            ) from None
-        headers.setdefault("Content-Type", "application/json")
+        """Prepare `request` and send it (see `send`)."""
+        prepared = prepare(spec, request, key)
+        async with contextlib.aclosing(self.send(prepared)) as events:
+            async for event in events:
+                yield event
+
+    async def send(
+        self, prepared: PreparedRequest, exchange: Exchange | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Send `prepared` as it is; yield Meta, Retrying and content events; raise ParleyError.
+
+        Each attempt is recorded in `exchange` when one is given (status, headers, every body
+        chunk with its arrival time); the events of a chunk are yielded before the next one is
+        read, so `exchange.last.chunks[-1]` is the arrival time of the event just yielded.
+        """
+        spec = prepared.spec
         attempt = 0
         while True:
             attempt += 1
-            progress = _Progress(secrets=[key])
+            progress = _Progress(secrets=[prepared.key])
+            record = (
+                exchange.begin(prepared.method, prepared.url, prepared.redacted_headers())
+                if exchange is not None
+                else None
+            )
             try:
                 async with contextlib.aclosing(
-                    self._attempt(spec, wire, headers, content, progress, raw)
+                    self._attempt(spec, prepared, progress, record)
                 ) as events:
                     async for event in events:
                         yield event
+                if record is not None:
+                    record.end()
                 return
             except ParleyError as err:
+                if record is not None:
+                    record.end(err.to_dict())
                 if progress.tokens or not err.retryable or attempt >= self.retry.max_attempts:
                     raise
                 failure = err
+            except BaseException:
+                if record is not None:
+                    record.end({"kind": "cancelled", "message": "Stopped."})
+                raise
             delay = self.retry.delay(attempt, failure.retry_after)
             yield Retrying(attempt, delay, failure)
             await asyncio.sleep(delay)
@@ -341,25 +355,29 @@ class Engine:
     async def _attempt(
         self,
         spec: ProviderSpec,
-        wire: WireRequest,
-        headers: dict[str, str],
-        content: bytes,
+        prepared: PreparedRequest,
         progress: _Progress,
-        raw: bool,
+        record: Attempt | None,
     ) -> AsyncGenerator[Event, None]:
-        accept = "text/event-stream" if wire.stream else "application/json"
         try:
             request = self.client.build_request(
-                "POST", wire.url, headers={"Accept": accept, **headers}, content=content
+                prepared.method,
+                prepared.url,
+                headers=prepared.send_headers(),
+                content=prepared.body,
             )
             response = await self.client.send(request, stream=True)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise network_error(
-                exc, spec.name, wire.url, partial=False, timeouts=self.timeout
+                exc, spec.name, prepared.url, partial=False, timeouts=self.timeout
             ) from None
         try:
+            if record is not None:
+                record.response(response.status_code, response.headers.multi_items())
             if not 200 <= response.status_code < 300:
                 body = await self._read_limited(response)
+                if record is not None:
+                    record.chunk(body)
                 raise parse_error(
                     spec.name,
                     response.status_code,
@@ -369,17 +387,19 @@ class Engine:
                 )
             yield _headers_meta(response, progress.secrets)
             ctype = response.headers.get("content-type", "").lower()
-            as_sse = "text/event-stream" in ctype or (wire.stream and "json" not in ctype)
+            as_sse = "text/event-stream" in ctype or (prepared.stream and "json" not in ctype)
             if as_sse:
-                async with contextlib.aclosing(self._sse(spec, response, progress, raw)) as events:
+                async with contextlib.aclosing(
+                    self._sse(spec, response, progress, record)
+                ) as events:
                     async for event in events:
                         yield event
             else:
-                for event in await self._body(spec, response, progress, raw):
+                for event in await self._body(spec, response, progress, record):
                     yield event
         except httpx.HTTPError as exc:
             raise network_error(
-                exc, spec.name, wire.url, partial=progress.tokens, timeouts=self.timeout
+                exc, spec.name, prepared.url, partial=progress.tokens, timeouts=self.timeout
             ) from None
         except ParleyError as err:
             _keep_partial(err, progress.tokens)
@@ -388,19 +408,31 @@ class Engine:
             await response.aclose()
 
     async def _sse(
-        self, spec: ProviderSpec, response: httpx.Response, progress: _Progress, raw: bool
+        self,
+        spec: ProviderSpec,
+        response: httpx.Response,
+        progress: _Progress,
+        record: Attempt | None,
     ) -> AsyncGenerator[Event, None]:
         parser = SSEParser(spec.name)
         decoder = StreamDecoder(spec, progress.secrets)
+        data_events = 0
         # aclosing: qasync installs no async-generator hooks, so an abandoned byte iterator
         # (after a Stop) would otherwise be finalised by the garbage collector, off the loop.
         async with contextlib.aclosing(_byte_chunks(response)) as chunks:
             async for chunk in chunks:
+                t = record.chunk(chunk) if record is not None else 0.0
                 for data in parser.feed(chunk):
-                    if raw:
-                        yield RawEvent(data, time.monotonic())
                     for event in decoder.feed(data):
                         yield event
+                    if (
+                        record is not None
+                        and record.first_content_at is None
+                        and decoder.content_seen
+                    ):
+                        record.first_content_at = t
+                        record.first_content_event = data_events
+                    data_events += 1
                     progress.tokens = decoder.content_seen
         for data in parser.flush():
             try:
@@ -408,10 +440,12 @@ class Engine:
             except ValueError:
                 if data.strip() != "[DONE]":
                     continue  # a payload cut off by the end of the body: finish() judges
-            if raw:
-                yield RawEvent(data, time.monotonic())
             for event in decoder.feed(data):
                 yield event
+            if record is not None and record.first_content_at is None and decoder.content_seen:
+                record.first_content_at = record.chunks[-1][0] if record.chunks else t
+                record.first_content_event = data_events
+            data_events += 1
             progress.tokens = decoder.content_seen
         unframed = parser.unframed
         if unframed and unframed.lstrip().startswith(("{", "[")):
@@ -421,7 +455,11 @@ class Engine:
             except ValueError:
                 body = None
             if body is not None:
-                for event in decode_response(spec, body, progress.secrets):
+                events = decode_response(spec, body, progress.secrets)
+                if record is not None and record.chunks and _has_content(events):
+                    record.first_content_at = record.chunks[-1][0]
+                    record.first_content_event = 0
+                for event in events:
                     yield event
                 return
         if unframed and not _looks_like_sse(unframed):
@@ -430,9 +468,14 @@ class Engine:
             yield event
 
     async def _body(
-        self, spec: ProviderSpec, response: httpx.Response, progress: _Progress, raw: bool
+        self,
+        spec: ProviderSpec,
+        response: httpx.Response,
+        progress: _Progress,
+        record: Attempt | None,
     ) -> list[Event]:
         data = await response.aread()
+        t = record.chunk(data) if record is not None else 0.0
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -441,12 +484,14 @@ class Engine:
                 f"{spec.name} sent bytes that are not valid UTF-8 text.",
                 provider=spec.name,
             ) from None
-        events: list[Event] = [RawEvent(text, time.monotonic())] if raw else []
         try:
             body: Any = json.loads(text)
         except ValueError:
             raise not_an_answer(spec.name, text, progress.secrets) from None
-        events += decode_response(spec, body, progress.secrets)
+        events = decode_response(spec, body, progress.secrets)
+        if record is not None and _has_content(events):
+            record.first_content_at = t
+            record.first_content_event = 0
         return events
 
     @staticmethod

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
 from parley.core.modellist import ModelInfo, fallback_models
 from parley.core.paths import provider_cache_path, user_providers_dir
 from parley.core.request import ContentPart, ImagePart, Message, TextPart
@@ -146,8 +146,8 @@ class _LazyEngine:
     def __init__(self, services: Services) -> None:
         self._services = services
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        return self._services.engine.run(*args, **kwargs)
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        return self._services.engine.send(*args, **kwargs)
 
 
 def open_store() -> tuple[Store, StoreError | None]:
@@ -1072,7 +1072,7 @@ class MainWindow(QMainWindow):
 
     def _show_send_error(self, err: ParleyError) -> None:
         self._notice(str(err))
-        if err.kind is ErrorKind.AUTH:
+        if err.kind is ErrorKind.AUTH or err.code == MISSING_KEY_CODE:
             pid = self.provider_id()
             self.banner.show_message(str(err), [("Open key settings", lambda: self.open_keys(pid))])
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from parley.core.catalog import Catalog, load_catalog
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
 from parley.core.events import Event, TextDelta
 from parley.core.request import ImagePart, TextPart
 from parley.core.session import CONTINUE_PROMPT, ChatSession, RunConfig, Turn
@@ -338,7 +338,8 @@ def test_bad_input_stores_nothing_and_says_what_to_do(
         return conv, errors
 
     conv, errors = asyncio.run(with_engine(scenario))
-    assert errors[0].kind is ErrorKind.AUTH and "PARLEY_API_KEY_EURI" in errors[0].message
+    assert errors[0].kind is ErrorKind.CONFIG and errors[0].code == MISSING_KEY_CODE
+    assert "PARLEY_API_KEY_EURI" in errors[0].message
     assert errors[1].kind is ErrorKind.CONFIG and "temperature" in errors[1].message
     assert errors[2].kind is ErrorKind.CONFIG
     assert store.messages(conv) == []
@@ -348,9 +349,7 @@ def test_bad_input_stores_nothing_and_says_what_to_do(
 class ExplodingEngine:
     """An engine whose stream breaks with a bug after one token (not a ParleyError)."""
 
-    def run(
-        self, spec: Any, request: Any, key: Any, *, raw: bool = False
-    ) -> AsyncGenerator[Event, None]:
+    def send(self, prepared: Any, exchange: Any = None) -> AsyncGenerator[Event, None]:
         async def gen() -> AsyncGenerator[Event, None]:
             yield TextDelta("partial ")
             raise RuntimeError("decoder bug")

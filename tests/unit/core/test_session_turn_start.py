@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from parley.core.catalog import Catalog, ProviderSpec, load_catalog
+from parley.core.catalog import Catalog, load_catalog
+from parley.core.chat.prepared import PreparedRequest
 from parley.core.errors import ParleyError
 from parley.core.events import Event
-from parley.core.request import ChatRequest
+from parley.core.protocol.exchange import Exchange
 from parley.core.session import ChatSession, RunConfig, Turn
 from parley.core.store import Store, StoreError, StoreErrorKind
 
@@ -44,8 +45,8 @@ class Recorder:
 class NoEngine:
     """These sends never get as far as the network."""
 
-    def run(
-        self, spec: ProviderSpec, request: ChatRequest, key: str | None, *, raw: bool = False
+    def send(
+        self, prepared: PreparedRequest, exchange: Exchange | None = None
     ) -> AsyncGenerator[Event, None]:
         raise AssertionError("the request was sent")
 

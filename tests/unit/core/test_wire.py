@@ -469,7 +469,8 @@ def test_missing_key_names_where_to_put_one(catalog: Catalog) -> None:
         auth_headers(spec(catalog, "eurouter"), "")
     assert caught.value.kind is ErrorKind.CONFIG
     assert caught.value.message == (
-        "No API key for EUrouter: add one in Keys or set PARLEY_API_KEY_EUROUTER"
+        "There is no API key for EUrouter yet. Add one in the key settings "
+        "(or set PARLEY_API_KEY_EUROUTER)."
     )
     with pytest.raises(ParleyError) as caught:
         auth_headers(spec(catalog, "adaptive-engine"), None)

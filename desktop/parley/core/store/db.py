@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.core import paths
+from parley.core.protocol.exchange import ExchangeRecord
 from parley.core.request import ChatRequest, ContentPart
 
 from .errors import StoreError, StoreErrorKind, translate
@@ -623,13 +624,14 @@ class Store:
         self,
         conv_id: int,
         parent_id: int | None,
-        request_body: Mapping[str, Any] | None,
+        request_body: str | Mapping[str, Any] | None,
         provider: str | None,
         model: str | None,
     ) -> int:
         """Create an answer with status "streaming" under `parent_id` and show it.
 
-        `request_body` is the JSON body sent, never the headers (which carry the key).
+        `request_body` is the JSON body sent (its exact text, or a mapping), never the headers
+        (which carry the key).
         Regenerate = another `begin_answer` under the same user message (a sibling).
         """
         with self._write() as conn:
@@ -643,7 +645,7 @@ class Store:
                 (
                     conv_id,
                     parent_id,
-                    to_json(dict(request_body)) if request_body is not None else None,
+                    _body_text(request_body),
                     provider,
                     model,
                     self._writer,
@@ -744,10 +746,12 @@ class Store:
         error: Any = None,
         model_used: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        exchange: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Store the final answer. `usage`, `metrics`, `meta` take the engine's dataclasses or
-        dicts; `error` a ParleyError (stored via to_dict()) or a dict. The model that answered
-        defaults to meta.model; a session id in meta becomes the conversation's."""
+        """Store the final answer (and `exchange`, its attempts' records, see
+        `parley.core.protocol.exchange`). `usage`, `metrics`, `meta` take the engine's
+        dataclasses or dicts; `error` a ParleyError (stored via to_dict()) or a dict. The model
+        that answered defaults to meta.model; a session id in meta becomes the conversation's."""
         if status not in FINAL_STATUSES:
             raise StoreError(
                 StoreErrorKind.INVALID, f"An answer cannot finish with status {status!r}."
@@ -793,6 +797,41 @@ class Store:
                 "WHERE id = ?",
                 (t, session_id, row["conversation_id"]),
             )
+            if exchange:
+                _insert_exchange(conn, msg_id, exchange)
+
+    def exchanges(self, msg_id: int) -> list[ExchangeRecord]:
+        """What was sent and received for answer `msg_id`, attempt by attempt ([] for answers
+        stored before exchanges were recorded)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT data FROM exchanges WHERE message_id = ? ORDER BY attempt, id", (msg_id,)
+            ).fetchall()
+        out: list[ExchangeRecord] = []
+        for (data,) in rows:
+            parsed = from_json(data)
+            if isinstance(parsed, dict):
+                out.append(ExchangeRecord.from_dict(parsed))
+        return out
+
+    def request_url(self, msg_id: int) -> str | None:
+        """The URL answer `msg_id`'s request went to, where an exchange was recorded."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT url FROM exchanges WHERE message_id = ? ORDER BY attempt DESC LIMIT 1",
+                (msg_id,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def latest_answer_id(self) -> int | None:
+        """The newest answer in the history (any conversation not deleted)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.role = 'assistant' AND c.deleted_at IS NULL "
+                "ORDER BY m.created_at DESC, m.id DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def recover_interrupted(self) -> list[int]:
         """Mark answers left "streaming" by a process that is gone as "interrupted" (their
@@ -1138,7 +1177,7 @@ class Store:
                 status,
                 to_json(r.get("error")),
                 r.get("finish_reason"),
-                to_json(r.get("request_body")),
+                _import_body(r),
                 r.get("provider"),
                 r.get("model"),
                 r.get("model_used"),
@@ -1152,6 +1191,9 @@ class Store:
             ),
         )
         assert cur.lastrowid is not None
+        exchange = r.get("exchange")
+        if isinstance(exchange, list) and all(isinstance(a, dict) for a in exchange):
+            _insert_exchange(conn, cur.lastrowid, exchange)
         return cur.lastrowid
 
 
@@ -1208,6 +1250,30 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     )
 
 
+def _body_text(body: str | Mapping[str, Any] | None) -> str | None:
+    if body is None or isinstance(body, str):
+        return body
+    return to_json(dict(body))
+
+
+def _import_body(r: Mapping[str, Any]) -> str | None:
+    # Bodies are sent as compact JSON, so the parsed body in an export gives the same bytes.
+    body = r.get("request_body")
+    return to_json(body) if body is not None else None
+
+
+def _insert_exchange(
+    conn: sqlite3.Connection, msg_id: int, records: Sequence[Mapping[str, Any]]
+) -> None:
+    conn.executemany(
+        "INSERT INTO exchanges (message_id, attempt, url, data) VALUES (?, ?, ?, ?)",
+        [
+            (msg_id, int(r.get("attempt") or i + 1), str(r.get("url") or ""), to_json(r))
+            for i, r in enumerate(records)
+        ],
+    )
+
+
 def _message(row: sqlite3.Row) -> StoredMessage:
     (id_, conversation_id, parent_id, role, text, content, reasoning, refusal, tool_calls,
      tool_call_id, name, status, error, finish_reason, request_body, provider, model,
@@ -1227,7 +1293,7 @@ def _message(row: sqlite3.Row) -> StoredMessage:
         status=status,
         error=from_json(error),
         finish_reason=finish_reason,
-        request_body=from_json(request_body),
+        request_body_text=request_body,
         provider=provider,
         model=model,
         model_used=model_used,

@@ -62,7 +62,7 @@ class StoredMessage:
     status: MessageStatus
     error: dict[str, Any] | None
     finish_reason: str | None
-    request_body: dict[str, Any] | None
+    request_body_text: str | None  # the exact body sent (JSON text), never the headers
     provider: str | None
     model: str | None  # asked for
     model_used: str | None  # answered
@@ -73,6 +73,17 @@ class StoredMessage:
     extra: dict[str, Any] | None
     created_at: float
     updated_at: float
+
+    @property
+    def request_body(self) -> dict[str, Any] | None:
+        """The body sent, parsed (made when read: a long chat's bodies are large)."""
+        if self.request_body_text is None:
+            return None
+        try:
+            body = json.loads(self.request_body_text)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
 
     def to_message(self) -> Message:
         """This message as context for the next request."""

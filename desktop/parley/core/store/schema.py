@@ -112,6 +112,19 @@ INSERT INTO titles_fts(titles_fts) VALUES ('rebuild');
 """
 
 
+V3_EXCHANGES = """
+CREATE TABLE exchanges (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    url         TEXT NOT NULL,
+    data        TEXT NOT NULL  -- JSON: headers (key redacted), status, raw lines with offsets
+);
+
+CREATE INDEX exchanges_by_message ON exchanges(message_id, attempt);
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -145,6 +158,7 @@ def _split_sql(sql: str) -> list[str]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _script(V1_TABLES)),
     Migration(2, "full-text search over titles and messages", _script(V2_SEARCH)),
+    Migration(3, "what was sent and received for each answer", _script(V3_EXCHANGES)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

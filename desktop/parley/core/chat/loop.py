@@ -1,0 +1,92 @@
+"""The one stream loop: a PreparedRequest sent through the engine, folded into a ChatResult.
+
+The chat session, `parley ask`, `parley replay` and the Lab's runner all call `stream()`. It
+keeps whatever arrived, whatever happens: the result ends complete, stopped (the task was
+cancelled; CancelledError is re-raised after the result is marked) or failed (with the error).
+Every event is timed by the arrival of the network read that carried it, so the footer's time
+to first token is the inspector's offset of the first content delta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Protocol
+
+from parley.core.chat.prepared import PreparedRequest
+from parley.core.errors import ErrorKind, ParleyError
+from parley.core.events import Event, Retrying
+from parley.core.protocol.exchange import Exchange
+from parley.core.result import ChatResult
+
+
+class Sender(Protocol):
+    """What the loop needs of `parley.net.engine.Engine` (core never imports net)."""
+
+    def send(
+        self, prepared: PreparedRequest, exchange: Exchange | None = None
+    ) -> AsyncGenerator[Event, None]: ...
+
+
+EventHook = Callable[[Event], None]
+RetryHook = Callable[[Retrying], None]
+
+
+async def stream(
+    engine: Sender,
+    prepared: PreparedRequest,
+    result: ChatResult,
+    *,
+    exchange: Exchange | None = None,
+    on_event: EventHook | None = None,
+    on_retry: RetryHook | None = None,
+    yield_interval: float = 0.003,
+) -> Exchange:
+    """Send `prepared`, apply every event to `result`, and return the exchange recorded."""
+    if exchange is None:
+        exchange = Exchange()
+    if prepared.key and prepared.key not in exchange.secrets:
+        exchange.secrets.append(prepared.key)
+    clock = time.monotonic
+    result.mark_started(clock())
+    last_yield = clock()
+    try:
+        async with contextlib.aclosing(engine.send(prepared, exchange)) as events:
+            async for event in events:
+                now = clock()
+                if now - last_yield >= yield_interval:
+                    # One network read can hold thousands of events; let the UI breathe.
+                    await asyncio.sleep(0)
+                    last_yield = clock()
+                attempt = exchange.last
+                if attempt is not None:
+                    result.request_started_at = attempt.t0
+                    if attempt.last_chunk_at is not None:
+                        now = attempt.last_chunk_at
+                result.apply(event, now)
+                if isinstance(event, Retrying):
+                    if on_retry is not None:
+                        on_retry(event)
+                    continue
+                if on_event is not None:
+                    on_event(event)
+        result.mark_complete(clock())
+    except asyncio.CancelledError:
+        result.mark_stopped(clock())
+        raise
+    except ParleyError as err:
+        result.mark_failed(err, clock())
+    except Exception as exc:  # a bug must not lose the answer: keep what arrived, say so
+        result.mark_failed(
+            ParleyError(
+                ErrorKind.PROTOCOL,
+                f"Reading the answer failed unexpectedly ({type(exc).__name__}: {exc}). "
+                "What arrived is kept.",
+                provider=prepared.spec.name,
+                partial=bool(result.text),
+            ),
+            clock(),
+        )
+    return exchange
