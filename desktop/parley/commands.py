@@ -124,9 +124,10 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
     echo = None if args.json else _echo
     engine = Engine(proxy=settings.proxy, read_timeout=args.timeout)
     conversation_id: int | None = None
+    answer_id: int | None = None
     try:
         if args.save:
-            result, conversation_id = await _ask_saved(
+            result, conversation_id, answer_id = await _ask_saved(
                 engine, catalog, config, args.system, prompt, echo
             )
         else:
@@ -150,6 +151,7 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
         out = result.to_dict()
         if conversation_id is not None:
             out["conversation_id"] = conversation_id
+            out["answer_id"] = answer_id
         print(json.dumps(out, ensure_ascii=False))
     else:
         if result.text and not result.text.endswith("\n"):
@@ -175,7 +177,7 @@ async def _stream(engine: Any, prepared: Any, result: Any, echo: Any) -> Any:
 
 async def _ask_saved(
     engine: Any, catalog: Catalog, config: Any, system: str | None, prompt: str, echo: Any
-) -> tuple[Any, int]:
+) -> tuple[Any, int, int]:
     """`ask --save`: the window's own session path, so the exchange is stored as it streams."""
     from parley.core.secrets import KeyStore
     from parley.core.session import ChatSession, NullListener
@@ -198,7 +200,7 @@ async def _ask_saved(
         session = ChatSession(store, engine, lambda pid: keys.get(pid).key, catalog, listener)
         conversation_id = session.new_conversation(config, system or "")
         turn = await session.send(conversation_id, prompt, config)
-        return turn.result, conversation_id
+        return turn.result, conversation_id, turn.answer_id
     finally:
         store.close()
 
@@ -318,6 +320,8 @@ def _open_store(read_only: bool = False) -> Any:
 def cmd_history(args: argparse.Namespace) -> int:
     from parley.core.store import StoreError
 
+    if args.conversation is not None:
+        return _history_of(args)
     if not database_path().exists():
         convs = []
     else:
@@ -333,6 +337,40 @@ def cmd_history(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
         pin = "*" if c.pinned else " "
         print(f"{pin} {c.id:>6}  {when}  {c.title or '(untitled)'}")
+    return EXIT_OK
+
+
+def _history_of(args: argparse.Namespace) -> int:
+    """One conversation's shown branch, a message a line, with the ids inspect/replay take."""
+    from parley.core.store import StoreError
+
+    if not database_path().exists():
+        return _fail("There are no conversations yet.", EXIT_CODES[ErrorKind.CONFIG])
+    try:
+        with _open_store(read_only=True) as store:
+            path = store.current_path(args.conversation)
+    except StoreError as err:
+        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
+    if args.json:
+        rows = [
+            {
+                "id": m.id,
+                "parent_id": m.parent_id,
+                "role": m.role,
+                "status": m.status,
+                "provider": m.provider,
+                "model": m.model_used or m.model,
+                "text": m.text,
+            }
+            for m in path
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for m in path:
+        first = (m.text.strip().splitlines() or [""])[0]
+        first = first if len(first) <= 70 else first[:69] + "…"
+        model = f" [{m.model_used or m.model}]" if m.role == "assistant" else ""
+        print(f"{m.id:>7}  {m.role:<9}{model} {first}")
     return EXIT_OK
 
 
@@ -429,7 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
 
-    history = sub.add_parser("history", help="list conversations, newest first")
+    history = sub.add_parser(
+        "history",
+        help="list conversations, newest first (or one conversation's messages)",
+        description="List conversations, newest first; with CONVERSATION, that conversation's "
+        "messages on the shown branch with their ids (for `inspect` and `replay`).",
+    )
+    history.add_argument("conversation", nargs="?", type=int, metavar="CONVERSATION")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=cmd_history)
@@ -444,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a conversation exported as JSON")
     imp.add_argument("file", metavar="FILE")
     imp.set_defaults(func=cmd_import)
+
+    from parley.commands_inspect import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

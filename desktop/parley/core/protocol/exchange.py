@@ -118,7 +118,7 @@ class Attempt:
         return {
             "attempt": self.number,
             "method": self.method,
-            "url": clean(self.url),
+            "url": self.url,
             "request_headers": dict(self.request_headers),
             "started_at": self.started_at,
             "status": self.status,

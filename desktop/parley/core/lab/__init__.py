@@ -1,0 +1,1 @@
+"""The Lab: experiments over variants, grids and repeats; checks; snippets; results."""
