@@ -6,6 +6,7 @@ before it is stored, and `__repr__` shows only kind, status and provider.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -61,16 +62,23 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if not secret or len(secret) < 4:
             continue
         text = text.replace(secret, REDACTED)
-        if len(secret) < _MIN_ECHO:
+        if len(secret) < _MIN_ECHO or not any(a in text for a in _anchors(secret)):
             continue
         text = _redact_fragments(text, secret)
     return text
 
 
+@functools.lru_cache(maxsize=32)
+def _anchors(secret: str) -> frozenset[str]:
+    """Every run of 8 characters of `secret`: a text none of them is in (found by C-level
+    substring search) has no echo, and skips the character-by-character scan."""
+    return frozenset(secret[j : j + _MIN_ECHO] for j in range(len(secret) - _MIN_ECHO + 1))
+
+
 def _redact_fragments(text: str, secret: str) -> str:
     out: list[str] = []
     i = 0
-    anchors = {secret[j : j + _MIN_ECHO] for j in range(len(secret) - _MIN_ECHO + 1)}
+    anchors = _anchors(secret)
     while i <= len(text) - _MIN_ECHO:
         if text[i : i + _MIN_ECHO] in anchors:
             # Extend the match as far as it keeps following some stretch of the secret.

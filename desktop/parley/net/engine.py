@@ -416,23 +416,25 @@ class Engine:
     ) -> AsyncGenerator[Event, None]:
         parser = SSEParser(spec.name)
         decoder = StreamDecoder(spec, progress.secrets)
+        watch = record is not None  # for the data event that carries the first content
         data_events = 0
+        t = 0.0
         # aclosing: qasync installs no async-generator hooks, so an abandoned byte iterator
         # (after a Stop) would otherwise be finalised by the garbage collector, off the loop.
         async with contextlib.aclosing(_byte_chunks(response)) as chunks:
             async for chunk in chunks:
-                t = record.chunk(chunk) if record is not None else 0.0
+                if record is not None:
+                    t = record.chunk(chunk)
                 for data in parser.feed(chunk):
                     for event in decoder.feed(data):
                         yield event
-                    if (
-                        record is not None
-                        and record.first_content_at is None
-                        and decoder.content_seen
-                    ):
-                        record.first_content_at = t
-                        record.first_content_event = data_events
-                    data_events += 1
+                    if watch:
+                        if decoder.content_seen:
+                            assert record is not None
+                            record.first_content_at = t
+                            record.first_content_event = data_events
+                            watch = False
+                        data_events += 1
                     progress.tokens = decoder.content_seen
         for data in parser.flush():
             try:
@@ -442,9 +444,11 @@ class Engine:
                     continue  # a payload cut off by the end of the body: finish() judges
             for event in decoder.feed(data):
                 yield event
-            if record is not None and record.first_content_at is None and decoder.content_seen:
-                record.first_content_at = record.chunks[-1][0] if record.chunks else t
+            if watch and decoder.content_seen:
+                assert record is not None
+                record.first_content_at = t
                 record.first_content_event = data_events
+                watch = False
             data_events += 1
             progress.tokens = decoder.content_seen
         unframed = parser.unframed

@@ -43,8 +43,10 @@ async def stream(
     on_event: EventHook | None = None,
     on_retry: RetryHook | None = None,
     yield_interval: float = 0.003,
+    record: bool = True,
 ) -> Exchange:
-    """Send `prepared`, apply every event to `result`, and return the exchange recorded."""
+    """Send `prepared`, apply every event to `result`, and return the exchange recorded
+    (`record=False`: nothing is recorded, for measuring what recording costs)."""
     if exchange is None:
         exchange = Exchange()
     if prepared.key and prepared.key not in exchange.secrets:
@@ -52,21 +54,26 @@ async def stream(
     clock = time.monotonic
     result.mark_started(clock())
     last_yield = clock()
+    attempts = exchange.attempts
+    attempt = None
     try:
-        async with contextlib.aclosing(engine.send(prepared, exchange)) as events:
+        async with contextlib.aclosing(
+            engine.send(prepared, exchange if record else None)
+        ) as events:
             async for event in events:
                 now = clock()
                 if now - last_yield >= yield_interval:
                     # One network read can hold thousands of events; let the UI breathe.
                     await asyncio.sleep(0)
                     last_yield = clock()
-                attempt = exchange.last
-                if attempt is not None:
+                if attempt is None and attempts:
+                    attempt = attempts[-1]
                     result.request_started_at = attempt.t0
-                    if attempt.last_chunk_at is not None:
-                        now = attempt.last_chunk_at
+                if attempt is not None and attempt.last_chunk_at is not None:
+                    now = attempt.last_chunk_at  # the arrival of the read that carried it
                 result.apply(event, now)
                 if isinstance(event, Retrying):
+                    attempt = None  # the next attempt's request start is the one that counts
                     if on_retry is not None:
                         on_retry(event)
                     continue
