@@ -283,3 +283,42 @@ def test_round_trip_of_any_tree(shape: list[tuple[int, str]], leaf_pick: int) ->
             assert again["messages"] == []
             return
         assert _normalised(again) == _normalised(first)
+
+
+def test_exchanges_round_trip_through_json_and_carry_no_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_API_KEY_EURI", FAKE_KEY)
+    cid = store.create_conversation(provider="euri", model="m")
+    question = store.add_message(cid, None, "user", "hi")
+    answer = store.begin_answer(cid, question, '{"model":"m"}', "euri", "m")
+    records = [
+        {
+            "attempt": 1,
+            "method": "POST",
+            "url": "https://api.euron.one/api/v1/euri/chat/completions",
+            "request_headers": {"Authorization": "Bearer [key redacted]"},
+            "started_at": 1.5,
+            "status": 200,
+            "response_headers": {"x-echo": FAKE_KEY},  # a provider echoing the key
+            "events": [[12.5, 'data: {"choices":[]}'], [13.0, "data: [DONE]"]],
+            "truncated": False,
+            "first_content_ms": 12.5,
+            "first_content_event": 0,
+            "duration_ms": 14.0,
+            "error": None,
+        }
+    ]
+    store.finish_answer(answer, text="hello", exchange=records)
+    exported = export_conversation(store, cid, "json")
+    assert FAKE_KEY not in exported
+    data = json.loads(exported)
+    (stored,) = data["messages"][1]["exchange"]
+    assert stored["events"] == records[0]["events"]
+    assert stored["response_headers"] == {"x-echo": "[redacted]"}
+    assert data["messages"][1]["request_body"] == {"model": "m"}
+    new_cid = import_json(store, exported)
+    new_answer = store.current_path(new_cid)[-1]
+    (back,) = store.exchanges(new_answer.id)
+    assert back.to_dict() == stored
+    assert new_answer.request_body_text == '{"model":"m"}'  # the exact bytes, from the export

@@ -272,6 +272,17 @@ def test_429_retry_after_is_reported_then_the_retry_succeeds(
     assert turn.result.status == "complete" and turn.result.text == "Made it."
     stored = store.get_message(turn.answer_id)
     assert stored.extra == {"retries": 1}
+    # Both attempts are in the history: the refused one with its 429 and the body it sent.
+    first, second = store.exchanges(turn.answer_id)
+    assert (first.attempt, first.status, second.attempt, second.status) == (1, 429, 2, 200)
+    assert first.error is not None and first.error["kind"] == "rate_limit"
+    assert first.response_headers.get("retry-after") == "1"
+    assert first.events and "rate" in first.events[0].text.lower()
+    assert second.request_headers["Authorization"] == "Bearer [key redacted]"
+    assert second.first_content_ms == pytest.approx(turn.result.metrics.ttft_ms, abs=0.051)
+    received = emu.chat_requests("euri")
+    assert received[0].body == received[1].body == stored.request_body_text.encode()
+    assert emu.key("euri") not in str([a.to_dict() for a in (first, second)])
 
 
 def test_adaptive_engine_session_id_is_kept_and_sent_back(
