@@ -394,7 +394,6 @@ STREAM_FAULTS = [
         (ErrorKind.SERVER, ErrorKind.PROTOCOL),
         True,
     ),
-    Fault("invalid_utf8", Behavior(text=TEXT, invalid_utf8=True), (ErrorKind.PROTOCOL,), True),
     Fault("no_done", Behavior(text=TEXT, no_done=True), (ErrorKind.PROTOCOL,), True),
     Fault("no_finish_reason_but_done", Behavior(text=TEXT, no_finish=True), None),
     Fault("huge_chunk", Behavior(text=TEXT, huge_chunk=2_000_000), None),
@@ -461,7 +460,6 @@ def test_stream_faults(emu: Emulator, route: str, fault: Fault) -> None:
 
 JSON_FAULTS = [
     Fault("malformed", Behavior(text=TEXT, malformed_after=1), (ErrorKind.PROTOCOL,)),
-    Fault("invalid_utf8", Behavior(text=TEXT, invalid_utf8=True), (ErrorKind.PROTOCOL,)),
     Fault("disconnect_retried", Behavior(text=TEXT, disconnect_after=1), None, retries=1),
     Fault(
         "disconnect_always",
@@ -563,3 +561,17 @@ def test_a_login_page_with_status_200_is_named_as_such(emu: Emulator, stream: bo
     assert out.error is not None and out.error.kind is ErrorKind.PROTOCOL
     assert "web page" in out.error.message
     assert out.error.provider_message == "Sign in: Hotel Wi-Fi"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+@pytest.mark.parametrize("route", ALL)
+def test_invalid_utf8_is_replaced_and_the_answer_is_marked_not_lost(
+    emu: Emulator, route: str, stream: bool
+) -> None:
+    out = run_one(emu, route, Behavior(text=TEXT, invalid_utf8=True), stream=stream)
+    assert out.error is None, str(out.error)
+    assert out.result.status == "complete" and "\ufffd" in out.result.text
+    words = out.result.text.replace("\ufffd", "")
+    assert all(word in words for word in TEXT.split()[-3:])  # what came after is kept
+    assert out.result.meta.invalid_bytes is True
+    assert out.result.to_dict()["meta"]["invalid_bytes"] is True

@@ -32,6 +32,7 @@ from parley.core.events import (
     TopLogprob,
     Usage,
 )
+from parley.core.protocol import safejson
 
 DONE = "[DONE]"
 # Keys of Adaptive Engine's metric events, which are not chunks and carry nothing to show.
@@ -295,7 +296,7 @@ class StreamDecoder:
         if self.done:
             return []  # nothing counts after [DONE]
         try:
-            obj = json.loads(data)
+            obj = safejson.loads(data)
         except ValueError:
             raise ParleyError(
                 ErrorKind.PROTOCOL,
@@ -629,7 +630,7 @@ def _read_error_body(body_text: str) -> _ErrorBody:
     if not text:
         return _ErrorBody()
     try:
-        obj: Any = json.loads(text)
+        obj: Any = safejson.loads(text)
     except ValueError:
         if _looks_like_html(text):
             return _ErrorBody(message=_html_message(text))

@@ -83,6 +83,7 @@ class Meta:
     session_id: str | None = None
     completion_id: str | None = None
     service_tier: str | None = None
+    invalid_bytes: bool | None = None  # the body had bytes that are not UTF-8 (replaced)
     choice: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
 

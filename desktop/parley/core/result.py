@@ -121,6 +121,7 @@ def _merge_meta(old: Meta, new: Meta) -> Meta:
         "session_id",
         "completion_id",
         "service_tier",
+        "invalid_bytes",
     ):
         if getattr(old, name) is None and getattr(new, name) is not None:
             changes[name] = getattr(new, name)
@@ -323,6 +324,7 @@ class ChatResult:
                 "session_id": self.meta.session_id,
                 "system_fingerprint": self.meta.system_fingerprint,
                 "service_tier": self.meta.service_tier,
+                "invalid_bytes": self.meta.invalid_bytes,
                 "headers": dict(self.meta.headers),
             },
             "choices": [c.to_dict() for _, c in sorted(self.choices.items())],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import socket
 import ssl
@@ -42,6 +41,7 @@ from parley.core.events import (
     ToolCallDelta,
 )
 from parley.core.modellist import ModelInfo, fallback_models, parse_models
+from parley.core.protocol import safejson
 from parley.core.protocol.exchange import Attempt, Exchange
 from parley.core.request import ChatRequest
 from parley.core.wire import auth_headers
@@ -417,6 +417,7 @@ class Engine:
         parser = SSEParser(spec.name)
         decoder = StreamDecoder(spec, progress.secrets)
         watch = record is not None  # for the data event that carries the first content
+        marked = False  # the answer is marked once for bytes that were not UTF-8
         data_events = 0
         t = 0.0
         # aclosing: qasync installs no async-generator hooks, so an abandoned byte iterator
@@ -425,7 +426,11 @@ class Engine:
             async for chunk in chunks:
                 if record is not None:
                     t = record.chunk(chunk)
-                for data in parser.feed(chunk):
+                datas = parser.feed(chunk)
+                if parser.invalid_bytes and not marked:
+                    marked = True
+                    yield Meta(invalid_bytes=True)
+                for data in datas:
                     for event in decoder.feed(data):
                         yield event
                     if watch:
@@ -436,9 +441,12 @@ class Engine:
                             watch = False
                         data_events += 1
                     progress.tokens = decoder.content_seen
-        for data in parser.flush():
+        tail = parser.flush()
+        if parser.invalid_bytes and not marked:
+            yield Meta(invalid_bytes=True)
+        for data in tail:
             try:
-                json.loads(data)
+                safejson.loads(data)
             except ValueError:
                 if data.strip() != "[DONE]":
                     continue  # a payload cut off by the end of the body: finish() judges
@@ -455,7 +463,7 @@ class Engine:
         if unframed and unframed.lstrip().startswith(("{", "[")):
             # Not SSE at all: a JSON body (often an error) under an event-stream content type.
             try:
-                body: Any = json.loads(unframed)
+                body: Any = safejson.loads(unframed)
             except ValueError:
                 body = None
             if body is not None:
@@ -480,19 +488,18 @@ class Engine:
     ) -> list[Event]:
         data = await response.aread()
         t = record.chunk(data) if record is not None else 0.0
+        invalid = False
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParleyError(
-                ErrorKind.PROTOCOL,
-                f"{spec.name} sent bytes that are not valid UTF-8 text.",
-                provider=spec.name,
-            ) from None
+            text, invalid = data.decode("utf-8", errors="replace"), True
         try:
-            body: Any = json.loads(text)
+            body: Any = safejson.loads(text)
         except ValueError:
             raise not_an_answer(spec.name, text, progress.secrets) from None
         events = decode_response(spec, body, progress.secrets)
+        if invalid:
+            events.insert(0, Meta(invalid_bytes=True))
         if record is not None and _has_content(events):
             record.first_content_at = t
             record.first_content_event = 0
@@ -557,7 +564,7 @@ class Engine:
                 spec.name, response.status_code, response.text, response.headers, secrets
             )
         try:
-            payload: Any = response.json()
+            payload: Any = safejson.loads(response.content)
         except ValueError:
             raise ParleyError(
                 ErrorKind.PROTOCOL,

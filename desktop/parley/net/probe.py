@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from parley.core.protocol import safejson
+
 DEFAULT_PORTS: Mapping[str, int] = {
     "ollama": 11434,
     "lmstudio": 1234,
@@ -70,7 +72,7 @@ async def _get_json(client: httpx.AsyncClient, url: str) -> Any:
     if response.status_code != 200:
         return None
     try:
-        return response.json()
+        return safejson.loads(response.content)
     except ValueError:
         return None
 

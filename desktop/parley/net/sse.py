@@ -1,17 +1,17 @@
 """Bytes of a `text/event-stream` body -> SSE data payloads.
 
-httpx-sse's line and event decoders do the SSE parsing; the bytes are decoded here with a strict
-incremental UTF-8 decoder, because httpx's own text decoding silently replaces invalid bytes and
-the user would get mangled text instead of an error.
+httpx-sse's line and event decoders do the SSE parsing. The bytes are decoded as the SSE
+standard says (UTF-8, invalid bytes replaced by U+FFFD, the stream goes on, as browsers'
+EventSource does), and `invalid_bytes` says that it happened, so the answer can be marked.
+An `event: error` keeps the provider's words: its data comes out as an error object.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
-
-from parley.core.errors import ErrorKind, ParleyError
 
 _HEAD_LIMIT = 1024 * 1024
 
@@ -29,19 +29,22 @@ class SSEParser:
         self._events_seen = False
         self._head: list[str] = []  # the text read before any event, up to _HEAD_LIMIT
         self._head_size = 0
+        self.invalid_bytes = False
 
-    def _bad_utf8(self) -> ParleyError:
-        return ParleyError(
-            ErrorKind.PROTOCOL,
-            f"{self.provider} sent bytes that are not valid UTF-8 text.",
-            provider=self.provider,
-        )
+    def _decode(self, chunk: bytes, final: bool = False) -> str:
+        if self.invalid_bytes:
+            return self._utf8.decode(chunk, final)
+        pending, _ = self._utf8.getstate()
+        try:
+            return self._utf8.decode(chunk, final)
+        except UnicodeDecodeError:
+            # From here on, replace (the strict decoder cannot say where it stopped).
+            self.invalid_bytes = True
+            self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            return self._utf8.decode(pending + chunk, final)
 
     def feed(self, chunk: bytes) -> list[str]:
-        try:
-            text = self._utf8.decode(chunk)
-        except UnicodeDecodeError:
-            raise self._bad_utf8() from None
+        text = self._decode(chunk)
         if self._first and text:
             self._first = False
             text = text.removeprefix("\ufeff")
@@ -63,7 +66,7 @@ class SSEParser:
                 if sse.data:
                     self._events_seen = True
                     self._head.clear()
-                    out.append(sse.data)
+                    out.append(_as_error(sse.data) if sse.event == "error" else sse.data)
         return out
 
     @property
@@ -75,13 +78,23 @@ class SSEParser:
 
     def flush(self) -> list[str]:
         """At the end of the body: an event not followed by a blank line still counts."""
-        try:
-            tail = self._utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise self._bad_utf8() from None
+        tail = self._decode(b"", final=True)
         lines = self._lines.decode(tail) if tail else []
         lines += self._lines.flush()
         out = self._dispatch(lines)
         if self._has_pending:
             out += self._dispatch([""])
         return out
+
+
+def _as_error(data: str) -> str:
+    """An `event: error` payload as an error object the decoder reports with its words."""
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("error"):
+        return data
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    words = message if isinstance(message, str) and message else data
+    return json.dumps({"error": {"message": words, "type": "stream_error"}})

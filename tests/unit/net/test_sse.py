@@ -139,28 +139,66 @@ def test_sse_shaped_garbage_gives_events_or_a_parley_error(
     assert chunked == whole
 
 
-def test_invalid_utf8_is_a_protocol_error_even_split_inside_a_character() -> None:
+def test_invalid_utf8_is_replaced_and_the_stream_goes_on_even_split_inside_a_character() -> None:
     good = 'data: {"choices":[{"index":0,"delta":{"content":"é"}}]}\n\n'.encode()
     assert decode([good[:40], good[40:], b"data: [DONE]\n\n"])[0] == TextDelta("é", 0)
     bad = b'data: {"choices":[{"index":0,"delta":{"content":"\xff\xfe"}}]}\n\n'
+    parser = SSEParser(SPEC.name)
+    datas = parser.feed(bad[:45]) + parser.feed(bad[45:] + good + b"data: [DONE]\n\n")
+    assert parser.invalid_bytes
+    decoder = StreamDecoder(SPEC)
+    events = [e for d in datas for e in decoder.feed(d)]
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["\ufffd\ufffd", "é"]
+
+
+@settings(max_examples=60)
+@given(
+    st.binary(min_size=1, max_size=8).filter(lambda b: not _utf8(b)),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+)
+def test_random_invalid_bytes_in_any_chunking_never_end_the_answer(
+    junk: bytes, cuts: list[int]
+) -> None:
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"A'
+        + bytes(b for b in junk if b >= 0x20 and b not in b'"\\')
+        + b'Z"}}]}\n\ndata: {"choices":[{"index":0,"delta":{"content":"tail"},'
+        b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    events = decode(split(body, cuts))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text.startswith("A") and text.endswith("Ztail")
+    assert events[-1] == Finished("stop", 0)
+
+
+def _utf8(data: bytes) -> bool:
     try:
-        decode([bad])
-    except ParleyError as err:
-        assert err.kind is ErrorKind.PROTOCOL and "UTF-8" in err.message
-    else:
-        raise AssertionError("invalid UTF-8 was accepted")
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def test_truncated_utf8_at_the_very_end_is_an_error() -> None:
+def test_truncated_utf8_at_the_very_end_is_replaced() -> None:
     body = 'data: {"choices":[{"index":0,"delta":{"content":"é"}}]}\n\n'.encode()
     parser = SSEParser("P")
-    parser.feed(body + "é".encode()[:1])
-    try:
-        parser.flush()
-    except ParleyError as err:
-        assert err.kind is ErrorKind.PROTOCOL
-    else:
-        raise AssertionError("a cut multi-byte character was accepted")
+    parser.feed(body + b"data: x" + "é".encode()[:1])
+    assert parser.flush() == ["x\ufffd"] and parser.invalid_bytes
+
+
+def test_an_error_event_keeps_the_providers_words() -> None:
+    for payload, words in (
+        (b"event: error\ndata: upstream overloaded, try later\n\n", "upstream overloaded"),
+        (b'event: error\ndata: {"message": "model crashed"}\n\n', "model crashed"),
+        (b'event: error\ndata: {"error": {"message": "boom"}}\n\n', "boom"),
+    ):
+        try:
+            decode([b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n', payload])
+        except ParleyError as err:
+            assert err.provider_message is not None and words in err.provider_message
+            assert err.partial
+        else:
+            raise AssertionError("an error event was ignored")
 
 
 def test_bom_and_last_event_without_blank_line() -> None:
