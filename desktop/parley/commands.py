@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -51,7 +52,8 @@ def _catalog() -> Catalog:
 
 
 def _fail(message: str, code: int, out: TextIO | None = None) -> int:
-    print(f"parley: {message}", file=out or sys.stderr)
+    stream = out or sys.stderr
+    print(f"parley: {terminal_text(message, stream)}", file=stream)
     return code
 
 
@@ -157,7 +159,7 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
         if result.text and not result.text.endswith("\n"):
             sys.stdout.write("\n")
         if result.error is not None:
-            print(f"parley: {result.error}", file=sys.stderr)
+            print(f"parley: {terminal_text(str(result.error), sys.stderr)}", file=sys.stderr)
     sys.stdout.flush()
     if result.error is not None:
         return result.error.exit_code
@@ -205,21 +207,43 @@ async def _ask_saved(
         store.close()
 
 
+# Control characters a terminal acts on (escape sequences start with ESC or C1 CSI/OSC):
+# everything below space except tab and newline, DEL, and the C1 range.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str, stream: TextIO) -> str:
+    """`text` as it may be written to `stream`: on a terminal, without the control characters
+    a provider could use to move the cursor, retitle the window or hide text (the raw text
+    stays in --json and the history)."""
+    if not _is_terminal(stream):
+        return text
+    return _TERMINAL_CONTROLS.sub("", text)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _echo(event: object) -> None:
     from parley.core.events import ReasoningDelta, RefusalDelta, Retrying, TextDelta
 
     if isinstance(event, TextDelta) and event.choice == 0:
-        sys.stdout.write(event.text)
+        sys.stdout.write(terminal_text(event.text, sys.stdout))
         sys.stdout.flush()
     elif isinstance(event, ReasoningDelta | RefusalDelta) and event.choice == 0:
-        sys.stderr.write(event.text)
+        sys.stderr.write(terminal_text(event.text, sys.stderr))
         sys.stderr.flush()
     elif isinstance(event, Retrying):
         _echo_retry(event.attempt, event.delay, event.error)
 
 
 def _echo_retry(attempt: int, delay: float, error: object) -> None:
-    print(f"parley: {error} Retrying in {delay:.1f} s (attempt {attempt}).", file=sys.stderr)
+    said = terminal_text(str(error), sys.stderr)
+    print(f"parley: {said} Retrying in {delay:.1f} s (attempt {attempt}).", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -295,7 +319,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if m.prompt_price is not None and m.completion_price is not None:
             cur = m.currency or "USD"
             details.append(f"{m.prompt_price:g}/{m.completion_price:g} {cur} per 1M in/out")
-        print(m.id + (f"  ({', '.join(details)})" if details else ""))
+        print(terminal_text(m.id, sys.stdout) + (f"  ({', '.join(details)})" if details else ""))
     return EXIT_OK
 
 

@@ -29,7 +29,9 @@ INSPECT_EPILOG = """formats:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"parley: {message}", file=sys.stderr)
+    from parley.commands import terminal_text
+
+    print(f"parley: {terminal_text(message, sys.stderr)}", file=sys.stderr)
     return code
 
 
@@ -146,7 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from parley.commands import _catalog, _echo, _key_for, _settings, _stream
+    from parley.commands import _catalog, _echo, _key_for, _settings, _stream, terminal_text
     from parley.core.chat.prepared import stored_request
     from parley.core.result import ChatResult
     from parley.core.secrets import KeyStore
@@ -197,7 +199,7 @@ async def _replay(args: argparse.Namespace) -> int:
         if result.text and not result.text.endswith("\n"):
             sys.stdout.write("\n")
         if result.error is not None:
-            print(f"parley: {result.error}", file=sys.stderr)
+            print(f"parley: {terminal_text(str(result.error), sys.stderr)}", file=sys.stderr)
     sys.stdout.flush()
     if result.error is not None:
         return result.error.exit_code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -321,8 +322,17 @@ class StreamDecoder:
         if err is not None and err is not False and err != "" and err != {}:
             raise stream_error(self.provider, err, partial=self.content_seen, secrets=self._secrets)
         choices = obj.get("choices")
-        if choices is None and "choices" not in obj and _METRIC_KEYS & obj.keys():
-            return []  # Adaptive Engine metrics event
+        if choices is None and "choices" not in obj:
+            if _METRIC_KEYS & obj.keys():
+                return []  # Adaptive Engine metrics event
+            detail = _detail_text(obj.get("detail")) if "detail" in obj else None
+            if detail:  # FastAPI-style servers put their error there, even with status 200
+                raise stream_error(
+                    self.provider,
+                    {"message": detail},
+                    partial=self.content_seen,
+                    secrets=self._secrets,
+                )
         events: list[Event] = []
         # Most chunks repeat the same id/model: compare the raw values before building a Meta.
         get = obj.get
@@ -373,6 +383,8 @@ class StreamDecoder:
         if index is None or index < 0:
             index = position
         state = self._choices.get(index) or self._choice(index)
+        if state.finished:
+            return  # the choice said it was done: anything after its finish_reason is not its
         model, completion_id = choice.get("model"), choice.get("completion_id")
         if model is not None or completion_id is not None:
             key = (model, completion_id)
@@ -658,33 +670,42 @@ def _read_error_body(body_text: str) -> _ErrorBody:
     return found
 
 
+MAX_RETRY_AFTER = 7 * 24 * 3600.0  # longer than this is not a wait, it is a refusal
+
+
+def _seconds(value: float) -> float | None:
+    if not math.isfinite(value) or value < 0:
+        return None
+    return min(value, MAX_RETRY_AFTER)
+
+
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or retry-after-ms."""
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or retry-after-ms.
+    Nonsense (negative, NaN, infinite) is no hint; a huge wait is capped at a week."""
     lower = {k.lower(): v for k, v in headers.items()}
     ms = lower.get("retry-after-ms")
     if ms:
         try:
-            value = float(ms) / 1000
-            if value >= 0:
+            value = _seconds(float(ms) / 1000)
+            if value is not None:
                 return value
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     raw = lower.get("retry-after", "").strip()
     if not raw:
         return None
     try:
-        seconds = float(raw)
-        return seconds if seconds >= 0 and seconds == seconds else None
-    except ValueError:
+        return _seconds(float(raw))
+    except (ValueError, OverflowError):
         pass
     try:
         when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return _seconds(max(0.0, when.timestamp() - current))
 
 
 _QUOTA_WORDS = re.compile(
@@ -714,6 +735,8 @@ def parse_error(
     body_text: str,
     headers: Mapping[str, str],
     secrets: Iterable[str | None] = (),
+    *,
+    provider_id: str | None = None,
 ) -> ParleyError:
     """The ParleyError for an HTTP error reply, in any body shape the providers use."""
     secrets = list(secrets)
@@ -731,10 +754,16 @@ def parse_error(
         kind, text = ErrorKind.AUTH, f"The key for {name} was refused. Check it in Keys."
     elif status == 403 and _QUOTA_WORDS.search(words):
         kind = ErrorKind.QUOTA
-        text = (
-            f"{name}: daily token limit reached or wallet empty — resets at midnight UTC; "
-            "premium models draw from the wallet."
-        )
+        if provider_id == "euri":  # EURI's own terms (its API reference, NOTES.md)
+            text = (
+                f"{name}: daily token limit reached or wallet empty — resets at midnight UTC; "
+                "premium models draw from the wallet."
+            )
+        else:
+            text = (
+                f"{name}: the account's quota or balance is used up (403). "
+                "Check your plan or balance with the provider."
+            )
     elif status == 403 and _KEY_WORDS.search(words):
         kind, text = ErrorKind.AUTH, f"The key for {name} was refused. Check it in Keys."
     elif status == 403:

@@ -51,6 +51,23 @@ REDACTED = "[redacted]"
 
 _MIN_ECHO = 8  # a run this long copied from a key is treated as the key
 
+_remembered: set[str] = set()
+
+
+def remember_secret(key: str | None) -> None:
+    """Note a key this process has read (from the keyring, a session, the environment), so
+    that whatever a provider sends back is scrubbed of it too, not only of its own key."""
+    if key and len(key) >= 4:
+        _remembered.add(key)
+
+
+def known_secrets() -> list[str]:
+    """Every key Parley knows in this process: the environment's and those it has read."""
+    import os
+
+    env = [v for k, v in os.environ.items() if k.startswith("PARLEY_API_KEY_") and v]
+    return sorted({*env, *_remembered})
+
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace each secret in `text`, and any run of 8+ characters copied from one.
@@ -128,6 +145,7 @@ class ParleyError(Exception):
         retry_after: float | None = None,
         request_id: str | None = None,
         partial: bool = False,
+        final: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -139,10 +157,25 @@ class ParleyError(Exception):
         self.retry_after = retry_after
         self.request_id = request_id
         self.partial = partial
+        self.final = final  # trying again would only repeat it (e.g. a deadline reached)
 
     @property
     def retryable(self) -> bool:
-        return self.kind in RETRYABLE
+        return self.kind in RETRYABLE and not self.final
+
+    def scrub(self, secrets: Iterable[str | None]) -> ParleyError:
+        """Redact `secrets` from every text this error carries (they may come from a
+        provider: its message, error code, type and request id)."""
+        secrets = [s for s in secrets if s]
+        if not secrets:
+            return self
+        self.message = redact(self.message, secrets)
+        self.args = (self.message,)
+        for name in ("provider_message", "code", "request_id"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, redact(value, secrets))
+        return self
 
     @property
     def exit_code(self) -> int:

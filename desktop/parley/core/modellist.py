@@ -6,6 +6,7 @@ Nordlys's schema has been seen with `prompt` and with `prompt_cost`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,8 @@ def _per_million(value: Any, *, per_token: bool | None) -> float | None:
         return None
     if per_token is None:
         per_token = number <= _PER_TOKEN_CEILING
-    return round(number * 1_000_000, 9) if per_token else number
+    result = round(number * 1_000_000, 9) if per_token else number
+    return result if math.isfinite(result) else None  # a price of 1e303 per token is no price
 
 
 def _prices(item: dict[str, Any]) -> tuple[float | None, float | None, str | None]:

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from parley.core.errors import ParleyError
+from parley.core.errors import ParleyError, redact
 from parley.core.events import (
     Event,
     Finished,
@@ -211,6 +211,44 @@ class ChatResult:
             c.completion_id = c.completion_id or event.completion_id
             event = replace(event, choice=None, completion_id=None)
         self.meta = _merge_meta(self.meta, event)
+
+    def scrub(self, secrets: list[str]) -> None:
+        """Redact `secrets` from everything the provider sent: the answer's text, reasoning,
+        refusal and tool calls in every choice, and the response's metadata."""
+        secrets = [s for s in secrets if s]
+        if not secrets:
+            return
+        for choice in self.choices.values():
+            choice._text[:] = [redact(choice.text, secrets)] if choice._text else []
+            choice._reasoning[:] = [redact(choice.reasoning, secrets)] if choice._reasoning else []
+            choice.refusal = redact(choice.refusal, secrets)
+            for call in choice.tool_calls:
+                call.id = redact(call.id, secrets) if call.id else call.id
+                call.name = redact(call.name, secrets)
+                call.arguments = redact(call.arguments, secrets)
+            choice.model = redact(choice.model, secrets) if choice.model else choice.model
+            if choice.completion_id:
+                choice.completion_id = redact(choice.completion_id, secrets)
+        changes: dict[str, Any] = {}
+        for name in (
+            "model",
+            "routed_provider",
+            "response_id",
+            "system_fingerprint",
+            "session_id",
+            "completion_id",
+            "service_tier",
+        ):
+            value = getattr(self.meta, name)
+            if isinstance(value, str) and redact(value, secrets) != value:
+                changes[name] = redact(value, secrets)
+        headers = {k: redact(v, secrets) for k, v in self.meta.headers.items()}
+        if headers != self.meta.headers:
+            changes["headers"] = headers
+        if changes:
+            self.meta = replace(self.meta, **changes)
+        if self.error is not None:
+            self.error.scrub(secrets)
 
     def mark_complete(self, t: float | None = None) -> None:
         """The engine's stream ended normally (every choice also got its Finished)."""

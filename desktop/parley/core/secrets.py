@@ -19,7 +19,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from parley.core.errors import ErrorKind, ParleyError, redact
+from parley.core.errors import ErrorKind, ParleyError, redact, remember_secret
 
 Origin = Literal["env", "keyring", "session"]
 
@@ -233,10 +233,12 @@ class KeyStore:
         _check_provider_id(provider_id)
         from_env = os.environ.get(env_var(provider_id), "").strip()
         if from_env:
+            remember_secret(from_env)
             return KeyInfo(from_env, "env")
         with self._lock:
             session_key = self._session.get(provider_id)
         if session_key is not None:
+            remember_secret(session_key)
             return KeyInfo(session_key, "session")
         if not self.backend_available():
             return KeyInfo(None, None)
@@ -254,6 +256,7 @@ class KeyStore:
         if failure is not None:
             raise failure
         if stored:
+            remember_secret(stored)
             return KeyInfo(stored, "keyring")
         return KeyInfo(None, None)
 

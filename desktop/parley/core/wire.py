@@ -11,6 +11,7 @@ import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from parley import __version__
 from parley.core.catalog import AuthScheme, ProviderSpec
@@ -59,7 +60,7 @@ def auth_headers(spec: ProviderSpec, key: str | None) -> dict[str, str]:
 
 
 def _url(spec: ProviderSpec, req: ChatRequest) -> str:
-    base = (req.base_url or spec.base_url).strip().rstrip("/")
+    base = (req.base_url or spec.base_url).strip()
     if not base:
         like = f", like {spec.base_url_hint}" if spec.base_url_hint else ""
         raise _config_error(
@@ -67,12 +68,51 @@ def _url(spec: ProviderSpec, req: ChatRequest) -> str:
             f"{spec.name} needs your deployment's URL{like}: set the base URL in the "
             "provider's settings",
         )
+    return join_url(spec, base, spec.chat_path)
+
+
+def join_url(spec: ProviderSpec, base: str, path: str) -> str:
+    """`base` (a provider's base URL) + `path`, keeping a query the base has (`?api-version=`),
+    refusing a fragment and credentials in the URL (they would be shown, stored, and sent as
+    Basic auth in place of the provider's key)."""
+    base = base.strip()
     if not base.startswith(("http://", "https://")):
+        shown = _without_credentials(base)
         raise _config_error(
             spec,
-            f"The base URL for {spec.name} must start with http:// or https:// (it is {base!r})",
+            f"The base URL for {spec.name} must start with http:// or https:// (it is {shown!r})",
         )
-    return base + "/" + spec.chat_path.lstrip("/")
+    try:
+        parts = urlsplit(base)
+        has_credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        raise _config_error(spec, f"The base URL for {spec.name} is not a valid URL.") from None
+    if has_credentials:
+        raise _config_error(
+            spec,
+            f"The base URL for {spec.name} has a user name or password in it "
+            f"({_without_credentials(base)}). Put the key in Keys instead: Parley does not send "
+            "credentials in URLs.",
+        )
+    if parts.fragment or base.endswith("#"):
+        raise _config_error(
+            spec,
+            f"The base URL for {spec.name} has a #fragment ({'#' + parts.fragment}), which is "
+            "never sent to a server; remove it.",
+        )
+    joined = parts.path.rstrip("/") + "/" + path.lstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, joined, parts.query, ""))
+
+
+def _without_credentials(url: str) -> str:
+    """`url` with any user:password@ part replaced by `…@`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "…@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
 
 
 def _model(spec: ProviderSpec, req: ChatRequest) -> str | None:

@@ -19,6 +19,7 @@ import random
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -30,7 +31,7 @@ from parley import __version__
 from parley.core.catalog import ModelListing, ProviderSpec
 from parley.core.chat.prepared import PreparedRequest, check_url, prepare
 from parley.core.decode import StreamDecoder, decode_response, not_an_answer, parse_error
-from parley.core.errors import ErrorKind, ParleyError, redact
+from parley.core.errors import ErrorKind, ParleyError, known_secrets, redact
 from parley.core.events import (
     Event,
     Meta,
@@ -44,10 +45,13 @@ from parley.core.modellist import ModelInfo, fallback_models, parse_models
 from parley.core.protocol import safejson
 from parley.core.protocol.exchange import Attempt, Exchange
 from parley.core.request import ChatRequest
-from parley.core.wire import auth_headers
+from parley.core.wire import auth_headers, join_url
 from parley.net.sse import SSEParser
 
 _ERROR_BODY_LIMIT = 256 * 1024
+DEADLINE = 600.0  # seconds an attempt may take, start to end
+REASONING_DEADLINE = 1800.0  # with a reasoning parameter set, or a reasoning model
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # one answer's body
 _CONTENT = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta)
 _KEPT = " The part that arrived is kept."
 
@@ -87,6 +91,33 @@ class RetryPolicy:
 class _Progress:
     tokens: bool = False
     secrets: list[str | None] = field(default_factory=list)
+    ends_at: float = float("inf")  # monotonic deadline of the attempt
+    deadline: float = 0.0
+    size: int = 0
+    max_size: int = MAX_ANSWER_BYTES
+    provider: str = ""
+
+    def check(self, chunk: bytes) -> None:
+        """After each read: the attempt's deadline and the answer's size."""
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            raise ParleyError(
+                ErrorKind.PROTOCOL,
+                f"The answer from {self.provider} grew past "
+                f"{self.max_size // (1024 * 1024)} MB; Parley stopped reading it.",
+                provider=self.provider,
+                partial=self.tokens,
+                final=True,
+            )
+        if time.monotonic() > self.ends_at:
+            raise ParleyError(
+                ErrorKind.TIMEOUT,
+                f"{self.provider} kept the request open for more than {self.deadline:g} s "
+                "without finishing; Parley stopped waiting.",
+                provider=self.provider,
+                partial=self.tokens,
+                final=True,
+            )
 
 
 def _host(url: str) -> str:
@@ -95,6 +126,34 @@ def _host(url: str) -> str:
     except ValueError:
         return url
     return parts.netloc or url
+
+
+def _without_credentials(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def proxy_for(url: str, configured: str | None) -> str | None:
+    """The proxy a request to `url` goes through: the setting, else the environment's."""
+    if configured:
+        return configured
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    proxies = urllib.request.getproxies_environment()
+    scheme = url.split(":", 1)[0].lower()
+    return proxies.get(scheme) or proxies.get("all")
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
@@ -127,10 +186,22 @@ def network_error(
     *,
     partial: bool,
     timeouts: httpx.Timeout,
+    proxy: str | None = None,
 ) -> ParleyError:
-    """A person's message for a transport failure: what happened, where, what to do."""
+    """A person's message for a transport failure: what happened, where, what to do.
+    `proxy` is the proxy the request went through, if any: when it is what failed, say so."""
     host = _host(url)
     tail = _KEPT if partial else ""
+    if proxy and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.ProxyError):
+        where = _host(_without_credentials(proxy))
+        return ParleyError(
+            ErrorKind.NETWORK,
+            f"The proxy at {where} did not let the request to {provider} through "
+            f"({type(exc).__name__}). Check that the proxy is running, or change the proxy "
+            "setting (or the HTTP(S)_PROXY environment variable)." + tail,
+            provider=provider,
+            partial=partial,
+        )
 
     def err(kind: ErrorKind, message: str) -> ParleyError:
         return ParleyError(kind, message + tail, provider=provider, partial=partial)
@@ -253,8 +324,16 @@ class Engine:
         max_keepalive_connections: int = 20,
         keepalive_expiry: float = 30.0,
         models_ttl: float = 600.0,
+        deadline: float = DEADLINE,
+        reasoning_deadline: float = REASONING_DEADLINE,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.proxy = proxy
+        # The read timeout is reset by every byte, so keep-alive comments (or an answer that
+        # never ends) could hold a request open forever: each attempt also has a deadline.
+        self.deadline = deadline
+        self.reasoning_deadline = reasoning_deadline
+        self.max_answer_bytes = max_answer_bytes
         self.retry = retry or RetryPolicy()
         self.timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout
@@ -320,10 +399,18 @@ class Engine:
         read, so `exchange.last.chunks[-1]` is the arrival time of the event just yielded.
         """
         spec = prepared.spec
+        secrets: list[str | None] = [prepared.key, *known_secrets()]
         attempt = 0
+        deadline = self._deadline_for(prepared)
         while True:
             attempt += 1
-            progress = _Progress(secrets=[prepared.key])
+            progress = _Progress(
+                secrets=secrets,
+                ends_at=time.monotonic() + deadline,
+                deadline=deadline,
+                max_size=self.max_answer_bytes,
+                provider=spec.name,
+            )
             record = (
                 exchange.begin(prepared.method, prepared.url, prepared.redacted_headers())
                 if exchange is not None
@@ -339,6 +426,7 @@ class Engine:
                     record.end()
                 return
             except ParleyError as err:
+                err.scrub(secrets)
                 if record is not None:
                     record.end(err.to_dict())
                 if progress.tokens or not err.retryable or attempt >= self.retry.max_attempts:
@@ -351,6 +439,19 @@ class Engine:
             delay = self.retry.delay(attempt, failure.retry_after)
             yield Retrying(attempt, delay, failure)
             await asyncio.sleep(delay)
+
+    def _deadline_for(self, prepared: PreparedRequest) -> float:
+        request = prepared.request
+        spec = prepared.spec
+        reasoning = spec.capabilities.reasoning and (
+            request is None
+            or any(
+                p.group.value == "reasoning" and request.params.get(p.name) is not None
+                for p in spec.params
+            )
+            or any(w in request.model.lower() for w in ("reason", "think", "r1", "o1", "o3"))
+        )
+        return self.reasoning_deadline if reasoning else self.deadline
 
     async def _attempt(
         self,
@@ -369,7 +470,12 @@ class Engine:
             response = await self.client.send(request, stream=True)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise network_error(
-                exc, spec.name, prepared.url, partial=False, timeouts=self.timeout
+                exc,
+                spec.name,
+                prepared.url,
+                partial=False,
+                timeouts=self.timeout,
+                proxy=proxy_for(prepared.url, self.proxy),
             ) from None
         try:
             if record is not None:
@@ -384,6 +490,7 @@ class Engine:
                     body.decode("utf-8", errors="replace"),
                     response.headers,
                     progress.secrets,
+                    provider_id=spec.id,
                 )
             yield _headers_meta(response, progress.secrets)
             ctype = response.headers.get("content-type", "").lower()
@@ -399,7 +506,12 @@ class Engine:
                     yield event
         except httpx.HTTPError as exc:
             raise network_error(
-                exc, spec.name, prepared.url, partial=progress.tokens, timeouts=self.timeout
+                exc,
+                spec.name,
+                prepared.url,
+                partial=progress.tokens,
+                timeouts=self.timeout,
+                proxy=proxy_for(prepared.url, self.proxy),
             ) from None
         except ParleyError as err:
             _keep_partial(err, progress.tokens)
@@ -426,6 +538,7 @@ class Engine:
             async for chunk in chunks:
                 if record is not None:
                     t = record.chunk(chunk)
+                progress.check(chunk)
                 datas = parser.feed(chunk)
                 if parser.invalid_bytes and not marked:
                     marked = True
@@ -486,7 +599,12 @@ class Engine:
         progress: _Progress,
         record: Attempt | None,
     ) -> list[Event]:
-        data = await response.aread()
+        parts: list[bytes] = []
+        async with contextlib.aclosing(_byte_chunks(response)) as chunks:
+            async for chunk in chunks:
+                progress.check(chunk)
+                parts.append(chunk)
+        data = b"".join(parts)
         t = record.chunk(data) if record is not None else 0.0
         invalid = False
         try:
@@ -552,16 +670,28 @@ class Engine:
             # A listing that works without a key (EUrouter) still gets one where we have it:
             # the same provider file also serves endpoints that want it (openai-compatible).
             headers.update(auth_headers(spec, key))
-        url = base + "/" + spec.models.path.lstrip("/")
+        url = join_url(spec, base, spec.models.path)
         check_url(spec.name, url)
         secrets: list[str | None] = [key]
         try:
             response = await self.client.get(url, headers=headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise network_error(exc, spec.name, url, partial=False, timeouts=self.timeout) from None
+            raise network_error(
+                exc,
+                spec.name,
+                url,
+                partial=False,
+                timeouts=self.timeout,
+                proxy=proxy_for(url, self.proxy),
+            ) from None
         if not 200 <= response.status_code < 300:
             raise parse_error(
-                spec.name, response.status_code, response.text, response.headers, secrets
+                spec.name,
+                response.status_code,
+                response.text,
+                response.headers,
+                secrets,
+                provider_id=spec.id,
             )
         try:
             payload: Any = safejson.loads(response.content)

@@ -31,7 +31,10 @@ class Reply:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate: sent as a \ud800 escape, as real servers do
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def _dumps_marked(obj: Any) -> bytes:
@@ -384,7 +387,7 @@ def error_reply(
         try:
             json.loads(data)
             content_type = "application/json"
-        except ValueError:
+        except (ValueError, RecursionError):
             content_type = "text/plain; charset=utf-8"
     out = {"content-type": content_type}
     out.update(headers)

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
 from parley.core.chat.prepared import PreparedRequest
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.errors import ErrorKind, ParleyError, known_secrets
 from parley.core.events import Event, Retrying
 from parley.core.protocol.exchange import Exchange
 from parley.core.result import ChatResult
@@ -49,8 +49,9 @@ async def stream(
     (`record=False`: nothing is recorded, for measuring what recording costs)."""
     if exchange is None:
         exchange = Exchange()
-    if prepared.key and prepared.key not in exchange.secrets:
-        exchange.secrets.append(prepared.key)
+    for secret in (prepared.key, *known_secrets()):
+        if secret and secret not in exchange.secrets:
+            exchange.secrets.append(secret)
     clock = time.monotonic
     result.mark_started(clock())
     last_yield = clock()
@@ -96,4 +97,8 @@ async def stream(
             ),
             clock(),
         )
+    finally:
+        # Whatever the provider sent back is scrubbed of every key Parley knows before anyone
+        # shows, stores or exports it (a provider may echo a key in any field).
+        result.scrub([s for s in exchange.secrets if s])
     return exchange
