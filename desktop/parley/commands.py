@@ -124,7 +124,10 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
     )
     prompt = _read_prompt(args.prompt)
     echo = None if args.json else _echo
-    engine = Engine(proxy=settings.proxy, read_timeout=args.timeout)
+    deadlines = {} if args.deadline is None else {"deadline": args.deadline}
+    if args.deadline is not None:
+        deadlines["reasoning_deadline"] = args.deadline
+    engine = Engine(proxy=settings.proxy, read_timeout=args.timeout, **deadlines)
     conversation_id: int | None = None
     answer_id: int | None = None
     try:
@@ -399,7 +402,7 @@ def _history_of(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from parley.core.export import env_secrets, export_conversation
+    from parley.core.export import export_conversation
     from parley.core.store import StoreError
 
     if not database_path().exists():
@@ -413,7 +416,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                     return _fail(
                         "There are no conversations to export.", EXIT_CODES[ErrorKind.CONFIG]
                     )
-            text = export_conversation(store, conv_id, args.format, secrets=env_secrets())
+            text = export_conversation(store, conv_id, args.format, secrets=_all_keys())
     except StoreError as err:
         return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
     if args.output:
@@ -421,6 +424,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def _all_keys() -> list[str]:
+    """Every key Parley can find (environment and keyring, for every provider it knows), to
+    scrub from an export: a key pasted into a chat for another provider is still a key."""
+    from parley.core.export import env_secrets
+    from parley.core.secrets import KeyStore
+
+    keys = list(env_secrets())
+    try:
+        store = KeyStore()
+        for spec in _catalog():
+            with contextlib.suppress(Exception):  # a locked or absent keyring: env only
+                key = store.get(spec.id).key
+                if key:
+                    keys.append(key)
+    except Exception:
+        pass
+    return keys
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -477,6 +499,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--save", action="store_true", help="store the exchange in the history")
     ask.add_argument(
         "--timeout", type=float, default=120.0, metavar="S", help="read timeout (default 120)"
+    )
+    ask.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="S",
+        help="the longest one attempt may take, start to end (default 600; 1800 for reasoning)",
     )
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt, or - to read stdin")
     ask.set_defaults(func=cmd_ask)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from parley.core.errors import redact
+from parley.core.errors import known_secrets, redact
 from parley.core.request import ImagePart, TextPart, VideoPart
 from parley.core.store import Store, StoredMessage
 from parley.core.store.errors import StoreError, StoreErrorKind
@@ -82,7 +82,7 @@ def env_secrets() -> list[str]:
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    return redact(text, [*env_secrets(), *secrets])
+    return redact(text, [*known_secrets(), *secrets])
 
 
 # -- JSON --------------------------------------------------------------------------------
