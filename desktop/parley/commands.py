@@ -274,11 +274,12 @@ def cmd_providers(args: argparse.Namespace) -> int:
     catalog = _catalog()
     for problem in catalog.problems:
         print(f"parley: skipped a provider file: {problem}", file=sys.stderr)
+    saved = _settings().base_urls  # what `ask` and the window use
     rows = [
         {
             "id": p.id,
             "name": p.name,
-            "base_url": p.base_url or p.base_url_hint or "",
+            "base_url": saved.get(p.id) or p.base_url or p.base_url_hint or "",
             "auth": p.auth.scheme.value if p.auth.required else "none",
             "local": p.local,
             "user": p.id in catalog.user_ids,

@@ -260,3 +260,26 @@ def test_save_history_export_and_import_round_trip(emu: Emulator, tmp_path: Path
     first = json.loads(exported.read_text())
     texts = lambda d: sorted(m.get("text", "") for m in d["messages"])  # noqa: E731
     assert texts(again) == texts(first)
+
+
+def test_providers_lists_the_base_urls_the_user_saved(emu: Emulator) -> None:
+    from parley.core.settings import load_settings, save_settings
+
+    settings = load_settings()
+    settings.base_urls["llamacpp"] = "http://127.0.0.1:9999/v1"
+    save_settings(settings)
+    rows = {r["id"]: r for r in json.loads(parley("providers", "--json").stdout)}
+    assert rows["llamacpp"]["base_url"] == "http://127.0.0.1:9999/v1"
+    assert rows["euri"]["base_url"] == "https://api.euron.one/api/v1/euri"
+    text = parley("providers").stdout
+    assert "http://127.0.0.1:9999/v1" in text
+
+
+def test_an_unreachable_local_server_is_named_once(emu: Emulator) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1"
+    proc = parley("ask", "-p", "llamacpp", "-m", "m", "--base-url", base, "Hi")
+    assert proc.returncode == 8
+    assert "server (local) server" not in proc.stderr and "connection refused" in proc.stderr

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 Status = Literal["pending", "streaming", "complete", "stopped", "failed"]
 
+# Tokens per second are only a rate over a stretch of decoding: an answer that arrived in one
+# burst (a cache, a proxy that buffers) would show "78,305 tok/s". Shorter: no figure.
+MIN_DECODE_WINDOW = 0.1
+
 
 @dataclass
 class AssembledToolCall:
@@ -317,7 +321,7 @@ class ChatResult:
         if (
             self.first_token_at is not None
             and self.last_token_at is not None
-            and self.last_token_at > self.first_token_at
+            and self.last_token_at - self.first_token_at >= MIN_DECODE_WINDOW
             and tokens
         ):
             rate = tokens / (self.last_token_at - self.first_token_at)

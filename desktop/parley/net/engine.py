@@ -269,8 +269,8 @@ def network_error(
         if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in text:
             return err(
                 ErrorKind.NETWORK,
-                f"Nothing is answering at {host} (connection refused). Is the {provider} server "
-                "running, and is the base URL right?",
+                f"Nothing is answering at {host} (connection refused). Is {provider} running, "
+                "and is the base URL right?",
             )
         return err(
             ErrorKind.NETWORK,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from parley.core.errors import ErrorKind, ParleyError
 from parley.core.events import (
     Finished,
@@ -61,6 +63,16 @@ def test_no_rate_from_a_single_instant() -> None:
     r.mark_started(0.0)
     r.apply(TextDelta("all at once"), 1.0)
     assert r.metrics.tokens_per_s is None and r.metrics.ttft_ms == 1000.0
+
+
+def test_no_rate_from_a_burst() -> None:
+    r = ChatResult()
+    r.mark_started(0.0)
+    for i in range(300):  # 300 tokens within 3 ms: a buffered reply, not a decoding speed
+        r.apply(TextDelta("w "), 1.0 + i / 100_000)
+    assert r.metrics.tokens_per_s is None and r.metrics.completion_tokens == 300
+    r.apply(TextDelta("late"), 1.2)
+    assert r.metrics.tokens_per_s == pytest.approx(301 / 0.2)
 
 
 def test_tool_calls_assembled_by_choice_and_index() -> None:
