@@ -167,6 +167,10 @@ class Quirks(_Strict):
     think_tags: bool = True
     # Messages must be plain strings (EURI documents string content only).
     string_content_only: bool = False
+    # Continue a cut-off answer in place: the server goes on from a final assistant message.
+    # The body fields that ask for it ({} when the server does it by itself, as llama.cpp's
+    # does; vLLM wants continue_final_message). None: Continue asks in a new user turn.
+    continue_final: dict[str, Any] | None = None
 
 
 class ProviderSpec(_Strict):

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, overload
 
 from parley.core.catalog import Catalog, ProviderSpec
@@ -30,6 +30,7 @@ from parley.core.protocol.exchange import Exchange
 from parley.core.request import ChatRequest, ContentPart, Message, TextPart
 from parley.core.result import ChatResult
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
+from parley.core.wire import deep_merge
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 
@@ -239,11 +240,29 @@ class ChatSession:
             raise ParleyError(ErrorKind.CONFIG, "Only your own messages can be edited.")
         return await self._ask(conversation_id, original.parent_id, content, config)
 
+    def continues_in_place(self, provider_id: str) -> bool:
+        """Whether Continue extends a cut-off answer itself (the provider goes on from a final
+        assistant message), rather than asking the model to go on in a new user turn."""
+        return self.spec(provider_id).quirks.continue_final is not None
+
     async def continue_answer(
         self, conversation_id: int, answer_id: int, config: RunConfig
     ) -> Turn:
-        """After a truncated answer (finish_reason `length`): ask the model to go on."""
-        return await self._ask(conversation_id, answer_id, CONTINUE_PROMPT, config)
+        """After a truncated answer (finish_reason `length`): go on. Where the provider can
+        continue an assistant message, the answer itself is extended (a new sibling holding
+        the whole text); elsewhere the model is asked to go on, in a new user turn."""
+        spec = self.spec(config.provider)
+        if spec.quirks.continue_final is None:
+            return await self._ask(conversation_id, answer_id, CONTINUE_PROMPT, config)
+        answer = self.store.get_message(answer_id)
+        if answer.role != "assistant" or answer.parent_id is None or not answer.text:
+            raise ParleyError(ErrorKind.CONFIG, "Only an answer with text can be continued.")
+        extended = replace(config, advanced=deep_merge(config.advanced, spec.quirks.continue_final))
+        so_far = Message(role="assistant", content=answer.text)
+        prepared = await self._prepare(conversation_id, answer.parent_id, extended, so_far)
+        return await self._start(
+            conversation_id, answer.parent_id, config, prepared, None, prefix=answer.text
+        )
 
     # --- building the request -----------------------------------------------------------
 
@@ -430,6 +449,8 @@ class ChatSession:
         config: RunConfig,
         prepared: PreparedRequest,
         question: str | list[ContentPart] | None,
+        *,
+        prefix: str = "",
     ) -> Turn:
         spec = prepared.spec
         (user_id, answer_id), cancelled = await _settle(
@@ -446,6 +467,8 @@ class ChatSession:
             result=ChatResult(provider=spec.id, model=config.model),
             model_info=config.model_info,
         )
+        if prefix:
+            turn.result.choice(0)._text.append(prefix)  # the answer goes on from here
         self.listener.on_turn_started(turn)
         if cancelled:
             # Stopped while the answer was being stored: it ends as any answer stopped before

@@ -234,6 +234,38 @@ def test_continue_after_length_asks_for_more_on_the_same_branch(
     assert store.get_message(second.answer_id).text == " and the rest."
 
 
+@pytest.mark.parametrize(
+    ("provider", "extra"),
+    [
+        ("llamacpp", {}),
+        ("vllm", {"continue_final_message": True, "add_generation_prompt": False}),
+    ],
+)
+def test_continue_extends_the_answer_where_the_server_continues_an_assistant_message(
+    store: Store, emu: Emulator, catalog: Catalog, provider: str, extra: dict[str, Any]
+) -> None:
+    emu.push(Behavior(text="The first half", finish_reason="length"), provider="openai")
+    emu.push(Behavior(text=" and the rest."), provider="openai")
+    cfg = RunConfig(provider=provider, model="m", base_url=emu.base_url("openai"))
+
+    async def scenario(engine: Engine) -> tuple[Turn, Turn, bool]:
+        session = ChatSession(store, engine, lambda pid: emu.key("openai"), catalog)
+        conv = session.new_conversation(cfg)
+        first = await session.send(conv, "Write", cfg)
+        second = await session.continue_answer(conv, first.answer_id, cfg)
+        return first, second, session.continues_in_place(provider)
+
+    first, second, in_place = asyncio.run(with_engine(scenario))
+    assert in_place
+    body = emu.chat_requests("openai")[1].json
+    assert body["messages"][-1] == {"role": "assistant", "content": "The first half"}
+    assert {k: body[k] for k in extra} == extra
+    continued = store.get_message(second.answer_id)
+    assert continued.text == "The first half and the rest."
+    assert continued.parent_id == store.get_message(first.answer_id).parent_id  # a sibling
+    assert store.siblings(second.answer_id).total == 2
+
+
 def test_401_is_stored_as_a_failed_answer_with_the_error(
     store: Store, emu: Emulator, catalog: Catalog
 ) -> None:
