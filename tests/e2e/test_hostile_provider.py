@@ -387,12 +387,16 @@ class _RawServer:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
         import threading
 
+        self.stopped = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _serve(self) -> None:
-        while True:
+        self.sock.settimeout(0.1)
+        while not self.stopped:
             try:
                 conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             with conn:
@@ -404,8 +408,9 @@ class _RawServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.sock.close()
+        self.stopped = True
         self.thread.join(timeout=5)
+        self.sock.close()
 
 
 @pytest.mark.parametrize("mode", [[], ["--json"], ["--save"], ["--save", "--json", "--no-stream"]])
