@@ -178,12 +178,15 @@ def test_auth_message_names_provider_and_keys() -> None:
 
 
 def test_quota_message() -> None:
-    err = parse_error(
-        "EURI", 403, '{"error":{"code":"token_limit_exceeded","message":"limit"}}', {}, []
-    )
+    body = '{"error":{"code":"token_limit_exceeded","message":"limit"}}'
+    err = parse_error("EURI", 403, body, {}, [], provider_id="euri")
     assert "daily token limit reached or wallet empty" in err.message
     assert "midnight UTC" in err.message
     assert not err.retryable
+    # Another provider's 403 quota reply is not described in EURI's terms.
+    other = parse_error("Nordlys", 403, body, {}, [], provider_id="nordlys")
+    assert other.kind is err.kind and "quota or balance is used up" in other.message
+    assert "midnight" not in other.message and "wallet" not in other.message
 
 
 def test_request_id_from_body_or_headers() -> None:
