@@ -1,0 +1,123 @@
+"""What the frozen Linux build keeps, drops and takes from the system (used by parley.spec).
+
+PyInstaller collects every Qt plugin of the modules imported and every library those plugins
+reach on the build machine. For Parley that meant the GTK3 theme plugin with GTK, cairo and pango
+(~20 MB), KMS/EGLFS, VNC and evdev plugins (VNC and TUIO pull QtNetwork), Qt's translations, and
+the build host's libstdc++ and libexpat, which need glibc 2.36 (Debian 12) where Ubuntu 22.04 has
+2.35. So, on Linux:
+
+- plugins: only the ones a desktop session uses (`KEEP_PLUGINS`);
+- libraries: only what the kept modules and plugins reach through DT_NEEDED;
+- from the system, never bundled: libstdc++ and libgcc_s (a bundled libstdc++ older than the
+  system's breaks Mesa's drivers, pyinstaller#5573/#6993) and any library needing a glibc above
+  `GLIBC_FLOOR`; `scripts/package.sh` turns what the bundle needs but does not carry into the
+  .deb's Depends.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from elf import read_needs  # noqa: E402
+
+# The oldest systems the Linux build runs on: Ubuntu 22.04 (glibc 2.35, libstdc++ of GCC 12,
+# GLIBCXX_3.4.30) and Debian 12 (glibc 2.36, GCC 12).
+GLIBC_FLOOR = (2, 35)
+GLIBCXX_FLOOR = (3, 4, 30)
+
+ALWAYS_FROM_SYSTEM = frozenset({"libstdc++.so.6", "libgcc_s.so.1"})
+
+# Qt plugins kept, by folder; a folder not listed is dropped whole.
+KEEP_PLUGINS: dict[str, frozenset[str] | None] = {
+    # xcb (X11), wayland, and offscreen (tests and `--self-test` without a display)
+    "platforms": frozenset({"libqxcb.so", "libqwayland.so", "libqoffscreen.so"}),
+    "xcbglintegrations": None,  # None: the whole folder
+    "wayland-shell-integration": frozenset({"libxdg-shell.so"}),
+    "wayland-decoration-client": None,
+    "wayland-graphics-integration-client": frozenset({"libqt-plugin-wayland-egl.so"}),
+    # the desktop portal's theme/file dialog; not GTK3's (that pulls GTK, cairo, pango)
+    "platformthemes": frozenset({"libqxdgdesktopportal.so"}),
+    "platforminputcontexts": None,  # compose keys, IBus
+    "imageformats": None,  # pasted and attached images
+    "iconengines": None,
+}
+
+# Python modules reached only through code Parley never runs (httpx's command-line `httpx._main`
+# imports click, rich, and through rich, markdown-it's plugins).
+UNUSED_MODULES = ["httpx._main", "click", "rich"]
+
+Entry = tuple[str, str, str]  # PyInstaller TOC entry: (dest name, source path, type code)
+
+
+def keep_plugin(dest: str) -> bool:
+    parts = PurePosixPath(dest).parts
+    if parts[:3] != ("PySide6", "Qt", "plugins") or len(parts) < 5:
+        return True
+    wanted = KEEP_PLUGINS.get(parts[3], frozenset())
+    return wanted is None or parts[-1] in wanted
+
+
+def _is_root(entry: Entry) -> bool:
+    dest, _src, kind = entry
+    return (
+        kind == "EXTENSION"
+        or dest.startswith("PySide6/Qt/plugins/")
+        or PurePosixPath(dest).name.startswith("libpython")
+    )
+
+
+def _too_new(needs_glibc: tuple[int, ...] | None) -> bool:
+    return needs_glibc is not None and needs_glibc > GLIBC_FLOOR
+
+
+def prune_binaries(binaries: Iterable[Entry], log: list[str] | None = None) -> list[Entry]:
+    """The binaries the Linux build ships: the plugins kept, and what they and the Python
+    extension modules reach, less what must come from the system."""
+    entries = [e for e in binaries if keep_plugin(e[0])]
+    by_name: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_name.setdefault(PurePosixPath(e[0]).name, []).append(e)
+    dropped: set[str] = set()
+    for e in entries:
+        name = PurePosixPath(e[0]).name
+        if name in ALWAYS_FROM_SYSTEM:
+            dropped.add(name)
+            continue
+        needs = read_needs(Path(e[1]))
+        if needs and not _is_root(e) and _too_new(needs.max_version("GLIBC_")):
+            dropped.add(name)
+    kept: set[str] = set()
+    todo = [e for e in entries if _is_root(e)]
+    while todo:
+        e = todo.pop()
+        if e[0] in kept:
+            continue
+        kept.add(e[0])
+        needs = read_needs(Path(e[1]))
+        for soname in needs.needed if needs else ():
+            if soname not in dropped:
+                todo.extend(by_name.get(soname, []))
+    result = [e for e in entries if e[0] in kept]
+    if log is not None:
+        log.extend(sorted(f"dropped {e[0]}" for e in binaries if e[0] not in kept))
+    return result
+
+
+def prune_datas(datas: Iterable[Entry], binaries: Iterable[Entry]) -> list[Entry]:
+    """Data files less Qt's translations, unused distributions' metadata, and symlinks to
+    libraries no longer shipped."""
+    shipped = {e[0] for e in binaries}
+    result = []
+    for e in datas:
+        dest, src, kind = e
+        if dest.startswith("PySide6/Qt/translations/"):
+            continue
+        if dest.split("-")[0] in UNUSED_MODULES and ".dist-info/" in dest:
+            continue
+        if kind == "SYMLINK" and src not in shipped:
+            continue
+        result.append(e)
+    return result
