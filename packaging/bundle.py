@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from elf import read_needs  # noqa: E402
+from elf import read_needs
 
 # The oldest systems the Linux build runs on: Ubuntu 22.04 (glibc 2.35, libstdc++ of GCC 12,
 # GLIBCXX_3.4.30) and Debian 12 (glibc 2.36, GCC 12).

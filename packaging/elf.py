@@ -59,11 +59,11 @@ def read_needs(path: Path) -> ElfNeeds | None:
     is64 = data[4] == 2
     end = "<" if data[5] == 1 else ">"
     if is64:
-        shoff, = struct.unpack_from(end + "Q", data, 0x28)
+        (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
         shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
         sh_fmt = end + "IIQQQQIIQQ"
     else:
-        shoff, = struct.unpack_from(end + "I", data, 0x20)
+        (shoff,) = struct.unpack_from(end + "I", data, 0x20)
         shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
         sh_fmt = end + "IIIIIIIIII"
     sections = [struct.unpack_from(sh_fmt, data, shoff + i * shentsize) for i in range(shnum)]
