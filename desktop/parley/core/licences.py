@@ -54,17 +54,24 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _field(dist: metadata.Distribution, name: str) -> str:
+    try:  # missing: None from the standard library, KeyError from importlib_metadata 8+
+        return str(dist.metadata[name] or "").strip()
+    except KeyError:
+        return ""
+
+
 def licence_of(dist: metadata.Distribution) -> str:
     meta = dist.metadata
-    expression = meta.get("License-Expression") or ""
-    if expression.strip():
-        return expression.strip()
-    text = (meta.get("License") or "").strip()
+    expression = _field(dist, "License-Expression")
+    if expression:
+        return expression
+    text = _field(dist, "License")
     if text and "\n" not in text and len(text) <= 60:
         return text
     for classifier in meta.get_all("Classifier") or []:
-        if classifier.startswith("License :: "):
-            return classifier.rsplit(" :: ", 1)[-1]
+        if str(classifier).startswith("License :: "):
+            return str(classifier).rsplit(" :: ", 1)[-1]
     return "see the licence text"
 
 
