@@ -121,3 +121,84 @@ def prune_datas(datas: Iterable[Entry], binaries: Iterable[Entry]) -> list[Entry
             continue
         result.append(e)
     return result
+
+
+# -- after the build ---------------------------------------------------------------------------
+
+# Lower bounds in the .deb's Depends, where the soname alone does not say enough.
+DEB_VERSION_FLOORS = {
+    "libc6": f">= {GLIBC_FLOOR[0]}.{GLIBC_FLOOR[1]}",
+    "libstdc++6": ">= 12",
+}
+
+
+def scan(root: Path) -> tuple[list[str], set[str]]:
+    """(problems, sonames needed from the system) for a built folder: every ELF file's glibc
+    and libstdc++ symbol versions against the floors, and no bundled libstdc++/libgcc_s."""
+    from elf import elf_files
+
+    problems: list[str] = []
+    bundled: set[str] = set()
+    needed: set[str] = set()
+    for path in elf_files(root):
+        bundled.add(path.name)
+        if path.name in ALWAYS_FROM_SYSTEM:
+            problems.append(f"{path.relative_to(root)} is bundled; it must come from the system")
+        needs = read_needs(path)
+        if needs is None:
+            continue
+        needed.update(needs.needed)
+        for prefix, floor in (("GLIBC_", GLIBC_FLOOR), ("GLIBCXX_", GLIBCXX_FLOOR)):
+            found = needs.max_version(prefix)
+            if found and found > floor:
+                problems.append(
+                    f"{path.relative_to(root)} needs {prefix}{'.'.join(map(str, found))}, "
+                    f"above the floor {'.'.join(map(str, floor))}"
+                )
+    # Symlinked names (libQt6Core.so.6 at the top) count as bundled too.
+    bundled.update(p.name for p in root.rglob("*") if p.is_symlink())
+    return problems, needed - bundled
+
+
+def debian_depends(sonames: set[str]) -> str:
+    """The Depends line for these sonames: the Debian packages that provide them here."""
+    import subprocess
+
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    paths: dict[str, str] = {}
+    for line in cache.splitlines():
+        name, _, path = line.strip().partition(" => ")
+        soname = name.split(" ")[0]
+        if soname in sonames:  # the native library is listed first
+            paths.setdefault(soname, path.strip())
+    packages: set[str] = set()
+    missing = sorted(sonames - set(paths))
+    for soname, path in sorted(paths.items()):
+        real = str(Path(path).resolve())
+        out = ""
+        for candidate in (path, real, real.replace("/usr/lib/", "/lib/", 1)):
+            result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+            if result.returncode == 0:
+                out = result.stdout
+                break
+        if not out:
+            missing.append(soname)
+            continue
+        packages.add(out.split(":")[0].strip())
+    if missing:
+        raise SystemExit(f"no Debian package found for: {', '.join(missing)}")
+    return ", ".join(
+        f"{p} ({DEB_VERSION_FLOORS[p]})" if p in DEB_VERSION_FLOORS else p for p in sorted(packages)
+    )
+
+
+if __name__ == "__main__":
+    # python packaging/bundle.py check DIR     the floors; exit 1 with the problems
+    # python packaging/bundle.py depends DIR   the .deb's Depends line
+    command, folder = sys.argv[1], Path(sys.argv[2])
+    found_problems, from_system = scan(folder)
+    if command == "check":
+        floor = ".".join(map(str, GLIBC_FLOOR))
+        print("\n".join(found_problems) or f"ok: no bundled file needs more than glibc {floor}")
+        raise SystemExit(1 if found_problems else 0)
+    print(debian_depends(from_system))
