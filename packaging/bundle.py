@@ -29,6 +29,19 @@ GLIBC_FLOOR = (2, 35)
 GLIBCXX_FLOOR = (3, 4, 30)
 
 ALWAYS_FROM_SYSTEM = frozenset({"libstdc++.so.6", "libgcc_s.so.1"})
+# Also from the system: libraries every Linux desktop has, tied to its own configuration and
+# services (the X server, fontconfig's files, the D-Bus daemon, GLib's main loop) - as AppImage's
+# exclude list does. Debian package names for the .deb's Depends are found at build time.
+SYSTEM_PREFIXES = (
+    "libX11",
+    "libxcb",
+    "libxkbcommon",
+    "libfontconfig.",
+    "libfreetype.",
+    "libdbus-1.",
+    "libglib-2.0.",
+    "libgthread-2.0.",
+)
 
 # Qt plugins kept, by folder; a folder not listed is dropped whole.
 KEEP_PLUGINS: dict[str, frozenset[str] | None] = {
@@ -83,7 +96,7 @@ def prune_binaries(binaries: Iterable[Entry], log: list[str] | None = None) -> l
     dropped: set[str] = set()
     for e in entries:
         name = PurePosixPath(e[0]).name
-        if name in ALWAYS_FROM_SYSTEM:
+        if name in ALWAYS_FROM_SYSTEM or (not _is_root(e) and name.startswith(SYSTEM_PREFIXES)):
             dropped.add(name)
             continue
         needs = read_needs(Path(e[1]))
