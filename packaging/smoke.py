@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "desktop"))
 
-from parley import __version__  # noqa: E402
 from tests.helpers.emulator import Emulator  # noqa: E402
+
+from parley import __version__  # noqa: E402
 
 
 def run(binary: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
