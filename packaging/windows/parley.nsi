@@ -1,7 +1,7 @@
 ; Parley's Windows installer (NSIS 3). Per-user by default: no administrator rights, installed to
 ; %LOCALAPPDATA%\Programs\Parley, a Start-menu entry, an uninstaller registered under HKCU.
 ; Installing over an older version upgrades in place: the old program folder is removed first,
-; so no stale file of the previous version stays (the user's data lives elsewhere, %APPDATA%\Parley).
+; so no stale file of the previous version stays (the user's data lives elsewhere, %LOCALAPPDATA%\Parley).
 ;
 ;   makensis -DVERSION=0.1.0 -DPAYLOAD=dist\pyinstaller\parley -DOUTFILE=dist\Parley-0.1.0-windows-x64.exe packaging\windows\parley.nsi
 ;
@@ -104,5 +104,5 @@ Section "Uninstall"
   Delete "$INSTDIR\Uninstall.exe"
   RMDir "$INSTDIR"
   DeleteRegKey HKCU "${UNINST_KEY}"
-  ; Conversations and settings (%APPDATA%\Parley) and keys (Windows Credential Manager) stay.
+  ; Conversations and settings (%LOCALAPPDATA%\Parley) and keys (Windows Credential Manager) stay.
 SectionEnd
