@@ -19,6 +19,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from parley import APP_ID
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Parley")
     app.setOrganizationName("Parley")
     app.setApplicationDisplayName("Parley")
-    app.setDesktopFileName("parley")
+    app.setDesktopFileName(APP_ID)
     app.setQuitOnLastWindowClosed(False)
     from parley.ui.gc_guard import MainThreadCollector
 

@@ -193,6 +193,8 @@ class Settings(BaseModel):
     presets: dict[str, Preset] = Field(default_factory=dict)
     first_run_done: bool = False
     panel_visible: bool = True
+    # Look for a newer version at start (installed builds): None until the user has answered.
+    update_check: bool | None = None
 
     _problems: list[str] = PrivateAttr(default_factory=list)
 

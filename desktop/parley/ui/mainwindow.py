@@ -541,6 +541,9 @@ class MainWindow(QMainWindow):
         # Qt classes are made on this thread: the message widgets, for the first answer.
         chatview.widgets()
         self.load_models()
+        from parley.ui import update_notice
+
+        update_notice.start(self)
 
     async def wait_started(self) -> None:
         """Return once the engine and the key store are made (see `finish_startup`)."""

@@ -1,4 +1,4 @@
-"""Settings: theme, send key, font size, proxy."""
+"""Settings: theme, send key, font size, proxy, update notices; and the way to About."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -80,6 +81,14 @@ class SettingsDialog(QDialog):
         self.proxy_edit.setAccessibleDescription(self.proxy_edit.toolTip())
         self._add_row(form, "&Proxy:", self.proxy_edit)
 
+        self.update_check = QCheckBox("Look for new versions when Parley starts", self)
+        self.update_check.setAccessibleName("Look for new versions")
+        self.update_check.setToolTip(
+            "Fetches a small signed file from the project's release page and says when a newer "
+            "version is out. Nothing is downloaded or installed by itself."
+        )
+        form.addRow("", self.update_check)
+
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(f"color: {status_color(False)};")
@@ -101,6 +110,12 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self._ok)
         self.buttons.rejected.connect(self.reject)
         self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
+        self.about_button = self.buttons.addButton(
+            "About Parley…", QDialogButtonBox.ButtonRole.HelpRole
+        )
+        self.about_button.setAccessibleName("About Parley")
+        self.about_button.clicked.connect(self.open_about)
+        self.about: QDialog | None = None
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -120,6 +135,7 @@ class SettingsDialog(QDialog):
         self.send_combo.setCurrentIndex(self.send_combo.findData(settings.send_key))
         self.font_spin.setValue(settings.font_size)
         self.proxy_edit.setText(settings.proxy or "")
+        self.update_check.setChecked(bool(settings.update_check))
 
     def apply(self) -> bool:
         """Validate, change the settings in place, save them and emit `applied`."""
@@ -129,6 +145,9 @@ class SettingsDialog(QDialog):
             "font_size": self.font_spin.value(),
             "proxy": self.proxy_edit.text().strip() or None,
         }
+        # Unanswered stays unanswered (the banner asks) unless the box was ticked here.
+        if self._settings.update_check is not None or self.update_check.isChecked():
+            changes["update_check"] = self.update_check.isChecked()
         try:
             Settings.model_validate({**self._settings.model_dump(), **changes})
         except ValidationError as exc:
@@ -149,6 +168,14 @@ class SettingsDialog(QDialog):
         self.error_label.hide()
         self.applied.emit(self._settings)
         return True
+
+    def open_about(self) -> QDialog:
+        from parley.ui.about_dialog import AboutDialog
+
+        if self.about is None:
+            self.about = AboutDialog(self)
+        self.about.open()
+        return self.about
 
     def _ok(self) -> None:
         if self.apply():
