@@ -101,6 +101,7 @@ class ChatView(QWidget):
     continue_requested = Signal(str)
     retry_requested = Signal(str)
     open_keys_requested = Signal(str)
+    inspect_requested = Signal(str)
     link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
@@ -189,6 +190,7 @@ class ChatView(QWidget):
             w.retry_requested.connect(self.retry_requested)
             w.open_keys_requested.connect(self.open_keys_requested)
             w.stop_requested.connect(self.stop_requested)
+            w.inspect_requested.connect(self.inspect_requested)
 
     def add_user_message(
         self,

@@ -427,6 +427,7 @@ class MainWindow(QMainWindow):
         self.chat.continue_requested.connect(self.continue_answer)
         self.chat.retry_requested.connect(self.retry)
         self.chat.open_keys_requested.connect(lambda pid: self.open_keys(pid or None))
+        self.chat.inspect_requested.connect(self.open_inspector)
 
         sb = self.sidebar
         sb.new_chat_requested.connect(self.new_chat)
@@ -1028,6 +1029,18 @@ class MainWindow(QMainWindow):
             content = [TextPart(text=text), *images] if images else text
         self._start_turn(conv, self.session.edit_and_resend(conv, int(message_id), content, config))
 
+    def replay(self, answer_id: int, body: bytes | None = None) -> None:
+        """Send a stored answer's exact body again (or `body`, edited): a new sibling answer."""
+        try:
+            conv = self.store.get_message(answer_id).conversation_id
+        except StoreError as err:
+            self._notice(err.message)
+            return
+        if conv != self.conversation_id:
+            self.open_conversation(conv)
+        config = self.run_config()
+        self._start_turn(conv, self.session.replay(conv, answer_id, config, body))
+
     def switch_branch(self, message_id: str, offset: int) -> None:
         if self.conversation_id is None:
             return
@@ -1274,6 +1287,22 @@ class MainWindow(QMainWindow):
         current = self.provider_id()
         self._choose_initial_provider()
         self.set_provider(provider_id or current or DEFAULT_PROVIDER)
+
+    def open_inspector(self, message_id: str) -> QWidget | None:
+        from parley.ui.inspect.dialog import InspectorDialog
+        from parley.ui.inspect.model import inspect_answer
+
+        try:
+            inspection = inspect_answer(self.store, int(message_id))
+        except StoreError as err:
+            self.banner.show_message(f"This answer cannot be inspected: {err.message}")
+            return None
+        dialog = InspectorDialog(inspection, self)
+        dialog.reproduce_requested.connect(lambda answer_id: self.replay(answer_id))
+        dialog.replay_requested.connect(self.replay)
+        self._keep_dialog(dialog)
+        dialog.open()
+        return dialog
 
     def open_settings(self) -> QWidget:
         from parley.ui.settings_dialog import SettingsDialog
