@@ -30,7 +30,7 @@ from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalo
 from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
 from parley.core.modellist import ModelInfo, fallback_models
 from parley.core.paths import provider_cache_path, user_providers_dir
-from parley.core.request import ContentPart, ImagePart, Message, TextPart
+from parley.core.request import ContentPart, ImagePart, TextPart
 from parley.core.settings import Preset, Settings, load_settings, save_settings
 from parley.core.store import (
     Conversation,
@@ -41,6 +41,7 @@ from parley.core.store import (
 )
 from parley.ui import chatview, theme
 from parley.ui.layout import apply_local_style, build_layout
+from parley.ui.params.preview import PreviewContext, PreviewController
 from parley.ui.params_panel import ParamsPanel
 from parley.ui.sidebar import ConversationRow, SearchHit
 from parley.ui.tasks import TaskRegistry
@@ -279,7 +280,6 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._opening = False
         self._shown_leaf: int | None = None  # the last message the view shows
-        self._shown_path: list[StoredMessage] = []  # the branch shown (for the preview)
         self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
@@ -304,6 +304,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Parley")
         self.setAccessibleName("Parley")
         self._build()
+        self.preview = PreviewController(
+            self.panel, self.tasks, lambda: self.session, self.preview_context, services.key, self
+        )
         self._wire()
         self._apply_local_style()
         # A bound method, not a lambda: Qt drops the connection when this window is destroyed
@@ -417,6 +420,7 @@ class MainWindow(QMainWindow):
         self.panel_button.toggled.connect(self._toggle_panel)
         self.panel.changed.connect(self._params_changed)
         self.system_prompt.edit.textChanged.connect(self._system_timer.start)
+        self.system_prompt.edit.textChanged.connect(self.preview.schedule)
 
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
@@ -507,7 +511,7 @@ class MainWindow(QMainWindow):
         self._fill_models(known, wanted or (known[0].id if known else ""))
         self.settings.last_provider = spec.id
         self.load_models()
-        self._update_preview()
+        self.preview.schedule()
 
     def _fill_models(self, models: Sequence[ModelInfo], current: str) -> None:
         with QSignalBlocker(self.model_combo):
@@ -529,7 +533,7 @@ class MainWindow(QMainWindow):
             return
         if self.sidebar.list.count() >= SIDEBAR_FIRST_PAGE:
             self.refresh_sidebar()  # the conversations after the first page
-        self._update_preview()  # the panel was not visible while the window was being built
+        self.preview.schedule()  # the panel was not visible while the window was being built
         self._warm_up = self.tasks.spawn(self._warm_up_services(), name="parley:warm-up")
 
     async def _warm_up_services(self) -> None:
@@ -539,6 +543,7 @@ class MainWindow(QMainWindow):
             log.warning("starting the engine or key store failed: %s", exc)
             self.banner.show_message(f"Part of Parley failed to start: {exc}")
         self._started = True
+        self.preview.enable()
         # Qt classes are made on this thread: the message widgets, for the first answer.
         chatview.widgets()
         self.load_models()
@@ -599,7 +604,7 @@ class MainWindow(QMainWindow):
         if text.strip():
             self.settings.last_model = text.strip()
             self.settings.models[pid] = text.strip()
-        self._update_preview()
+        self.preview.schedule()
 
     def base_url(self, provider_id: str) -> str | None:
         return self.settings.base_urls.get(provider_id) or None
@@ -739,7 +744,7 @@ class MainWindow(QMainWindow):
         self.composer.set_attachments(self._attachments.get(None, []))
         self._update_streaming_state()
         self.sidebar.set_current(None)
-        self._update_preview()
+        self.preview.schedule()
         self.setWindowTitle("Parley")
         self.composer.focus_input()
 
@@ -782,7 +787,6 @@ class MainWindow(QMainWindow):
     def _clear_view(self) -> None:
         self.chat.clear()
         self._shown_leaf = None
-        self._shown_path = []
 
     def render_conversation(self) -> None:
         """Show the current branch of the open conversation (with `< i/n >` per message)."""
@@ -797,14 +801,13 @@ class MainWindow(QMainWindow):
             return
         self.chat.load_messages(rows)
         self._shown_leaf = path[-1].id if path else None
-        self._shown_path = list(path)
         turn = self._turns.get(self.conversation_id)
         if turn is not None:
             w = self.chat.assistant_widget(str(turn.answer_id))
             if w is not None:
                 w.status = "streaming"
                 w.set_text(turn.result.text, turn.result.reasoning)
-        self._update_preview(path)
+        self.preview.schedule()
 
     def _branch_rows(
         self, conversation_id: int
@@ -922,7 +925,7 @@ class MainWindow(QMainWindow):
                 self.store.update_conversation(
                     self.conversation_id, system_prompt=self.system_prompt.text()
                 )
-        self._update_preview()
+        self.preview.schedule()
 
     # --- chatting ---------------------------------------------------------------------------------
 
@@ -1130,7 +1133,6 @@ class MainWindow(QMainWindow):
         self.chat.add_user_message(str(user.id), text, images)
         self.chat.add_assistant_message(str(turn.answer_id))
         self._shown_leaf = turn.answer_id
-        self._shown_path.append(user)
         return True
 
     def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
@@ -1177,18 +1179,7 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self._update_sidebar_row(turn.conversation_id)
             if turn.conversation_id == self.conversation_id:
-                self._update_preview(self._path_after(turn))
-
-    def _path_after(self, turn: Turn) -> list[StoredMessage] | None:
-        """The shown branch with `turn`'s answer, without reloading it (None: reload)."""
-        path = self._shown_path
-        if not path or path[-1].id != turn.parent_id or self._shown_leaf != turn.answer_id:
-            return None
-        try:
-            path.append(self.store.get_message(turn.answer_id))
-        except StoreError:
-            return None
-        return path
+                self.preview.schedule()
 
     def _task_failed(self, slot: Hashable | None, exc: BaseException) -> None:
         log.error("background task %r failed", slot, exc_info=exc)
@@ -1204,38 +1195,16 @@ class MainWindow(QMainWindow):
             "Hide parameter panel" if on else "Show parameter panel"
         )
         if on:
-            self._update_preview()
+            self.preview.schedule()
 
     def _params_changed(self) -> None:
         self.composer.notice.hide()
 
-    def _update_preview(self, path: Sequence[StoredMessage] | None = None) -> None:
-        spec = self.spec()
-        if spec is None or not self.panel.isVisible() or self._opening:
-            return
-        system = self.system_prompt.text()
-        session_id = None
-        if self.conversation_id is not None:
-            try:
-                if path is None:
-                    # The branch the view shows (kept current by render, append and done);
-                    # reloading 2,000 messages on every model change would stall the window.
-                    path = self._shown_path or self.store.current_path(self.conversation_id)
-                if spec.quirks.session_id:
-                    session_id = self.store.get_conversation(self.conversation_id).session_id
-            except StoreError:
-                path = []
-        first = Message(role="system", content=system) if system.strip() else None
-        last = Message(role="user", content="…")
-        messages: Sequence[Message] = [m for m in (first, last) if m is not None]
-        if path:
-            from parley.core.session import ContextMessages
-
-            # Each made when the preview reads it: it shows a long branch's start and end.
-            messages = ContextMessages(path, system=first, last=last)
-        self.panel.set_preview_context(
-            spec, self.model(), messages, base_url=self.base_url(spec.id), session_id=session_id
-        )
+    def preview_context(self) -> PreviewContext | None:
+        """What the next send would be made from (None: nothing to preview)."""
+        if self._opening or self.spec() is None:
+            return None
+        return PreviewContext(self.conversation_id, self.run_config(), self.system_prompt.text())
 
     # --- dialogs ----------------------------------------------------------------------------------
 
@@ -1275,7 +1244,7 @@ class MainWindow(QMainWindow):
 
     def _base_urls_changed(self) -> None:
         self.load_models(refresh=True)
-        self._update_preview()
+        self.preview.schedule()
 
     def _provider_added(self, provider_id: str) -> None:
         self.catalog = load_catalog(
@@ -1486,6 +1455,7 @@ class MainWindow(QMainWindow):
 
     async def _shutdown(self) -> None:
         self._closing = True
+        self.preview.stop()
         self.sidebar.flush()
         with contextlib.suppress(Exception):
             self._leave_conversation()
