@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.logfail import fail_on_logging
+
+__all__ = ["fail_on_logging"]  # autouse: a test fails on an unexpected WARNING+ log record
+
 
 @pytest.fixture(autouse=True)
 def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

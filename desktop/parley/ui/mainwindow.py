@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +27,19 @@ from PySide6.QtWidgets import (
 )
 
 from parley.core.catalog import Catalog, ModelListing, ProviderSpec, load_catalog
-from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
+from parley.core.errors import ParleyError
 from parley.core.modellist import ModelInfo, fallback_models
 from parley.core.paths import provider_cache_path, user_providers_dir
-from parley.core.request import ContentPart, ImagePart, TextPart
+from parley.core.request import ImagePart
 from parley.core.settings import Preset, Settings, load_settings, save_settings
 from parley.core.store import (
     Conversation,
     Store,
-    StoredMessage,
     StoreError,
     move_aside_and_start_fresh,
 )
 from parley.ui import chatview, theme
+from parley.ui.chat.controller import ChatController
 from parley.ui.layout import apply_local_style, build_layout
 from parley.ui.params.preview import PreviewContext, PreviewController
 from parley.ui.params_panel import ParamsPanel
@@ -47,10 +47,8 @@ from parley.ui.sidebar import ConversationRow, SearchHit
 from parley.ui.tasks import TaskRegistry
 
 if TYPE_CHECKING:
-    from parley.core.events import Event
     from parley.core.secrets import KeyStore
-    from parley.core.session import ChatSession, RunConfig, Turn
-    from parley.ui.message_widgets import AssistantMessageWidget
+    from parley.core.session import ChatSession, RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -139,16 +137,6 @@ class Services:
         except Exception as exc:  # a broken keyring must not stop the window
             log.warning("reading the key for %s failed: %s", provider_id, type(exc).__name__)
             return None
-
-
-class _LazyEngine:
-    """Hands the session's requests to whatever engine the services hold at that moment."""
-
-    def __init__(self, services: Services) -> None:
-        self._services = services
-
-    def send(self, *args: Any, **kwargs: Any) -> Any:
-        return self._services.engine.send(*args, **kwargs)
 
 
 def open_store() -> tuple[Store, StoreError | None]:
@@ -246,26 +234,6 @@ class ElidedText(QObject):
         return False
 
 
-# --- the session listener, adapted to the window ------------------------------------------
-
-
-class _ViewListener:
-    def __init__(self, window: MainWindow) -> None:
-        self.w = window
-
-    def on_turn_started(self, turn: Turn) -> None:
-        self.w._turn_started(turn)
-
-    def on_event(self, turn: Turn, event: Event) -> None:
-        self.w._turn_event(turn, event)
-
-    def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
-        self.w._turn_retry(turn, attempt, delay, error)
-
-    def on_turn_done(self, turn: Turn) -> None:
-        self.w._turn_done(turn)
-
-
 # --- the window -----------------------------------------------------------------------------
 
 
@@ -278,19 +246,9 @@ class MainWindow(QMainWindow):
         self.store = services.store
         self._started = False
         self._painted = False
-        self._opening = False
-        self._shown_leaf: int | None = None  # the last message the view shows
         self._warm_up: asyncio.Task[None] | None = None
         self._old_engines: list[Any] = []
         self.tasks = TaskRegistry(on_error=self._task_failed)
-        self._session: ChatSession | None = None
-        self._event_handlers: dict[type, Callable[[Turn, Any], None]] = {}
-        self.conversation_id: int | None = None
-        self._turns: dict[int, Turn] = {}  # streaming turns by conversation
-        self._pending_send: dict[int, bool] = {}  # conversation -> the composer text is in flight
-        self._new_draft = ""
-        self._new_system = ""
-        self._attachments: dict[int | None, list[ImagePart]] = {}
         self._models: dict[str, list[ModelInfo]] = {}
         self._delete_tokens: dict[str, str] = {}
         self._closed: asyncio.Future[None] | None = None
@@ -299,13 +257,31 @@ class MainWindow(QMainWindow):
         self._close_requested = False
         self._shut_down = False
         self._dialogs: list[QWidget] = []
-        self._tool_call_counts: dict[int, int] = {}
 
         self.setWindowTitle("Parley")
         self.setAccessibleName("Parley")
         self._build()
+        self.chats = ChatController(
+            store=self.store,
+            tasks=self.tasks,
+            view=self.chat,
+            composer=self.composer,
+            system_prompt=self.system_prompt,
+            banner=self.banner,
+            engine=lambda: self.services.engine,
+            keys=services.key,
+            catalog=self.catalog,
+            config=self.run_config,
+            precheck=self._precheck,
+            parent=self,
+        )
         self.preview = PreviewController(
-            self.panel, self.tasks, lambda: self.session, self.preview_context, services.key, self
+            self.panel,
+            self.tasks,
+            lambda: self.chats.session,
+            self.preview_context,
+            services.key,
+            self,
         )
         self._wire()
         self._apply_local_style()
@@ -320,29 +296,6 @@ class MainWindow(QMainWindow):
         self.new_chat()
         if services.store_error is not None:
             self.show_store_error(services.store_error)
-
-    @property
-    def session(self) -> ChatSession:
-        """The chat session, made on first use: importing it (and the event types) is left to
-        the warm-up thread, so the window shows without waiting for it."""
-        if self._session is None:
-            from parley.core.events import ReasoningDelta, RefusalDelta, TextDelta, ToolCallDelta
-            from parley.core.session import ChatSession
-
-            self._event_handlers = {
-                TextDelta: self._on_text,
-                ReasoningDelta: self._on_reasoning,
-                RefusalDelta: self._on_refusal,
-                ToolCallDelta: self._on_tool_calls,
-            }
-            self._session = ChatSession(
-                self.store,
-                _LazyEngine(self.services),
-                self.services.key,
-                self.catalog,
-                _ViewListener(self),
-            )
-        return self._session
 
     # --- building ---------------------------------------------------------------------------------
 
@@ -379,11 +332,6 @@ class MainWindow(QMainWindow):
 
         self.composer.set_send_key(self.settings.send_key)
 
-        self._system_timer = QTimer(self)
-        self._system_timer.setSingleShot(True)
-        self._system_timer.setInterval(400)
-        self._system_timer.timeout.connect(self._save_system_prompt)
-
         self.shortcuts: dict[str, QShortcut] = {}
         for keys, slot in (
             ("Ctrl+N", self.new_chat),
@@ -419,24 +367,22 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         self.panel_button.toggled.connect(self._toggle_panel)
         self.panel.changed.connect(self._params_changed)
-        self.system_prompt.edit.textChanged.connect(self._system_timer.start)
-        self.system_prompt.edit.textChanged.connect(self.preview.schedule)
 
-        self.composer.send_requested.connect(self.send)
-        self.composer.stop_requested.connect(self.stop)
-        self.chat.stop_requested.connect(self.stop)
-        self.chat.regenerate_requested.connect(self.regenerate)
-        self.chat.edit_requested.connect(self.edit_and_resend)
-        self.chat.branch_requested.connect(self.switch_branch)
-        self.chat.continue_requested.connect(self.continue_answer)
-        self.chat.retry_requested.connect(self.retry)
+        chats = self.chats
+        chats.current_changed.connect(self._current_changed)
+        chats.conversation_changed.connect(self._update_sidebar_row)
+        chats.title_changed.connect(self.setWindowTitle)
+        chats.opening.connect(self._restore_settings_of)
+        chats.streaming_changed.connect(self.shortcuts["Esc"].setEnabled)
+        chats.request_changed.connect(self.preview.schedule)
+        chats.keys_wanted.connect(lambda pid: self.open_keys(pid or None))
         self.chat.open_keys_requested.connect(lambda pid: self.open_keys(pid or None))
         self.chat.inspect_requested.connect(self.open_inspector)
 
         sb = self.sidebar
         sb.new_chat_requested.connect(self.new_chat)
         sb.conversation_selected.connect(lambda cid: self.open_conversation(int(cid)))
-        sb.message_selected.connect(lambda cid, mid: self.jump_to_message(int(cid), int(mid)))
+        sb.message_selected.connect(lambda cid, mid: self.chats.jump_to_message(int(cid), int(mid)))
         sb.rename_requested.connect(self._rename)
         sb.pin_requested.connect(self._pin)
         sb.delete_requested.connect(self._delete)
@@ -449,6 +395,58 @@ class MainWindow(QMainWindow):
 
     def _apply_local_style(self) -> None:
         apply_local_style(self._parts)
+
+    # --- the chat's actions, as the window's API (the start-up frame, scripts, tests) -----------
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.chats.conversation_id
+
+    @property
+    def session(self) -> ChatSession:
+        return self.chats.session
+
+    def new_chat(self) -> None:
+        self.chats.new_chat()
+
+    def open_conversation(self, conversation_id: int, *, scroll_to: int | None = None) -> None:
+        if not self.chats.open_conversation(conversation_id, scroll_to=scroll_to):
+            self.refresh_sidebar()
+
+    def send(self, text: str, attachments: list[ImagePart] | None = None) -> None:
+        self.chats.send(text, attachments)
+
+    def regenerate(self, message_id: str) -> None:
+        self.chats.regenerate(message_id)
+
+    def is_streaming(self, conversation_id: int | None = None) -> bool:
+        return self.chats.is_streaming(conversation_id)
+
+    def _current_changed(self, conversation_id: int | None) -> None:
+        self.sidebar.set_current(str(conversation_id) if conversation_id is not None else None)
+
+    def _precheck(self, config: RunConfig) -> str | None:
+        """What stops a send before anything is stored, in words (None: go ahead)."""
+        if not config.provider:
+            return "Choose a provider first."
+        if not config.model:
+            return "Choose or type a model first."
+        errors = self.panel.errors()
+        if errors:
+            name, message = next(iter(errors.items()))
+            return f"Fix the parameter “{name}” first: {message}"
+        return None
+
+    def _send_shortcut(self) -> None:
+        if not self.is_streaming():
+            self.composer.request_send()
+
+    def _escape(self) -> None:
+        focus = QApplication.focusWidget()
+        if focus is not None and focus is not self.composer.edit and hasattr(focus, "cancel"):
+            focus.cancel.emit()  # Esc in an inline editor cancels the edit
+            return
+        self.chats.stop()
 
     # --- providers and models ---------------------------------------------------------------------
 
@@ -623,6 +621,16 @@ class MainWindow(QMainWindow):
             model_info=self.model_info_for(pid, model),
         )
 
+    def _restore_settings_of(self, conv: Conversation) -> None:
+        """A stored conversation opens with the provider, model, parameters and preset it had."""
+        if conv.provider and self.catalog.get(conv.provider) is not None:
+            self.set_provider(conv.provider, conv.model)
+            self.panel.set_values(dict(conv.params), dict(conv.advanced))
+        if conv.preset and conv.preset in self.settings.presets:
+            self._fill_presets(conv.preset)
+        else:
+            self._fill_presets(None)
+
     # --- presets ----------------------------------------------------------------------------------
 
     def _fill_presets(self, current: str | None = None) -> None:
@@ -718,135 +726,6 @@ class MainWindow(QMainWindow):
             ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at)
         )
 
-    def _leave_conversation(self) -> None:
-        """Keep what was typed (and attached) in the chat being left."""
-        draft = self.composer.draft()
-        self._attachments[self.conversation_id] = self.composer.attachments()
-        if self.conversation_id is None:
-            self._new_draft = draft
-            self._new_system = self.system_prompt.text()
-            return
-        if self._pending_send.get(self.conversation_id):
-            return
-        with contextlib.suppress(StoreError):
-            self.store.save_draft(self.conversation_id, draft)
-        self._save_system_prompt()
-
-    def new_chat(self) -> None:
-        if self.conversation_id is None and self.chat.loaded_count() == 0:
-            self.composer.focus_input()
-            return
-        self._leave_conversation()
-        self.conversation_id = None
-        self._clear_view()
-        self.system_prompt.set_text(self._new_system)
-        self.composer.set_draft(self._new_draft)
-        self.composer.set_attachments(self._attachments.get(None, []))
-        self._update_streaming_state()
-        self.sidebar.set_current(None)
-        self.preview.schedule()
-        self.setWindowTitle("Parley")
-        self.composer.focus_input()
-
-    def open_conversation(self, conversation_id: int, *, scroll_to: int | None = None) -> None:
-        if conversation_id == self.conversation_id and scroll_to is None:
-            return
-        try:
-            conv = self.store.get_conversation(conversation_id)
-        except StoreError as err:
-            self.banner.show_message(err.message)
-            self.refresh_sidebar()
-            return
-        self._leave_conversation()
-        self.conversation_id = conversation_id
-        self._opening = True
-        try:
-            self._restore_settings_of(conv)
-            self.system_prompt.set_text(conv.system_prompt)
-        finally:
-            self._opening = False
-        self.render_conversation()
-        self.composer.set_draft(conv.draft)
-        self.composer.set_attachments(self._attachments.get(conversation_id, []))
-        self._update_streaming_state()
-        self.sidebar.set_current(str(conversation_id))
-        self.setWindowTitle(f"{conv.title or 'New chat'} — Parley")
-        if scroll_to is not None:
-            self._reveal(scroll_to)
-        self.composer.focus_input()
-
-    def _restore_settings_of(self, conv: Conversation) -> None:
-        if conv.provider and self.catalog.get(conv.provider) is not None:
-            self.set_provider(conv.provider, conv.model)
-            self.panel.set_values(dict(conv.params), dict(conv.advanced))
-        if conv.preset and conv.preset in self.settings.presets:
-            self._fill_presets(conv.preset)
-        else:
-            self._fill_presets(None)
-
-    def _clear_view(self) -> None:
-        self.chat.clear()
-        self._shown_leaf = None
-
-    def render_conversation(self) -> None:
-        """Show the current branch of the open conversation (with `< i/n >` per message)."""
-        if self.conversation_id is None:
-            self._clear_view()
-            self._shown_leaf = None
-            return
-        try:
-            rows, path = self._branch_rows(self.conversation_id)
-        except StoreError as err:
-            self.banner.show_message(err.message)
-            return
-        self.chat.load_messages(rows)
-        self._shown_leaf = path[-1].id if path else None
-        turn = self._turns.get(self.conversation_id)
-        if turn is not None:
-            w = self.chat.assistant_widget(str(turn.answer_id))
-            if w is not None:
-                w.status = "streaming"
-                w.set_text(turn.result.text, turn.result.reasoning)
-        self.preview.schedule()
-
-    def _branch_rows(
-        self, conversation_id: int
-    ) -> tuple[list[dict[str, Any]], list[StoredMessage]]:
-        messages = self.store.messages(conversation_id)
-        by_id = {m.id: m for m in messages}
-        children: dict[int | None, list[int]] = {}
-        for m in messages:
-            children.setdefault(m.parent_id, []).append(m.id)
-        leaf = self.store.current_leaf(conversation_id)
-        path: list[StoredMessage] = []
-        node = by_id.get(leaf) if leaf is not None else None
-        while node is not None:
-            path.append(node)
-            node = by_id.get(node.parent_id) if node.parent_id is not None else None
-        path.reverse()
-        rows = []
-        for m in path:
-            siblings = children.get(m.parent_id, [m.id])
-            rows.append(message_row(m, (siblings.index(m.id), len(siblings))))
-        return rows, path
-
-    def jump_to_message(self, conversation_id: int, message_id: int) -> None:
-        """Open the conversation on the branch holding `message_id` and scroll to it."""
-        try:
-            leaf = self.store.leaf_under(message_id)
-            self.store.set_current_leaf(conversation_id, leaf)
-        except StoreError as err:
-            self.banner.show_message(err.message)
-            return
-        if conversation_id == self.conversation_id:
-            self.render_conversation()
-            self._reveal(message_id)
-        else:
-            self.open_conversation(conversation_id, scroll_to=message_id)
-
-    def _reveal(self, message_id: int) -> None:
-        self.chat.reveal_message(str(message_id))
-
     def _rename(self, conv_id: str, title: str) -> None:
         try:
             self.store.rename_conversation(int(conv_id), title)
@@ -863,16 +742,13 @@ class MainWindow(QMainWindow):
 
     def _delete(self, conv_id: str) -> None:
         cid = int(conv_id)
-        self.tasks.cancel(("stream", cid))
+        self.tasks.cancel(("stream", cid))  # before the delete: it stops writing there
         try:
             self._delete_tokens[conv_id] = self.store.delete_conversation(cid)
         except StoreError as err:
             self.banner.show_message(err.message)
             return
-        if self.conversation_id == cid:
-            self.conversation_id = None
-            self._clear_view()
-            self.new_chat()
+        self.chats.conversation_deleted(cid)
         self.refresh_sidebar()
 
     def _undo_delete(self, conv_id: str) -> None:
@@ -914,273 +790,6 @@ class MainWindow(QMainWindow):
             ],
         )
 
-    def _save_system_prompt(self) -> None:
-        self._system_timer.stop()
-        if self.conversation_id is None:
-            self._new_system = self.system_prompt.text()
-            return
-        with contextlib.suppress(StoreError):
-            conv = self.store.get_conversation(self.conversation_id)
-            if conv.system_prompt != self.system_prompt.text():
-                self.store.update_conversation(
-                    self.conversation_id, system_prompt=self.system_prompt.text()
-                )
-        self.preview.schedule()
-
-    # --- chatting ---------------------------------------------------------------------------------
-
-    def _content(self, text: str, attachments: Sequence[ImagePart]) -> str | list[ContentPart]:
-        if not attachments:
-            return text
-        return [TextPart(text=text), *attachments]
-
-    def _precheck(self, config: RunConfig) -> str | None:
-        """What stops a send before anything is stored, in words (None: go ahead)."""
-        if not config.provider:
-            return "Choose a provider first."
-        if not config.model:
-            return "Choose or type a model first."
-        errors = self.panel.errors()
-        if errors:
-            name, message = next(iter(errors.items()))
-            return f"Fix the parameter “{name}” first: {message}"
-        return None
-
-    def send(self, text: str, attachments: list[ImagePart] | None = None) -> None:
-        attachments = list(attachments or [])
-        config = self.run_config()
-        problem = self._precheck(config)
-        content = self._content(text, attachments)
-        if problem is None:
-            try:
-                self.session.check_ready(self.conversation_id, content, config)
-            except ParleyError as err:
-                self._show_send_error(err)
-                return
-            except StoreError as err:
-                problem = err.message
-        if problem is not None:
-            self._notice(problem)
-            return
-        if self.conversation_id is None:
-            try:
-                conv_id = self.session.new_conversation(config, self.system_prompt.text())
-            except StoreError as err:
-                self._notice(err.message)
-                return
-            self.conversation_id = conv_id
-            self._new_draft = ""
-            self._new_system = ""
-            self._attachments.pop(None, None)
-            self.sidebar.set_current(str(conv_id))
-            self._update_sidebar_row(conv_id)
-        conv = self.conversation_id
-        self._pending_send[conv] = True
-        self._start_turn(conv, self.session.send(conv, content, config))
-
-    def _send_shortcut(self) -> None:
-        if not self.is_streaming():
-            self.composer.request_send()
-
-    def _escape(self) -> None:
-        focus = QApplication.focusWidget()
-        if focus is not None and focus is not self.composer.edit and hasattr(focus, "cancel"):
-            focus.cancel.emit()  # Esc in an inline editor cancels the edit
-            return
-        self.stop()
-
-    def regenerate(self, message_id: str) -> None:
-        if self.conversation_id is None:
-            return
-        config = self.run_config()
-        if (problem := self._precheck(config)) is not None:
-            self._notice(problem)
-            return
-        conv = self.conversation_id
-        self._start_turn(conv, self.session.regenerate(conv, int(message_id), config))
-
-    def retry(self, message_id: str) -> None:
-        if self.conversation_id is None:
-            return
-        conv = self.conversation_id
-        config = self.run_config()
-        self._start_turn(conv, self.session.retry(conv, int(message_id), config))
-
-    def continue_answer(self, message_id: str) -> None:
-        if self.conversation_id is None:
-            return
-        conv = self.conversation_id
-        config = self.run_config()
-        self._start_turn(conv, self.session.continue_answer(conv, int(message_id), config))
-
-    def edit_and_resend(self, message_id: str, text: str) -> None:
-        if self.conversation_id is None or not text.strip():
-            return
-        conv = self.conversation_id
-        config = self.run_config()
-        if (problem := self._precheck(config)) is not None:
-            self._notice(problem)
-            return
-        try:
-            original = self.store.get_message(int(message_id))
-        except StoreError as err:
-            self._notice(err.message)
-            return
-        content: str | list[ContentPart] = text
-        if isinstance(original.content, list):
-            images = [p for p in original.content if not isinstance(p, TextPart)]
-            content = [TextPart(text=text), *images] if images else text
-        self._start_turn(conv, self.session.edit_and_resend(conv, int(message_id), content, config))
-
-    def replay(self, answer_id: int, body: bytes | None = None) -> None:
-        """Send a stored answer's exact body again (or `body`, edited): a new sibling answer."""
-        try:
-            conv = self.store.get_message(answer_id).conversation_id
-        except StoreError as err:
-            self._notice(err.message)
-            return
-        if conv != self.conversation_id:
-            self.open_conversation(conv)
-        config = self.run_config()
-        self._start_turn(conv, self.session.replay(conv, answer_id, config, body))
-
-    def switch_branch(self, message_id: str, offset: int) -> None:
-        if self.conversation_id is None:
-            return
-        try:
-            self.store.select_sibling(int(message_id), offset)
-        except StoreError as err:
-            self.banner.show_message(err.message)
-            return
-        self.render_conversation()
-
-    def stop(self) -> None:
-        if self.conversation_id is not None:
-            self.tasks.cancel(("stream", self.conversation_id))
-
-    def is_streaming(self, conversation_id: int | None = None) -> bool:
-        cid = self.conversation_id if conversation_id is None else conversation_id
-        return cid is not None and self.tasks.running(("stream", cid))
-
-    def _start_turn(self, conv: int, coro: Coroutine[Any, Any, Turn]) -> None:
-        self.tasks.start(("stream", conv), self._run_turn(conv, coro))
-        self._update_streaming_state()
-
-    async def _run_turn(self, conv: int, coro: Coroutine[Any, Any, Turn]) -> None:
-        try:
-            await coro
-        except ParleyError as err:  # refused before anything was stored: the prompt stays
-            if conv == self.conversation_id:
-                self._show_send_error(err)
-        except StoreError as err:
-            self.banner.show_message(f"The history could not be written: {err.message}")
-        finally:
-            self._pending_send.pop(conv, None)
-            self._turns.pop(conv, None)
-            if not self._closing:
-                QTimer.singleShot(0, self._update_streaming_state)
-
-    def _update_streaming_state(self) -> None:
-        streaming = self.is_streaming()
-        self.composer.set_streaming(streaming)
-        self.shortcuts["Esc"].setEnabled(streaming)
-
-    def _notice(self, text: str) -> None:
-        self.composer.notice.setText(text)
-        self.composer.notice.show()
-
-    def _show_send_error(self, err: ParleyError) -> None:
-        self._notice(str(err))
-        if err.kind is ErrorKind.AUTH or err.code == MISSING_KEY_CODE:
-            pid = self.provider_id()
-            self.banner.show_message(str(err), [("Open key settings", lambda: self.open_keys(pid))])
-
-    # --- the session's listener -----------------------------------------------------------------
-
-    def _turn_started(self, turn: Turn) -> None:
-        self._turns[turn.conversation_id] = turn
-        if self._pending_send.pop(turn.conversation_id, False):
-            if turn.conversation_id == self.conversation_id:
-                self.composer.clear_after_send()
-            else:
-                with contextlib.suppress(StoreError):
-                    self.store.save_draft(turn.conversation_id, "")
-            self._attachments.pop(turn.conversation_id, None)
-        if turn.conversation_id == self.conversation_id:
-            if not self._append_turn(turn):
-                self.render_conversation()
-            self.chat.scroll_to_bottom()
-        self._update_sidebar_row(turn.conversation_id)  # titled by its first prompt, now recent
-        self._update_streaming_state()
-
-    def _append_turn(self, turn: Turn) -> bool:
-        """A send after the last shown message: add its two messages instead of re-rendering
-        the branch (which in a long chat rebuilds a page of widgets)."""
-        try:
-            user = self.store.get_message(turn.parent_id)
-        except StoreError:
-            return False
-        shown_user = self.chat.widget(str(user.id)) is not None
-        if shown_user or user.parent_id != self._shown_leaf:
-            return False
-        if user.parent_id is not None and self.chat.widget(str(user.parent_id)) is None:
-            return False
-        row = message_row(user, (0, 1))
-        text, images = row["content"], []
-        if isinstance(text, list):
-            images = [p for p in text if isinstance(p, ImagePart)]
-            text = "".join(p.text for p in text if isinstance(p, TextPart))
-        self.chat.add_user_message(str(user.id), text, images)
-        self.chat.add_assistant_message(str(turn.answer_id))
-        self._shown_leaf = turn.answer_id
-        return True
-
-    def _answer_widget(self, turn: Turn) -> AssistantMessageWidget | None:
-        if turn.conversation_id != self.conversation_id:
-            return None
-        return self.chat.assistant_widget(str(turn.answer_id))
-
-    def _turn_event(self, turn: Turn, event: Event) -> None:
-        handler = self._event_handlers.get(type(event))
-        if handler is not None:
-            handler(turn, event)
-
-    def _on_text(self, turn: Turn, event: Any) -> None:
-        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
-            w.append_text(event.text)
-
-    def _on_reasoning(self, turn: Turn, event: Any) -> None:
-        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
-            w.append_reasoning(event.text)
-
-    def _on_refusal(self, turn: Turn, _event: Any) -> None:
-        if (w := self._answer_widget(turn)) is not None:
-            w.set_refusal(turn.result.refusal)
-
-    def _on_tool_calls(self, turn: Turn, _event: Any) -> None:
-        if (w := self._answer_widget(turn)) is None:
-            return
-        calls = turn.result.tool_calls
-        if self._tool_call_counts.get(turn.answer_id) != len(calls):
-            self._tool_call_counts[turn.answer_id] = len(calls)
-            w.set_tool_calls([c.to_dict() for c in calls])
-
-    def _turn_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
-        w = self._answer_widget(turn)
-        if w is not None:
-            w.set_retrying(attempt, delay)
-            w.setToolTip(str(error))
-
-    def _turn_done(self, turn: Turn) -> None:
-        self._tool_call_counts.pop(turn.answer_id, None)
-        w = self._answer_widget(turn)
-        if w is not None and not self._closing:
-            show_result(w, turn)
-        if not self._closing:
-            self._update_sidebar_row(turn.conversation_id)
-            if turn.conversation_id == self.conversation_id:
-                self.preview.schedule()
-
     def _task_failed(self, slot: Hashable | None, exc: BaseException) -> None:
         log.error("background task %r failed", slot, exc_info=exc)
         if not self._closing:
@@ -1202,7 +811,7 @@ class MainWindow(QMainWindow):
 
     def preview_context(self) -> PreviewContext | None:
         """What the next send would be made from (None: nothing to preview)."""
-        if self._opening or self.spec() is None:
+        if self.chats.is_opening or self.spec() is None:
             return None
         return PreviewContext(self.conversation_id, self.run_config(), self.system_prompt.text())
 
@@ -1251,8 +860,7 @@ class MainWindow(QMainWindow):
             user_dirs=[user_providers_dir()], cache_path=provider_cache_path()
         )
         self.services.catalog = self.catalog
-        if self._session is not None:
-            self._session.catalog = self.catalog
+        self.chats.set_catalog(self.catalog)
         current = self.provider_id()
         self._choose_initial_provider()
         self.set_provider(provider_id or current or DEFAULT_PROVIDER)
@@ -1267,8 +875,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message(f"This answer cannot be inspected: {err.message}")
             return None
         dialog = InspectorDialog(inspection, self)
-        dialog.reproduce_requested.connect(lambda answer_id: self.replay(answer_id))
-        dialog.replay_requested.connect(self.replay)
+        dialog.reproduce_requested.connect(lambda answer_id: self.chats.replay(answer_id))
+        dialog.replay_requested.connect(self.chats.replay)
         self._keep_dialog(dialog)
         dialog.open()
         return dialog
@@ -1352,19 +960,15 @@ class MainWindow(QMainWindow):
 
     def _swap_store(self, store: Store) -> None:
         old = self.store
-        for cid in list(self._turns):
-            self.tasks.cancel(("stream", cid))
         self.store = store
         self.services.store = store
         self.services.store_error = None
-        if self._session is not None:
-            self._session.store = store
-        with contextlib.suppress(Exception):
+        try:
             old.close()
-        self.conversation_id = None
-        self._clear_view()
+        except Exception:
+            log.warning("closing the history that was replaced failed", exc_info=True)
+        self.chats.set_store(store)
         self.refresh_sidebar()
-        self.new_chat()
 
     def _store_start_fresh(self) -> None:
         try:
@@ -1455,10 +1059,11 @@ class MainWindow(QMainWindow):
 
     async def _shutdown(self) -> None:
         self._closing = True
+        self.chats.closing = True
         self.preview.stop()
         self.sidebar.flush()
         with contextlib.suppress(Exception):
-            self._leave_conversation()
+            self.chats.leave_conversation()
         for dialog in list(self._dialogs):
             with contextlib.suppress(RuntimeError):
                 dialog.close()
@@ -1479,71 +1084,3 @@ class MainWindow(QMainWindow):
         if frame is not self:
             frame.hide()  # hidden first, as this window: closing it then quits nothing
             frame.close()
-
-
-# --- rows for the chat view -------------------------------------------------------------------
-
-
-def message_row(m: StoredMessage, branch: tuple[int, int]) -> dict[str, Any]:
-    """A stored message as the chat view takes it (metrics merged from usage, cost, model)."""
-    metrics: dict[str, Any] = dict(m.metrics or {})
-    usage = m.usage or {}
-    for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens"):
-        if usage.get(name) is not None:
-            metrics[name] = usage[name]
-    if m.model_used:
-        metrics["model_used"] = m.model_used
-    if m.cost is not None:
-        metrics["cost"] = m.cost
-    return {
-        "id": str(m.id),
-        "role": m.role,
-        "content": m.content,
-        "reasoning": m.reasoning,
-        "status": m.status,
-        "error": m.error,
-        "finish_reason": m.finish_reason,
-        "tool_calls": [c.model_dump() for c in m.tool_calls] if m.tool_calls else None,
-        "refusal": m.refusal,
-        "branch": branch,
-        "metrics": metrics or None,
-    }
-
-
-def show_result(w: AssistantMessageWidget, turn: Turn) -> None:
-    """Paint a finished turn: text, badge or error card, metrics."""
-    result = turn.result
-    if result.tool_calls:
-        w.set_tool_calls([c.to_dict() for c in result.tool_calls])
-    if result.refusal:
-        w.set_refusal(result.refusal)
-    w.set_text(result.text, result.reasoning)
-    if result.status == "failed" and result.error is not None:
-        err = result.error
-        w.set_error(
-            err.kind.value,
-            err.message,
-            err.provider_message,
-            turn.spec.id,
-            err.retry_after if err.kind is ErrorKind.RATE_LIMIT else None,
-        )
-    elif result.status == "stopped":
-        w.set_stopped()
-    else:
-        w.set_finished(result.finish_reason or "stop")
-    m = result.metrics
-    usage = result.usage
-    currency = (turn.model_info.currency if turn.model_info else None) or "USD"
-    w.set_metrics(
-        result.model_used,
-        m.ttft_ms,
-        m.tokens_per_s,
-        usage.prompt_tokens if usage else None,
-        m.completion_tokens,
-        usage.reasoning_tokens if usage else None,
-        usage.cached_tokens if usage else None,
-        result.cost(turn.model_info),
-        total_ms=m.total_ms,
-        currency=currency,
-        estimated=m.estimated,
-    )

@@ -61,13 +61,13 @@ def test_the_preview_is_the_next_send_after_each_action(
 
             # Edit & resend the first question: a new branch.
             first = window.chat.messages()[0]
-            window.edit_and_resend(first.msg_id, "first, edited")
+            window.chats.edit_and_resend(first.msg_id, "first, edited")
             await wait_for(lambda: not window.is_streaming(), what="the edited branch")
             await wait_for(lambda: len(answers(window)) == 1 and answers(window)[0].text())
             await _send_and_compare(window, emu, "third")
 
             # Back to the first branch.
-            window.switch_branch(window.chat.messages()[0].msg_id, -1)
+            window.chats.switch_branch(window.chat.messages()[0].msg_id, -1)
             await _send_and_compare(window, emu, "fourth")
 
             # Another model.

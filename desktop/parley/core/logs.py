@@ -1,0 +1,103 @@
+"""Logging: loggers named by area (`parley.ui.chat`, `parley.store`, …), one rotating log file
+in the data folder, and every key the app has read redacted from what is written.
+
+The file handler carries a `KeyRedactor`: the key store tells it each key it hands out
+(`remember`), and every record is formatted and passed through `parley.core.errors.redact`
+before it is written, so a key that reaches a message, an argument or a traceback never reaches
+the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import threading
+from pathlib import Path
+
+from parley.core.errors import redact
+from parley.core.paths import data_dir
+
+LOG_FILE = "parley.log"
+MAX_BYTES = 1_000_000
+BACKUPS = 3
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class KeyRedactor(logging.Filter):
+    """Redacts the keys it was told about from each record (message, arguments, traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+
+    def remember(self, secret: str | None) -> None:
+        if not secret or len(secret) < 4:
+            return
+        with self._lock:
+            if secret not in self._secrets:
+                self._secrets = (*self._secrets, secret)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self._secrets
+        if not secrets:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = redact(message, secrets)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, secrets)
+        return True
+
+
+_redactor = KeyRedactor()
+_handler: logging.Handler | None = None
+
+
+def redactor() -> KeyRedactor:
+    return _redactor
+
+
+def remember_key(secret: str | None) -> None:
+    """A key was read: keep it out of the log from now on."""
+    _redactor.remember(secret)
+
+
+def log_path() -> Path:
+    return data_dir() / LOG_FILE
+
+
+def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path:
+    """Write the `parley` loggers' records (INFO and up) to the rotating log file; once."""
+    global _handler
+    path = path or log_path()
+    if _handler is not None:
+        return path
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
+    )
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(_redactor)
+    root = logging.getLogger("parley")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    _handler = handler
+    return path
+
+
+def teardown_logging() -> None:
+    """Remove the file handler (tests)."""
+    global _handler
+    if _handler is not None:
+        logging.getLogger("parley").removeHandler(_handler)
+        _handler.close()
+        _handler = None
