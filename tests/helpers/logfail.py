@@ -1,9 +1,9 @@
 """Fail a test on an unexpected WARNING (or worse) log record, as qutebrowser's logfail does.
 
 A record is expected when the test asked for it with `caplog.at_level(level, logger)`: that
-logger (the record's own or one above it) then has exactly that record's level. Records are collected and the test
-fails at its end, not inside `emit`: a record logged in a worker thread or a Qt slot would
-otherwise have its failure swallowed there.
+logger (the record's own or one above it) then has exactly that record's level. Records are
+collected and the test fails at its end, not inside `emit`: a record logged in a worker thread
+or a Qt slot would otherwise have its failure swallowed there.
 """
 
 from __future__ import annotations

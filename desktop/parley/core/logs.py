@@ -60,6 +60,7 @@ class KeyRedactor(logging.Filter):
 
 _redactor = KeyRedactor()
 _handler: logging.Handler | None = None
+_level_before = logging.NOTSET
 
 
 def redactor() -> KeyRedactor:
@@ -77,7 +78,7 @@ def log_path() -> Path:
 
 def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path:
     """Write the `parley` loggers' records (INFO and up) to the rotating log file; once."""
-    global _handler
+    global _handler, _level_before
     path = path or log_path()
     if _handler is not None:
         return path
@@ -88,6 +89,7 @@ def setup_logging(path: Path | None = None, level: int = logging.INFO) -> Path:
     handler.addFilter(_redactor)
     root = logging.getLogger("parley")
     root.addHandler(handler)
+    _level_before = root.level
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     _handler = handler
@@ -98,6 +100,8 @@ def teardown_logging() -> None:
     """Remove the file handler (tests)."""
     global _handler
     if _handler is not None:
-        logging.getLogger("parley").removeHandler(_handler)
+        root = logging.getLogger("parley")
+        root.removeHandler(_handler)
+        root.setLevel(_level_before)
         _handler.close()
         _handler = None

@@ -315,6 +315,15 @@ class ChatController(QObject):
             log_unsaved(f"the system prompt of conversation {self.conversation_id}", err)
         self.request_changed.emit()
 
+    def set_preset(self, name: str | None) -> None:
+        """The open conversation records the preset chosen for it."""
+        if self.conversation_id is None:
+            return
+        try:
+            self.store.update_conversation(self.conversation_id, preset=name)
+        except StoreError as err:
+            log_unsaved(f"the preset of conversation {self.conversation_id}", err)
+
     def conversation(self) -> Conversation | None:
         if self.conversation_id is None:
             return None
