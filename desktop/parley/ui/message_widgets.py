@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.core.errors import RETRYABLE, ErrorKind
 from parley.core.markdown import (
     COPY_SCHEME,
     IncrementalMarkdown,
@@ -63,22 +64,26 @@ FINISH_BADGES = {
     "function_call": "tool call",
 }
 
-ERROR_TITLES = {
-    "auth": "The provider rejected the API key",
-    "quota": "Quota reached",
-    "budget": "Budget exhausted",
-    "forbidden": "Access denied",
-    "rate_limit": "Rate limited",
-    "bad_request": "The provider rejected the request",
-    "server": "The provider had a server error",
-    "network": "Could not reach the provider",
-    "timeout": "The provider took too long to answer",
-    "protocol": "The provider's reply could not be read",
-    "config": "The request could not be built",
-    "cancelled": "Cancelled",
+# One title per core error kind (tests/ui check that none is missing); a kind the widget does
+# not know (a newer history) gets a plain one.
+ERROR_TITLES: dict[str, str] = {
+    ErrorKind.AUTH: "The provider rejected the API key",
+    ErrorKind.QUOTA: "Quota reached",
+    ErrorKind.BUDGET: "Budget exhausted",
+    ErrorKind.FORBIDDEN: "Access denied",
+    ErrorKind.RATE_LIMIT: "Rate limited",
+    ErrorKind.BAD_REQUEST: "The provider rejected the request",
+    ErrorKind.SERVER: "The provider had a server error",
+    ErrorKind.NETWORK: "Could not reach the provider",
+    ErrorKind.TIMEOUT: "The provider took too long to answer",
+    ErrorKind.PROTOCOL: "The provider's reply could not be read",
+    ErrorKind.CONFIG: "The request could not be built",
+    ErrorKind.CANCELLED: "Cancelled",
 }
-RETRY_KINDS = frozenset({"server", "network", "timeout", "protocol", "rate_limit"})
-KEY_KINDS = frozenset({"auth", "forbidden"})
+# "Retry now" where trying again can help: what the engine retries by itself, and a reply that
+# could not be read (the next one may be fine).
+RETRY_KINDS: frozenset[str] = frozenset(RETRYABLE | {ErrorKind.PROTOCOL})
+KEY_KINDS: frozenset[str] = frozenset({ErrorKind.AUTH, ErrorKind.FORBIDDEN})
 
 
 class SafeTextBrowser(QTextBrowser):
