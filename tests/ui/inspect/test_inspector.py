@@ -57,7 +57,7 @@ def test_inspecting_an_answer_shows_its_exchange_and_reproduces_it(
             # Timeline: every raw line with its offset; the first content delta's offset is
             # the footer's TTFT.
             lines = dialog.timeline.toPlainText().splitlines()
-            assert lines and all(line.startswith("+") for line in lines)
+            assert lines and all(line.lstrip().startswith("+") for line in lines)
             assert lines[-1].endswith("data: [DONE]")
             record = dialog.attempt()
             assert record is not None and record.first_content_ms is not None

@@ -142,7 +142,8 @@ class InspectorDialog(QDialog):
         super().__init__(parent)
         self.inspection = inspection
         self._edit: EditReplayDialog | None = None
-        self.setWindowTitle(f"Inspect answer — {inspection.provider or 'unknown provider'}")
+        names = [n for n in (inspection.provider, inspection.model) if n]
+        self.setWindowTitle(f"Inspect answer — {' · '.join(names) or 'unknown provider'}")
         self.setAccessibleName("Inspector")
         self.resize(880, 640)
         outer = QVBoxLayout(self)
@@ -333,8 +334,8 @@ class InspectorDialog(QDialog):
         mark.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         mark.cursor = QTextCursor(block)
         self.timeline.setExtraSelections([mark])
-        self.timeline.setTextCursor(QTextCursor(block))
-        self.timeline.centerCursor()
+        # A few lines of what came before it stay in view (its scroll bar counts lines).
+        self.timeline.verticalScrollBar().setValue(max(0, index - 3))
 
     # --- actions -----------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ def headers_text(headers: Mapping[str, str]) -> str:
 
 def timeline_text(lines: Iterable[StreamLine]) -> str:
     """Each raw line with its offset from the request start: `+123.4 ms  data: {...}`."""
-    return "\n".join(f"+{line.offset_ms:>9,.1f} ms  {line.text}" for line in lines)
+    return "\n".join(f"{f'+{line.offset_ms:,.1f}':>10} ms  {line.text}" for line in lines)
 
 
 def _fmt_int(value: Any) -> str | None:
