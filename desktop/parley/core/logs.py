@@ -1,20 +1,19 @@
 """Logging: loggers named by area (`parley.ui.chat`, `parley.store`, …), one rotating log file
 in the data folder, and every key the app has read redacted from what is written.
 
-The file handler carries a `KeyRedactor`: the key store tells it each key it hands out
-(`remember`), and every record is formatted and passed through `parley.core.errors.redact`
-before it is written, so a key that reaches a message, an argument or a traceback never reaches
-the file.
+The file handler carries a `KeyRedactor`: every record is formatted and passed through
+`parley.core.errors.redact` with every key Parley knows (the key store remembers each key it
+hands out) before it is written, so a key that reaches a message, an argument or a traceback
+never reaches the file.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
-import threading
 from pathlib import Path
 
-from parley.core.errors import redact
+from parley.core.errors import known_secrets, redact
 from parley.core.paths import data_dir
 
 LOG_FILE = "parley.log"
@@ -24,26 +23,11 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class KeyRedactor(logging.Filter):
-    """Redacts the keys it was told about from each record (message, arguments, traceback)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._secrets: tuple[str, ...] = ()
-
-    def remember(self, secret: str | None) -> None:
-        if not secret or len(secret) < 4:
-            return
-        with self._lock:
-            if secret not in self._secrets:
-                self._secrets = (*self._secrets, secret)
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return self._secrets
+    """Redacts every key Parley knows (`known_secrets`: the environment's and every key read in
+    this process) from each record: message, arguments, traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = self._secrets
+        secrets = known_secrets()
         if not secrets:
             return True
         message = record.getMessage()
@@ -61,15 +45,6 @@ class KeyRedactor(logging.Filter):
 _redactor = KeyRedactor()
 _handler: logging.Handler | None = None
 _level_before = logging.NOTSET
-
-
-def redactor() -> KeyRedactor:
-    return _redactor
-
-
-def remember_key(secret: str | None) -> None:
-    """A key was read: keep it out of the log from now on."""
-    _redactor.remember(secret)
 
 
 def log_path() -> Path:

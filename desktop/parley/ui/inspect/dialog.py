@@ -7,9 +7,7 @@ itself: Reproduce and Edit & replay are signals (`reproduce_requested(answer_id)
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QTextCursor, QTextFormat
@@ -30,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.core.errors import known_secrets
+from parley.core.lab.snippets import curl_snippet, js_snippet, json_snippet, python_snippet
 from parley.core.protocol.exchange import ExchangeRecord
 from parley.ui import theme
 from parley.ui.inspect.model import (
@@ -75,16 +75,16 @@ def _note(text: str, parent: QWidget) -> QLabel:
 
 def snippet(kind: str, inspection: Inspection) -> str:
     """The request as code that runs as it is, reading the key from PARLEY_API_KEY_<ID>."""
-    body = inspection.body_text
+    body, secrets = inspection.body_text, [*inspection.secrets, *known_secrets()]
     if kind == "JSON body":
-        return pretty_json(body)
-    snippets = importlib.import_module("parley.core.lab.snippets")
-    make: Callable[[str, dict[str, str], str, str], str] = {
-        "curl": snippets.curl_snippet,
-        "Python (httpx)": snippets.python_snippet,
-        "JavaScript (fetch)": snippets.js_snippet,
+        return json_snippet(body, secrets)
+    make = {
+        "curl": curl_snippet,
+        "Python (httpx)": python_snippet,
+        "JavaScript (fetch)": js_snippet,
     }[kind]
-    return make(inspection.url, inspection.request_headers, body, inspection.provider)
+    i = inspection
+    return make(i.url, i.request_headers, body, i.provider, secrets)
 
 
 class EditReplayDialog(QDialog):
