@@ -27,7 +27,9 @@ class KeyRedactor(logging.Filter):
     this process) from each record: message, arguments, traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = known_secrets()
+        # Longest first: a shorter key sharing a stretch with a longer one would otherwise cut
+        # the longer one into pieces that no longer match it whole.
+        secrets = sorted(known_secrets(), key=len, reverse=True)
         if not secrets:
             return True
         message = record.getMessage()

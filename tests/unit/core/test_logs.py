@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def log_file(parley_home: Path) -> Iterator[Path]:
 
 def test_records_go_to_the_data_folder_with_known_keys_redacted(log_file: Path) -> None:
     assert log_file == logs.log_path() and log_file.parent == Path(logs.data_dir())
-    key = "sk-live-0123456789abcdef"
+    key = f"sk-live-{uuid.uuid4().hex}"
     remember_secret(key)  # as the key store does for each key it reads
     log = logging.getLogger("parley.test.logs")
     log.info("sending with %s", key)
