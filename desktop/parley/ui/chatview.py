@@ -24,7 +24,6 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from parley.ui import theme
-from parley.ui.chat.answer import MessageView
 from parley.ui.lightqt import push_button, set_enum_properties
 
 if TYPE_CHECKING:
@@ -227,6 +226,8 @@ class ChatView(QWidget):
         w: AssistantMessageWidget = mw.AssistantMessageWidget(
             msg_id, b, self._container, role_text="Tool" if role == "tool" else "Assistant"
         )
+        from parley.ui.chat.answer import MessageView  # not needed by the first frame
+
         MessageView.from_row(row).paint(w)
         return w
 
