@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.logfail import fail_on_logging
+
+__all__ = ["fail_on_logging"]  # autouse: a test fails on an unexpected WARNING+ log record
+
 
 @pytest.fixture(autouse=True)
 def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -17,6 +21,9 @@ def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         if name.startswith("PARLEY_API_KEY_"):
             monkeypatch.delenv(name)
     yield home
+    from parley.core.logs import teardown_logging
+
+    teardown_logging()  # a test that started the app's log file leaves none behind
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -16,10 +16,11 @@ from pytestqt.qtbot import QtBot
 
 from parley.core import paths
 from parley.core.catalog import AuthScheme, load_catalog, load_provider_file
+from parley.core.provider_file import provider_toml
 from parley.core.secrets import KeyStore
 from parley.core.settings import Settings, load_settings
 from parley.net.engine import Engine, RetryPolicy
-from parley.ui.keys_dialog import KeysDialog, provider_toml
+from parley.ui.keys_dialog import KeysDialog
 from tests.helpers.emulator import Emulator
 from tests.keyring_support import MemoryKeyring
 

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QApplication
 
 from parley.core.settings import Preset, load_settings
 from parley.core.store import Store
-from parley.ui.mainwindow import Services, model_details, open_main_window
+from parley.ui.mainwindow import Services, open_main_window
+from parley.ui.params.pickers import model_details
 from tests.helpers.emulator import Behavior, Emulator
 from tests.ui.conftest import answers, chat, close, opened, wait_for
 

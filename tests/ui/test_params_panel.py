@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from parley.core.catalog import ParamSpec, ParamType, ProviderSpec, load_catalog
+from parley.core.chat.prepared import prepare
 from parley.core.request import ChatRequest, Message
 from parley.core.wire import build_wire_request
 from parley.ui.params_panel import (
@@ -257,16 +259,33 @@ def test_advanced_json_invalid_is_shown_and_not_applied(qtbot: QtBot, panel: Par
     assert panel.is_valid()
 
 
-def test_preview_shows_exactly_the_wire_body(qtbot: QtBot, panel: ParamsPanel) -> None:
+def _prepared(panel: ParamsPanel, messages: list[Message], key: str | None = None) -> Any:
+    spec = panel.spec()
+    assert spec is not None
+    request = ChatRequest(
+        provider=spec.id,
+        model="model-x",
+        messages=messages,
+        params=panel.values(),
+        advanced=panel.advanced(),
+    )
+    return prepare(spec, request, key, require_key=False)
+
+
+def test_preview_shows_exactly_the_prepared_body(qtbot: QtBot, panel: ParamsPanel) -> None:
     messages = [Message(role="user", content="Hello")]
     spec = panel.spec()
     assert spec is not None
-    panel.set_preview_context(spec, "model-x", messages)
+    wanted: list[bool] = []
+    panel.preview_wanted.connect(lambda: wanted.append(True))
     qtbot.keyClicks(_line(panel, "temperature"), "0.3")
+    assert wanted  # a change asks for a new preview
     combo = panel.field("effort").editor
     assert isinstance(combo, QComboBox)
     combo.setCurrentIndex(combo.findText("low"))
     panel.advanced_editor.text_edit.setPlainText('{"provider": {"sort": "price"}}')
+    prepared = _prepared(panel, messages)
+    panel.show_request(prepared)
     expected = build_wire_request(
         spec,
         ChatRequest(
@@ -280,19 +299,20 @@ def test_preview_shows_exactly_the_wire_body(qtbot: QtBot, panel: ParamsPanel) -
     assert json.loads(panel.preview_text()) == expected
     assert panel.preview_body() == expected
     assert expected["reasoning"] == {"effort": "low"}
-    # The preview follows edits live (through its coalescing timer).
-    panel.field("temperature").reset()
-    qtbot.waitUntil(lambda: "temperature" not in json.loads(panel.preview_edit.toPlainText()))
+    panel.copy_preview_button.click()
+    assert QGuiApplication.clipboard().text().encode() == prepared.body  # the exact bytes
 
 
-def test_preview_headers_never_show_a_key(panel: ParamsPanel) -> None:
-    spec = panel.spec()
-    assert spec is not None
-    panel.set_preview_context(spec, "m", [Message(role="user", content="hi")])
-    panel.refresh_preview()
+def test_preview_headers_show_the_key_redacted_only_when_there_is_one(panel: ParamsPanel) -> None:
+    panel.show_request(_prepared(panel, [Message(role="user", content="hi")], "sk-secret-1234"))
     target = panel.preview_target.text()
     assert target.startswith("POST http://127.0.0.1:9/v1/chat/completions")
-    assert "Authorization: [key redacted]" in target
+    assert "Authorization: Bearer [key redacted]" in target
+    assert "sk-secret-1234" not in target + panel.preview_text()
+    panel.show_request(_prepared(panel, [Message(role="user", content="hi")]))
+    target = panel.preview_target.text()
+    assert "Authorization" not in target
+    assert "no key set" in target
 
 
 def test_unsupported_parameters_are_flagged(panel: ParamsPanel) -> None:

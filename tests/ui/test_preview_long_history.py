@@ -1,13 +1,12 @@
 """The request preview of a long history: its text shows the first and last messages and says how
 many it leaves out; the body it stands for (`preview_body()`, Copy body) is still the whole exact
-body, which is what a send then stores with its answer.
+body, which is what a send then stores with its answer. The preview is built off the GUI thread.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any
 
 import pytest
 from PySide6.QtGui import QGuiApplication
@@ -15,38 +14,16 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from parley.core.catalog import ProviderSpec, load_catalog
+from parley.core.chat.prepared import PreparedRequest, prepare
 from parley.core.request import ChatRequest, Message
 from parley.core.wire import build_wire_request
 from parley.ui.mainwindow import Services
-from parley.ui.params_panel import PREVIEW_HEAD_MESSAGES, PREVIEW_TAIL_MESSAGES, ParamsPanel
+from parley.ui.params.preview import PREVIEW_HEAD_MESSAGES, PREVIEW_TAIL_MESSAGES
+from parley.ui.params_panel import ParamsPanel
 from tests.helpers.emulator import Behavior, Emulator
 from tests.ui.conftest import answers, close, opened, wait_for
 
 HEAD, TAIL = PREVIEW_HEAD_MESSAGES, PREVIEW_TAIL_MESSAGES
-
-
-class ReadCounter(Sequence[Message]):
-    """A history that records which of its messages were read."""
-
-    def __init__(self, items: list[Message]) -> None:
-        self.items = items
-        self.read: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @overload
-    def __getitem__(self, index: int) -> Message: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Message]: ...
-
-    def __getitem__(self, index: int | slice) -> Message | list[Message]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        i = index + len(self) if index < 0 else index
-        self.read.add(i)
-        return self.items[i]
 
 
 def _history(n: int) -> list[Message]:
@@ -77,14 +54,25 @@ def _wire_body(
     return build_wire_request(spec, request).body
 
 
+def _show(
+    panel: ParamsPanel,
+    spec: ProviderSpec,
+    messages: list[Message],
+    advanced: dict[str, Any] | None = None,
+) -> PreparedRequest:
+    request = ChatRequest(provider=spec.id, model="m", messages=messages, advanced=advanced or {})
+    prepared = prepare(spec, request, None, require_key=False)
+    panel.show_request(prepared)
+    return prepared
+
+
 def test_a_long_history_shows_its_ends_and_the_whole_body_is_kept(
     panel: ParamsPanel, spec: ProviderSpec
 ) -> None:
     n = HEAD + TAIL + 60
-    history = ReadCounter(_history(n))
-    panel.set_preview_context(spec, "m", history)
+    history = _history(n)
+    prepared = _show(panel, spec, history)
     shown = json.loads(panel.preview_text())["messages"]
-    assert history.read == set(range(HEAD)) | set(range(n - TAIL, n))  # only what is shown
     assert [m["content"] for m in shown[:HEAD]] == [f"message {i}" for i in range(HEAD)]
     assert shown[HEAD] == "… 60 more messages, sent but not shown here …"
     assert [m["content"] for m in shown[HEAD + 1 :]] == [f"message {i}" for i in range(n - TAIL, n)]
@@ -92,9 +80,10 @@ def test_a_long_history_shows_its_ends_and_the_whole_body_is_kept(
         panel.preview_target.text()
     )
 
-    expected = _wire_body(spec, history.items)
+    expected = _wire_body(spec, history)
     assert panel.preview_body() == expected  # every message, as a send builds it
     panel.copy_preview_button.click()
+    assert QGuiApplication.clipboard().text().encode() == prepared.body  # the exact bytes
     assert json.loads(QGuiApplication.clipboard().text()) == expected
 
 
@@ -102,7 +91,7 @@ def test_a_history_up_to_the_limit_or_replaced_by_advanced_json_is_shown_whole(
     panel: ParamsPanel, spec: ProviderSpec
 ) -> None:
     history = _history(HEAD + TAIL + 1)
-    panel.set_preview_context(spec, "m", history)
+    _show(panel, spec, history)
     expected = _wire_body(spec, history)
     assert json.loads(panel.preview_text()) == expected
     assert panel.preview_body() == expected
@@ -110,9 +99,9 @@ def test_a_history_up_to_the_limit_or_replaced_by_advanced_json_is_shown_whole(
 
     # The Advanced JSON replaces the messages: the text shows what is sent, whatever the length.
     long_history = _history(HEAD + TAIL + 30)
-    panel.set_preview_context(spec, "m", long_history)
-    panel.advanced_editor.text_edit.setPlainText('{"messages": [{"role": "user", "content": "x"}]}')
-    expected = _wire_body(spec, long_history, {"messages": [{"role": "user", "content": "x"}]})
+    advanced = {"messages": [{"role": "user", "content": "x"}]}
+    _show(panel, spec, long_history, advanced)
+    expected = _wire_body(spec, long_history, advanced)
     assert json.loads(panel.preview_text()) == expected
     assert panel.preview_body() == expected
 
@@ -140,6 +129,7 @@ def test_the_window_preview_is_what_a_send_in_a_long_conversation_stores(
             window.open_conversation(conv)
             panel = window.panel
             assert panel.isVisible()
+            await window.preview.wait_idle()
             before = panel.preview_body()
             assert before is not None
             text = json.loads(panel.preview_text())

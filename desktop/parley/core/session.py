@@ -306,13 +306,16 @@ class ChatSession:
         *,
         key: str | None = None,
         require_key: bool = True,
+        system_prompt: str = "",
     ) -> PreparedRequest:
-        """The one builder: the exact request answering `parent_id` (with `extra` after it)."""
+        """The one builder: the exact request answering `parent_id` (with `extra` after it).
+        `system_prompt` is for a chat not stored yet (`conversation_id` None)."""
         if conversation_id is None:
+            first = [Message(role="system", content=system_prompt)] if system_prompt.strip() else []
             request = ChatRequest(
                 provider=config.provider,
                 model=config.model,
-                messages=[extra] if extra is not None else [],
+                messages=[*first, extra] if extra is not None else first,
                 params=dict(config.params),
                 advanced=dict(config.advanced),
                 stream=config.stream,
@@ -329,12 +332,22 @@ class ChatSession:
         config: RunConfig,
         *,
         key: str | None = None,
+        system_prompt: str = "",
     ) -> PreparedRequest:
         """The request the next send of `content` would make now, on the shown branch: the
-        same builder the send uses. No key is read (pass one to show its header redacted)."""
+        same builder the send uses. No key is read (pass one to show its header redacted).
+        `system_prompt`: a new chat's (not stored yet), which its first send stores."""
         user = Message(role="user", content=_message_content(content))
         leaf = None if conversation_id is None else self.store.current_leaf(conversation_id)
-        return self.prepare_request(conversation_id, leaf, config, user, key=key, require_key=False)
+        return self.prepare_request(
+            conversation_id,
+            leaf,
+            config,
+            user,
+            key=key,
+            require_key=False,
+            system_prompt=system_prompt,
+        )
 
     def preview_body(
         self, conversation_id: int | None, content: Content, config: RunConfig

@@ -38,19 +38,6 @@ if TYPE_CHECKING:
 PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
 SCROLL_PAGE = 6  # at most, built each time scrolling reaches the top
 SCROLL_BUDGET_MS = 12.0  # ... and no more once building them has taken this long (at least one)
-METRIC_KEYS = (
-    "model_used",
-    "ttft_ms",
-    "tokens_per_s",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "cached_tokens",
-    "cost",
-    "total_ms",
-    "currency",
-    "estimated",
-)
 
 
 _widgets_module: ModuleType | None = None
@@ -101,6 +88,7 @@ class ChatView(QWidget):
     continue_requested = Signal(str)
     retry_requested = Signal(str)
     open_keys_requested = Signal(str)
+    inspect_requested = Signal(str)
     link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
@@ -189,6 +177,7 @@ class ChatView(QWidget):
             w.retry_requested.connect(self.retry_requested)
             w.open_keys_requested.connect(self.open_keys_requested)
             w.stop_requested.connect(self.stop_requested)
+            w.inspect_requested.connect(self.inspect_requested)
 
     def add_user_message(
         self,
@@ -237,32 +226,9 @@ class ChatView(QWidget):
         w: AssistantMessageWidget = mw.AssistantMessageWidget(
             msg_id, b, self._container, role_text="Tool" if role == "tool" else "Assistant"
         )
-        reasoning = str(_get(row, "reasoning", "") or "")
-        status = str(_get(row, "status", "complete") or "complete")
-        w.status = status
-        w.set_text(text, reasoning)
-        if calls := _get(row, "tool_calls", None):
-            w.set_tool_calls(calls)
-        if refusal := _get(row, "refusal", None):
-            w.set_refusal(str(refusal))
-        error = _get(row, "error", None)
-        if status in ("stopped", "interrupted"):
-            w.set_stopped(status)
-        elif error:
-            w.set_error(
-                str(_get(error, "kind", "")),
-                str(_get(error, "message", "")),
-                _get(error, "provider_message", None),
-                _get(error, "provider_id", None) or _get(error, "provider", None),
-                None,  # no automatic retry for history
-            )
-        elif status != "streaming":
-            w.set_finished(_get(row, "finish_reason", None) or "stop")
-        metrics = _get(row, "metrics", None)
-        if metrics:
-            w.set_metrics(
-                **{k: _get(metrics, k) for k in METRIC_KEYS if _get(metrics, k) is not None}
-            )
+        from parley.ui.chat.answer import MessageView  # not needed by the first frame
+
+        MessageView.from_row(row).paint(w)
         return w
 
     def load_messages(self, rows: Sequence[Any]) -> None:

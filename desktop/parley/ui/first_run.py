@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from parley.core.catalog import AuthScheme, ModelListing, ProviderSpec
+from parley.core.keycheck import check_key, key_hint_text
 from parley.core.secrets import KeyringError, KeyStore
 from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
 from parley.net.probe import DEFAULT_PORTS, LocalServer, find_local_servers
-from parley.ui.keys_dialog import check_key, key_hint_text, status_color
+from parley.ui.keys_dialog import status_color
 from parley.ui.tasks import DialogTasks
 
 Probe = Callable[..., Awaitable[list[LocalServer]]]

@@ -4,10 +4,7 @@ add one's own OpenAI-compatible provider (saved as a provider file, never with t
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,25 +26,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core import paths
 from parley.core.catalog import (
     AuthScheme,
-    CatalogProblem,
-    ModelListing,
     ProviderSpec,
     builtin_providers_dir,
-    load_provider_file,
 )
-from parley.core.errors import ParleyError
-from parley.core.request import ChatRequest, Message
+from parley.core.keycheck import check_key, key_hint_text
+from parley.core.provider_file import ProviderFileError, slugify, write_user_provider
 from parley.core.secrets import KeyringError, KeyringUnavailable, KeyStore
-from parley.core.settings import Settings, looks_like_secret_name, looks_like_secret_value
+from parley.core.settings import Settings
 from parley.core.settings import save_settings as default_save_settings
 from parley.ui import theme
 from parley.ui.tasks import DialogTasks
 
-# --------------------------------------------------------------------------------------------
-# Testing a key
+# The key check (`parley.core.keycheck`) and the provider-file writer
+# (`parley.core.provider_file`) have no Qt in them: they live in core.
 
 
 def status_color(ok: bool) -> str:
@@ -55,221 +48,6 @@ def status_color(ok: bool) -> str:
     if theme.is_dark():
         return "#3fb950" if ok else "#ff7b72"
     return "#1a7f37" if ok else "#c62828"
-
-
-def key_hint_text(spec: ProviderSpec) -> str:
-    """How the provider's keys start, e.g. "eur_…" (from the file's `key_hint`)."""
-    hint = (spec.auth.key_hint or "").rstrip(".…")
-    return f"{hint}…" if hint else ""
-
-
-async def check_key(
-    engine: Any,
-    spec: ProviderSpec,
-    key: str | None,
-    base_url: str | None = None,
-    model: str | None = None,
-) -> tuple[bool, str]:
-    """Try `key` against `spec`; return (worked, what happened in plain words).
-
-    Lists the models where the listing needs the key; otherwise sends a one-token request
-    (the listing alone would not prove the key works).
-    """
-    needs_key = spec.auth.scheme is not AuthScheme.NONE and spec.auth.required
-    works = "Key works" if spec.auth.scheme is not AuthScheme.NONE and key else "Connected"
-    if needs_key and not key:
-        return False, f"There is no key to test. Paste the key for {spec.name} first."
-    listing = spec.models.listing is not ModelListing.NONE
-    try:
-        models: list[Any] = []
-        if listing:
-            models = await engine.list_models(spec, key, base_url=base_url, refresh=True)
-            if spec.models.needs_auth or not needs_key:
-                return True, f"{works} — {len(models)} model{'s' if len(models) != 1 else ''}"
-        chosen = (model or "").strip() or (models[0].id if models else "")
-        if not chosen and spec.models.fallback:
-            chosen = spec.models.fallback[0]
-        if not chosen:
-            return False, (
-                f"{spec.name} has no model list to test the key with. Enter a model name to "
-                "send a one-token test request."
-            )
-        await _one_token(engine, spec, key, base_url, chosen)
-        return True, f"{works} — {chosen} answered"
-    except ParleyError as err:
-        return False, str(err)
-
-
-async def _one_token(
-    engine: Any, spec: ProviderSpec, key: str | None, base_url: str | None, model: str
-) -> None:
-    params: dict[str, Any] = {}
-    advanced: dict[str, Any] = {}
-    limit = next(
-        (p for p in spec.params if p.name in ("max_tokens", "max_completion_tokens")), None
-    )
-    if limit is not None:
-        params[limit.name] = 1
-    else:
-        advanced["max_tokens"] = 1
-    request = ChatRequest(
-        provider=spec.id,
-        model=model,
-        messages=[Message(role="user", content="Hi")],
-        params=params,
-        advanced=advanced,
-        stream=False,
-        base_url=base_url or None,
-    )
-    async with contextlib.aclosing(engine.run(spec, request, key)) as events:
-        async for _event in events:
-            pass
-
-
-# --------------------------------------------------------------------------------------------
-# Writing a user provider file
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        # A JSON string is a valid TOML basic string (same escapes).
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + items + " }" if items else "{}"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def provider_toml(data: dict[str, Any]) -> str:
-    """A provider dict (as `ProviderSpec.model_dump`) as TOML text."""
-    lines = ["# Added in Parley's Keys dialog. The API key is kept in the OS keyring, not here."]
-    tables: list[tuple[str, dict[str, Any]]] = []
-    arrays: list[tuple[str, list[dict[str, Any]]]] = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            arrays.append((key, value))
-        elif value is not None:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, table in tables:
-        lines += ["", f"[{_toml_key(key)}]"]
-        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if v is not None]
-    for key, items in arrays:
-        for item in items:
-            lines += ["", f"[[{_toml_key(key)}]]"]
-            lines += [
-                f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items() if v is not None
-            ]
-    return "\n".join(lines) + "\n"
-
-
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug or "custom"
-
-
-class ProviderFileError(ValueError):
-    """The custom provider could not be saved; the message says why in plain words."""
-
-
-def write_user_provider(
-    *,
-    provider_id: str,
-    name: str,
-    base_url: str,
-    auth: str,
-    header: str = "",
-    models: Iterable[str] = (),
-    has_model_list: bool = True,
-    template: ProviderSpec | None = None,
-    directory: Path | None = None,
-    reserved_ids: Iterable[str] = (),
-) -> tuple[ProviderSpec, Path]:
-    """Write an OpenAI-compatible provider file and load it back to check it.
-
-    `template` (the built-in openai-compatible provider) gives the parameter list and
-    capabilities. Raises ProviderFileError with a message a person understands.
-    """
-    name = name.strip()
-    provider_id = provider_id.strip()
-    base_url = base_url.strip().rstrip("/")
-    if not name:
-        raise ProviderFileError("Give the provider a name.")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", provider_id):
-        raise ProviderFileError(
-            "The id may contain only lower-case letters, digits and dashes, like my-server."
-        )
-    if provider_id in set(reserved_ids):
-        raise ProviderFileError(
-            f"{provider_id} is the id of a built-in provider; choose another name or id."
-        )
-    if not base_url.startswith(("http://", "https://")):
-        raise ProviderFileError("The base URL must start with http:// or https://.")
-    query = base_url.partition("?")[2]
-    if looks_like_secret_value(base_url) or any(
-        looks_like_secret_name(part.partition("=")[0]) for part in query.split("&") if part
-    ):
-        raise ProviderFileError(
-            "The base URL seems to carry a key. Remove it: keys go in the key field and are "
-            "kept in the keyring, never in the provider file."
-        )
-    scheme = AuthScheme(auth)
-    header = header.strip()
-    if scheme is AuthScheme.HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", header):
-        raise ProviderFileError("Give the header name for the key, like X-API-Key.")
-    model_list = [m.strip() for m in models if m.strip()]
-    data: dict[str, Any] = {
-        "id": provider_id,
-        "name": name,
-        "description": f"Added by you: an OpenAI-compatible endpoint at {base_url}.",
-        "base_url": base_url,
-        "chat_path": "/chat/completions",
-        "local": base_url.startswith(("http://localhost", "http://127.0.0.1")),
-        "auth": {
-            "scheme": scheme.value,
-            "header": header if scheme is AuthScheme.HEADER else "Authorization",
-            "required": scheme is not AuthScheme.NONE,
-        },
-        "models": {
-            "listing": "openai" if has_model_list else "none",
-            "path": "/models",
-            "needs_auth": scheme is not AuthScheme.NONE,
-            "fallback": model_list,
-        },
-    }
-    if template is not None:
-        data["capabilities"] = template.capabilities.model_dump(mode="json")
-        data["params"] = [
-            p.model_dump(mode="json", exclude_defaults=True)
-            | {"name": p.name, "type": p.type.value}
-            for p in template.params
-        ]
-    directory = directory if directory is not None else paths.user_providers_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{provider_id}.toml"
-    previous = path.read_bytes() if path.exists() else None
-    path.write_text(provider_toml(data), encoding="utf-8")
-    loaded = load_provider_file(path)
-    if isinstance(loaded, CatalogProblem):
-        if previous is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(previous)
-        raise ProviderFileError(f"The provider could not be saved: {loaded.message}")
-    return loaded, path
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.core.errors import RETRYABLE, ErrorKind
 from parley.core.markdown import (
     COPY_SCHEME,
     IncrementalMarkdown,
@@ -63,22 +64,26 @@ FINISH_BADGES = {
     "function_call": "tool call",
 }
 
-ERROR_TITLES = {
-    "auth": "The provider rejected the API key",
-    "quota": "Quota reached",
-    "budget": "Budget exhausted",
-    "forbidden": "Access denied",
-    "rate_limit": "Rate limited",
-    "bad_request": "The provider rejected the request",
-    "server": "The provider had a server error",
-    "network": "Could not reach the provider",
-    "timeout": "The provider took too long to answer",
-    "protocol": "The provider's reply could not be read",
-    "config": "The request could not be built",
-    "cancelled": "Cancelled",
+# One title per core error kind (tests/ui check that none is missing); a kind the widget does
+# not know (a newer history) gets a plain one.
+ERROR_TITLES: dict[str, str] = {
+    ErrorKind.AUTH: "The provider rejected the API key",
+    ErrorKind.QUOTA: "Quota reached",
+    ErrorKind.BUDGET: "Budget exhausted",
+    ErrorKind.FORBIDDEN: "Access denied",
+    ErrorKind.RATE_LIMIT: "Rate limited",
+    ErrorKind.BAD_REQUEST: "The provider rejected the request",
+    ErrorKind.SERVER: "The provider had a server error",
+    ErrorKind.NETWORK: "Could not reach the provider",
+    ErrorKind.TIMEOUT: "The provider took too long to answer",
+    ErrorKind.PROTOCOL: "The provider's reply could not be read",
+    ErrorKind.CONFIG: "The request could not be built",
+    ErrorKind.CANCELLED: "Cancelled",
 }
-RETRY_KINDS = frozenset({"server", "network", "timeout", "protocol", "rate_limit"})
-KEY_KINDS = frozenset({"auth", "forbidden"})
+# "Retry now" where trying again can help: what the engine retries by itself, and a reply that
+# could not be read (the next one may be fine).
+RETRY_KINDS: frozenset[str] = frozenset(RETRYABLE | {ErrorKind.PROTOCOL})
+KEY_KINDS: frozenset[str] = frozenset({ErrorKind.AUTH, ErrorKind.FORBIDDEN})
 
 
 class SafeTextBrowser(QTextBrowser):
@@ -528,6 +533,7 @@ class AssistantMessageWidget(MessageWidget):
     retry_requested = Signal(str)
     open_keys_requested = Signal(str)  # provider id
     stop_requested = Signal()
+    inspect_requested = Signal(str)
 
     def __init__(
         self,
@@ -546,6 +552,11 @@ class AssistantMessageWidget(MessageWidget):
         self.header.addWidget(self.copy_button)
         self.header.addWidget(self.regenerate_button)
         self.regenerate_button.hide()
+        self.inspect_button = _link_button("Inspect", "Inspect the request and response", self)
+        self.inspect_button.setToolTip("What was sent and received for this answer")
+        self.inspect_button.clicked.connect(lambda: self.inspect_requested.emit(self.msg_id))
+        self.header.addWidget(self.inspect_button)
+        self.inspect_button.hide()  # once the answer has ended (its exchange is stored)
 
         self._text_buf = _Growing()
         self._reasoning_buf = _Growing()
@@ -687,12 +698,22 @@ class AssistantMessageWidget(MessageWidget):
             self._retry_button = QPushButton("Retry now", card)
             self._retry_button.setAccessibleName("Retry now")
             self._retry_button.clicked.connect(self._retry_now)
+            self._inspect_error_button = QPushButton("Inspect", card)
+            self._inspect_error_button.setAccessibleName("Inspect the failed request")
+            self._inspect_error_button.clicked.connect(
+                lambda: self.inspect_requested.emit(self.msg_id)
+            )
             self._cancel_retry_button = QPushButton("Cancel", card)
             self._cancel_retry_button.setAccessibleName("Cancel automatic retry")
             self._cancel_retry_button.clicked.connect(self.cancel_countdown)
             actions.addWidget(self._countdown_label)
             actions.addStretch(1)
-            for b in (self._keys_button, self._cancel_retry_button, self._retry_button):
+            for b in (
+                self._inspect_error_button,
+                self._keys_button,
+                self._cancel_retry_button,
+                self._retry_button,
+            ):
                 actions.addWidget(b)
             ec.addLayout(actions)
             card.hide()
@@ -729,6 +750,11 @@ class AssistantMessageWidget(MessageWidget):
     def retry_button(self) -> QPushButton:
         self._ensure_error_card()
         return self._retry_button
+
+    @property
+    def inspect_error_button(self) -> QPushButton:
+        self._ensure_error_card()
+        return self._inspect_error_button
 
     @property
     def cancel_retry_button(self) -> QPushButton:
@@ -970,6 +996,7 @@ class AssistantMessageWidget(MessageWidget):
         self.status = status
         self.stop_button.hide()
         self.regenerate_button.show()
+        self.inspect_button.show()
         self._render_final()
 
     def set_finished(self, finish_reason: str | None = "stop") -> None:

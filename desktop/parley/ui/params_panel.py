@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,12 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
-from parley.core.errors import ParleyError
+from parley.core.chat.prepared import PreparedRequest
 from parley.core.params import carry_over, unsupported_params, validate_value
-from parley.core.request import ChatRequest, Message
-from parley.core.wire import WireRequest, auth_headers, build_wire_request
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
+from parley.ui.params.preview import PreviewView, render_preview
 
 GROUP_TITLES: dict[ParamGroup, str] = {
     ParamGroup.SAMPLING: "Sampling",
@@ -52,13 +51,6 @@ GROUP_TITLES: dict[ParamGroup, str] = {
 }
 _EXPANDED_AT_START = {ParamGroup.SAMPLING, ParamGroup.LENGTH, ParamGroup.REASONING}
 
-# Strings longer than this (base64 images) are shortened in the preview text only.
-PREVIEW_STRING_LIMIT = 4000
-# A longer history shows its first and last messages in the preview text, with a note saying how
-# many are left out between them (they are sent; `preview_body()` and Copy body have them all):
-# building and laying out the JSON of 2,000 messages stalled the window on every turn.
-PREVIEW_HEAD_MESSAGES = 4
-PREVIEW_TAIL_MESSAGES = 40
 RESET_GLYPH = "↺"
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
@@ -635,19 +627,6 @@ class CollapsibleSection(QWidget):
         self.header.setChecked(expanded)
 
 
-def _elide_long_strings(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > PREVIEW_STRING_LIMIT:
-        return value[:120] + f"… [{len(value):,} characters]"
-    if isinstance(value, dict):
-        return {k: _elide_long_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_elide_long_strings(v) for v in value]
-    return value
-
-
-PLACEHOLDER_MESSAGE = Message(role="user", content="…")
-
-
 class ParamsPanel(QWidget):
     """The parameter panel for one provider.
 
@@ -656,6 +635,7 @@ class ParamsPanel(QWidget):
     """
 
     changed = Signal()
+    preview_wanted = Signal()  # the preview is to be built again (shown, or a value changed)
 
     def __init__(self, spec: ProviderSpec | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -669,19 +649,8 @@ class ParamsPanel(QWidget):
         self._flagged: set[str] = set()
         self._supported: list[str] | None = None
         self._bulk = 0
-        self._model = ""
-        self._messages: Sequence[Message] = []
-        self._base_url: str | None = None
-        self._stream = True
-        self._session_id: str | None = None
-        self._preview_body: dict[str, Any] | None = None
-        self._preview_complete = True  # False: `_preview_body` is to be built (long history)
-        self._preview_dirty = True
-
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(40)
-        self._preview_timer.timeout.connect(self.refresh_preview)
+        self._prepared: PreparedRequest | None = None
+        self._preview_stale = True
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
@@ -763,7 +732,7 @@ class ParamsPanel(QWidget):
         self.preview_section.content_layout.addWidget(
             self.copy_preview_button, 0, Qt.AlignmentFlag.AlignRight
         )
-        self.preview_section.header.toggled.connect(lambda _on: self._schedule_preview())
+        self.preview_section.header.toggled.connect(lambda _on: self.preview_wanted.emit())
 
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
@@ -948,150 +917,57 @@ class ParamsPanel(QWidget):
         self.set_values({})
 
     # -- preview ------------------------------------------------------------------------------
+    # The window's `PreviewController` builds the request of the next send (in a worker
+    # thread) and hands it here; the panel asks for one with `preview_wanted`.
 
-    def set_preview_context(
-        self,
-        spec: ProviderSpec | None,
-        model: str,
-        messages: Sequence[Message],
-        *,
-        base_url: str | None = None,
-        stream: bool = True,
-        session_id: str | None = None,
-    ) -> None:
-        """What the preview builds the request from: provider, model, the branch's messages.
+    def wants_preview(self) -> bool:
+        return self.isVisible() and self.preview_section.is_expanded()
 
-        `messages` is kept as given, not copied, unless it is a list: a long history can be
-        a sequence that makes each message when read (`parley.core.session.ContextMessages`),
-        and the preview reads only the ones it shows.
-        """
-        if spec is not None and spec != self._spec:
-            self.set_provider(spec)
-        self._model = model
-        self._messages = list(messages) if isinstance(messages, list) else messages
-        self._base_url = base_url or None
-        self._stream = stream
-        self._session_id = session_id
-        self._schedule_preview()
+    def mark_preview_stale(self) -> None:
+        self._preview_stale = True
 
-    def current_request(self, messages: Sequence[Message] | None = None) -> ChatRequest | None:
-        """The request a send would make now (with `messages` instead, when given)."""
-        if self._spec is None:
-            return None
-        return ChatRequest(
-            provider=self._spec.id,
-            model=self._model,
-            messages=list(self._messages if messages is None else messages),
-            params=self.values(),
-            advanced=self.advanced(),
-            stream=self._stream,
-            base_url=self._base_url,
-            session_id=self._session_id,
-        )
-
-    def _schedule_preview(self) -> None:
-        self._preview_dirty = True
-        if self.preview_section.is_expanded():
-            self._preview_timer.start()
-
-    def _elided_count(self) -> int:
-        """How many messages the preview text leaves out of the middle of the history."""
-        n = len(self._messages)
-        if n <= PREVIEW_HEAD_MESSAGES + PREVIEW_TAIL_MESSAGES + 1 or "messages" in self.advanced():
-            return 0  # short, or the Advanced JSON replaces the messages: shown whole
-        return n - PREVIEW_HEAD_MESSAGES - PREVIEW_TAIL_MESSAGES
-
-    def _preview_wire(self, messages: Sequence[Message] | None = None) -> tuple[WireRequest, bool]:
-        """The WireRequest for `messages` (all by default) as the preview shows it (a
-        placeholder message, a stand-in base URL where none is set) and whether the base URL is
-        missing; raises ParleyError where the request cannot be built."""
-        request = self.current_request(messages)
-        assert request is not None and self._spec is not None
-        spec = self._spec
-        if not request.messages:
-            request = request.model_copy(update={"messages": [PLACEHOLDER_MESSAGE]})
-        missing_base = not (request.base_url or spec.base_url)
-        if missing_base:
-            # Still show the body; say plainly that the URL is missing.
-            request = request.model_copy(
-                update={"base_url": spec.base_url_hint or "https://base-url-not-set"}
-            )
-        return build_wire_request(spec, request), missing_base
-
-    def refresh_preview(self) -> None:
-        self._preview_timer.stop()
-        self._preview_dirty = False
-        self._preview_body = None
-        self._preview_complete = True
-        if self._spec is None:
-            self.preview_target.setText("No provider chosen.")
-            self.preview_edit.setPlainText("")
-            return
-        spec = self._spec
-        elided = self._elided_count()
-        shown: Sequence[Message] | None = None
-        if elided:
-            head = PREVIEW_HEAD_MESSAGES
-            shown = [*self._messages[:head], *self._messages[head + elided :]]
-        try:
-            wire, missing_base = self._preview_wire(shown)
-        except ParleyError as exc:
-            self.preview_target.setText(f"Cannot build the request: {exc}")
-            self.preview_edit.setPlainText("")
-            return
-        if elided:
-            self._preview_complete = False  # the whole body is built when asked for
-        else:
-            self._preview_body = wire.body
-        headers = dict(wire.headers)
-        if spec.auth.scheme.value != "none":
-            for name in auth_headers(spec, "x"):
-                headers[name] = "[key redacted]"
-        lines = [
-            f"POST {wire.url}" + ("  (set a base URL for this provider)" if missing_base else "")
-        ]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        if elided:
-            lines.append(
-                f"({elided:,} messages in the middle of the history are sent but not shown "
-                "below; Copy body copies them all)"
-            )
-        self.preview_target.setText("\n".join(lines))
-        shown_body = _elide_long_strings(wire.body)
-        if elided and isinstance(shown_body.get("messages"), list):
-            listed = shown_body["messages"]
-            note = f"… {elided:,} more messages, sent but not shown here …"
-            head = PREVIEW_HEAD_MESSAGES
-            shown_body["messages"] = [*listed[:head], note, *listed[head:]]
-        text = json.dumps(shown_body, indent=2, ensure_ascii=False)
+    def show_preview(self, view: PreviewView) -> None:
+        self._preview_stale = False
+        self._prepared = view.prepared
+        self.preview_target.setText(view.target)
         scroll = self.preview_edit.verticalScrollBar().value()
-        self.preview_edit.setPlainText(text)
+        self.preview_edit.setPlainText(view.body)
         self.preview_edit.verticalScrollBar().setValue(scroll)
 
+    def show_request(self, prepared: PreparedRequest) -> None:
+        """Show `prepared` now (the controller renders it in a worker thread instead)."""
+        self.show_preview(render_preview(prepared))
+
+    def show_preview_error(self, message: str) -> None:
+        self._preview_stale = False
+        self._prepared = None
+        self.preview_target.setText(message)
+        self.preview_edit.setPlainText("")
+
+    def preview_stale(self) -> bool:
+        """True while a change has not reached the preview yet."""
+        return self._preview_stale
+
+    def prepared(self) -> PreparedRequest | None:
+        """The request the preview shows (None when it cannot be built)."""
+        return self._prepared
+
     def preview_body(self) -> dict[str, Any] | None:
-        """The exact body a send would use now (None when it cannot be built). The preview text
-        shows it, except that a long history's middle messages are left out of the text (which
-        says so); this body has them all."""
-        if self._preview_dirty:
-            self.refresh_preview()
-        if not self._preview_complete:
-            self._preview_complete = True
-            try:
-                self._preview_body = self._preview_wire()[0].body
-            except ParleyError:
-                self._preview_body = None
-        return self._preview_body
+        """The exact body a send would use (parsed). The preview text shows it, except that a
+        long history's middle messages are left out of the text (which says so); this body
+        has them all."""
+        if self._prepared is None:
+            return None
+        body: dict[str, Any] = self._prepared.body_json
+        return body
 
     def preview_text(self) -> str:
         """The preview's JSON text as shown."""
-        if self._preview_dirty:
-            self.refresh_preview()
         return self.preview_edit.toPlainText()
 
     def _copy_preview(self) -> None:
-        body = self.preview_body()
-        if body is not None:
-            QGuiApplication.clipboard().setText(json.dumps(body, indent=2, ensure_ascii=False))
+        if self._prepared is not None:
+            QGuiApplication.clipboard().setText(self._prepared.body_text)
 
     # -- change plumbing ------------------------------------------------------------------------
 
@@ -1109,7 +985,7 @@ class ParamsPanel(QWidget):
         if self._bulk:
             return
         self._refresh_summary()
-        self._schedule_preview()
+        self.preview_wanted.emit()
         self.changed.emit()
 
     def _refresh_summary(self) -> None:

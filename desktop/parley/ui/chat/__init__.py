@@ -1,0 +1,1 @@
+"""The chat: turns (send, regenerate, edit, continue, replay, stop) and how answers are drawn."""

@@ -1,0 +1,1 @@
+"""The inspector: what was sent and received for one answer (imported when first opened)."""
