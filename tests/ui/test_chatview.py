@@ -76,6 +76,10 @@ def _layout_signature(doc: QTextDocument) -> list[tuple[object, ...]]:
                 fmt.headingLevel(),
                 fmt.hasProperty(QTextFormat.Property.BlockTrailingHorizontalRulerWidth),
                 lst.format().style() if lst else None,
+                # The number (or bullet) shown and the nesting: a list streamed in pieces must
+                # read as one list.
+                (lst.itemText(block), lst.format().indent()) if lst else None,
+                fmt.marker(),
                 QTextCursor(block).currentTable() is not None,
                 fmt.nonBreakableLines(),
                 fmt.background().color().name(),
@@ -110,6 +114,16 @@ MD_LINES = st.sampled_from(
         "|---|---|",
         "| 1 | 2 |",
         "see [x](https://e.com)",
+        "- item",
+        "- item",
+        "3. third",
+        "  para in item",
+        "  - nested",
+        "- [ ] task",
+        "- [x] done",
+        "$x^2$ and $$y$$",
+        "$$",
+        "a https://example.com/x link",
     ]
 )
 

@@ -24,8 +24,10 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
+    QTextDocument,
     QTextDocumentFragment,
     QTextFormat,
+    QTextList,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from parley.core.markdown import (
     COPY_SCHEME,
@@ -143,16 +146,28 @@ def _ends_with_table(html: str) -> bool:
     return html.rstrip().endswith("</table>")
 
 
-def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) -> None:
+def append_html(
+    cursor: QTextCursor,
+    html: str,
+    *,
+    after_table: bool = False,
+    lead: str = "",
+    trail: str = "",
+    join: QTextList | None = None,
+) -> QTextList | None:
     """Append rendered HTML blocks at the end of the cursor's document, laid out as `setHtml`
     would lay them out after what is there: a new block (not merged into the previous one), an
     empty block after a table. The cursor ends at the end of the document. `after_table`: the
     document ends with a table (Qt cannot tell inside an edit block).
+
+    A piece that goes on with a list comes with a `lead` (see `markdown.Update`): its items are
+    numbered on from the list `join`. A piece that ends inside a list comes with a `trail`: that
+    list is returned.
     """
     cursor.movePosition(QTextCursor.MoveOperation.End)
     html = html.strip("\n")
     if not html:
-        return
+        return join
     doc = cursor.document()
     if html.startswith("<table"):
         # Qt puts a table after the block the cursor is in, as setHtml does. What follows the
@@ -164,25 +179,63 @@ def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) ->
             # The block after the table is plain in a fresh document.
             cursor.setBlockFormat(QTextBlockFormat())
             cursor.setBlockCharFormat(QTextCharFormat())
-        append_html(cursor, html[end:].lstrip("\n"), after_table=True)
-        return
+        return append_html(cursor, html[end:].lstrip("\n"), after_table=True, trail=trail)
     if cursor.block().length() > 1 or _is_rule(cursor.block()) or after_table:
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
     start = cursor.position()
     # The fragment's first block would merge into the current block and lose its own format
-    # (heading, rule, list item): lead with a throwaway block and remove it afterwards.
-    cursor.insertFragment(QTextDocumentFragment.fromHtml("<p>\u2060</p>" + html))
+    # (heading, rule, list item): lead with a throwaway block and remove it afterwards. (A
+    # list's placeholder item does that too, and makes the items after it middle ones.)
+    cursor.insertFragment(QTextDocumentFragment.fromHtml((lead or "<p>\u2060</p>") + html + trail))
     dummy = doc.findBlock(start)
+    while lead and dummy.isValid() and dummy.text() != "\u2060":
+        dummy = dummy.next()  # a list starts in a block of its own, after the cursor's
     first = dummy.next()
     if first.isValid():
-        block_format, char_format = first.blockFormat(), first.charFormat()
+        continued = dummy.textList() if lead else None
+        _remove_blocks_before(doc, doc.findBlock(start), first)
+        # (Qt drops a list whose items all went: then there is nothing to number.)
+        if continued is not None and join is not None and isValid(continued) and isValid(join):
+            _continue_numbering(continued, join)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    if not trail:
+        return None
+    placeholder = doc.lastBlock()
+    left_open = placeholder.textList()
+    before = placeholder.previous()
+    if before.isValid():
+        block_format, char_format = before.blockFormat(), before.charFormat()
         fix = QTextCursor(doc)
-        fix.setPosition(dummy.position())
-        fix.setPosition(first.position(), QTextCursor.MoveMode.KeepAnchor)
+        fix.setPosition(before.position() + before.length() - 1)
+        fix.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         fix.removeSelectedText()
         fix.setBlockFormat(block_format)
         fix.setBlockCharFormat(char_format)
     cursor.movePosition(QTextCursor.MoveOperation.End)
+    # Qt drops an item holding only a list, and a list with no items left.
+    return left_open if left_open is not None and isValid(left_open) else None
+
+
+def _remove_blocks_before(doc: QTextDocument, dummy: QTextBlock, first: QTextBlock) -> None:
+    """Remove the blocks from `dummy` up to `first`, which keeps its own formats."""
+    block_format, char_format = first.blockFormat(), first.charFormat()
+    fix = QTextCursor(doc)
+    fix.setPosition(dummy.position())
+    fix.setPosition(first.position(), QTextCursor.MoveMode.KeepAnchor)
+    fix.removeSelectedText()
+    fix.setBlockFormat(block_format)
+    fix.setBlockCharFormat(char_format)
+
+
+def _continue_numbering(piece: QTextList, before: QTextList) -> None:
+    """Number the items of `piece` on from those of the list `before` it continues.
+
+    The pieces stay lists of their own, laid out as one list (the placeholder items gave their
+    joining items a middle item's spacing): adding the items to `before` instead would make Qt
+    lay out the whole list again on every streamed update."""
+    fmt = piece.format()
+    fmt.setStart(before.format().start() + before.count())
+    piece.setFormat(fmt)
 
 
 def _link_button(text: str, accessible: str, parent: QWidget | None = None) -> QToolButton:
@@ -554,6 +607,7 @@ class AssistantMessageWidget(MessageWidget):
         self._final_key: tuple[str, bool] | None = None
         self._stable_shown = False
         self._stable_table_end = False
+        self._open_list: QTextList | None = None  # the list the finished part ends inside
         self._open_code: OpenCode | None = None
         self._code_cursor: QTextCursor | None = None
         self._code_format = QTextCharFormat()
@@ -808,6 +862,7 @@ class AssistantMessageWidget(MessageWidget):
             self._tail_anchor = 0
             self._stable_shown = False
             self._stable_table_end = False
+            self._open_list = None
             self._open_code = None
         up = self._md.update(self._text)
         self._code_blocks = self._md.code_blocks
@@ -831,8 +886,17 @@ class AssistantMessageWidget(MessageWidget):
         cur.removeSelectedText()
         cur.setBlockFormat(block_format)
         cur.setBlockCharFormat(char_format)
+        if up.replace_all:
+            self._open_list = None
         if up.stable_html:
-            append_html(cur, up.stable_html, after_table=self._stable_table_end)
+            self._open_list = append_html(
+                cur,
+                up.stable_html,
+                after_table=self._stable_table_end,
+                lead=up.stable_lead,
+                trail=up.stable_trail,
+                join=self._open_list,
+            )
             self._tail_anchor = cur.position()
             self._stable_shown = True
             self._stable_table_end = _ends_with_table(up.stable_html)
@@ -843,7 +907,9 @@ class AssistantMessageWidget(MessageWidget):
                 cur, render_open_code(up.open_code, dark=self._md.dark), after_table=after_table
             )
         else:
-            append_html(cur, up.tail_html, after_table=after_table)
+            append_html(
+                cur, up.tail_html, after_table=after_table, lead=up.tail_lead, join=self._open_list
+            )
         cur.endEditBlock()
         if up.open_code is not None and not final:
             self._shade_open_code(up.open_code)
@@ -936,6 +1002,7 @@ class AssistantMessageWidget(MessageWidget):
         self._tail_anchor = 0
         self._stable_shown = False
         self._stable_table_end = False
+        self._open_list = None
         self._open_code = None
         self._code_cursor = None
         self._schedule()
