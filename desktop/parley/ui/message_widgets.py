@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QColor,
     QFontDatabase,
     QGuiApplication,
+    QImage,
     QKeyEvent,
     QPaintEvent,
     QPixmap,
@@ -46,15 +47,18 @@ from shiboken6 import isValid
 
 from parley.core.markdown import (
     COPY_SCHEME,
+    MATH_SCHEME,
     IncrementalMarkdown,
     OpenCode,
     Update,
     code_colors,
+    math_source,
     render_markdown,
     render_open_code,
 )
 from parley.core.request import ImagePart
 from parley.ui import theme
+from parley.ui.math_images import math_images
 
 RENDER_INTERVAL_MS = 40
 OPENABLE_SCHEMES = ("http", "https", "mailto")
@@ -116,8 +120,25 @@ class SafeTextBrowser(QTextBrowser):
         self.setFixedHeight(8)
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
-        # Untrusted content: never load images or style sheets from anywhere.
+        # Untrusted content: never load images or style sheets from anywhere. Formulas are
+        # typeset here (see math_images).
+        url = bytes(name.toEncoded()).decode() if isinstance(name, QUrl) else str(name)
+        if url.startswith(f"{MATH_SCHEME}:"):
+            color = self.palette().text().color()
+            return math_images().load(self, url, self.font(), color, self.devicePixelRatioF())
         return None
+
+    def math_ready(self, url: str, image: QImage) -> None:
+        """Show a typeset formula in place of its TeX, laying out only its characters again."""
+        doc = self.document()
+        source = math_source(url)
+        found = QTextCursor(doc)
+        while not (found := doc.find("\ufffc", found)).isNull():
+            fmt = found.charFormat()
+            if fmt.isImageFormat() and math_source(fmt.toImageFormat().name()) == source:
+                name = fmt.toImageFormat().name()
+                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+                doc.markContentsDirty(found.selectionStart(), 1)
 
     def _fit_height(self, size: Any = None) -> None:
         h = math.ceil(self.document().size().height()) + 2 * self.frameWidth()
