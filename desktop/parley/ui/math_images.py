@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetricsF, QImage, QPain
 
 from parley.core.markdown import MathSource, code_colors, math_source
 
+PAUSE_S = 0.01  # after each formula typeset
 CACHE_SIZE = 500  # images kept (a formula is a few kB to a few hundred kB)
 # STIX Two's letters are smaller than the UI font's at the same size: math is set larger.
 INLINE_SCALE = 1.2
@@ -112,6 +114,8 @@ def _typeset(source: MathSource, key: _Key) -> QImage | None:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     renderer.render(painter, QRectF(0, top, svg.width, svg.height))
     painter.end()
+    # Typesetting is Python holding the GIL: a pause between formulas lets the GUI thread run.
+    time.sleep(PAUSE_S)
     return img
 
 
