@@ -21,6 +21,8 @@ HEAVY = (
     "httpx",
     "keyring",
     "markdown_it",
+    "ziamath",
+    "PySide6.QtSvg",
     "parley.core.catalog",
     "parley.core.settings",
     "parley.core.store",

@@ -10,14 +10,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, Qt, QUrl
-from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QImage,
+    QPalette,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
-from parley.core.markdown import code_colors, render_markdown
+from parley.core.markdown import MathSource, code_colors, math_source, render_markdown
 from parley.ui import chatview as chatview_module
 from parley.ui import theme
 from parley.ui.chatview import ChatView
+from parley.ui.math_images import math_images
 from parley.ui.message_widgets import AssistantMessageWidget, SafeTextBrowser, UserMessageWidget
 
 LONG_ANSWER = (
@@ -76,6 +85,10 @@ def _layout_signature(doc: QTextDocument) -> list[tuple[object, ...]]:
                 fmt.headingLevel(),
                 fmt.hasProperty(QTextFormat.Property.BlockTrailingHorizontalRulerWidth),
                 lst.format().style() if lst else None,
+                # The number (or bullet) shown and the nesting: a list streamed in pieces must
+                # read as one list.
+                (lst.itemText(block), lst.format().indent()) if lst else None,
+                fmt.marker(),
                 QTextCursor(block).currentTable() is not None,
                 fmt.nonBreakableLines(),
                 fmt.background().color().name(),
@@ -110,6 +123,16 @@ MD_LINES = st.sampled_from(
         "|---|---|",
         "| 1 | 2 |",
         "see [x](https://e.com)",
+        "- item",
+        "- item",
+        "3. third",
+        "  para in item",
+        "  - nested",
+        "- [ ] task",
+        "- [x] done",
+        "$x^2$ and $$y$$",
+        "$$",
+        "a https://example.com/x link",
     ]
 )
 
@@ -617,3 +640,63 @@ def test_a_code_block_still_streaming_is_painted_on_the_code_background(
     for line in ("import time", "import httpx", "def wait():", "    time.sleep(1)"):
         assert colour_beside(line) == shade, line
     assert colour_beside("Here is code:") != shade
+
+
+def _formula_images(doc: QTextDocument) -> list[tuple[str, QImage]]:
+    found, out = QTextCursor(doc), []
+    while not (found := doc.find("\ufffc", found)).isNull():
+        name = found.charFormat().toImageFormat().name()
+        out.append((name, doc.resource(QTextDocument.ResourceType.ImageResource, QUrl(name))))
+    return out
+
+
+def _is_tex_placeholder(image: QImage, dark: bool = False) -> bool:
+    # The TeX is drawn on the inline-code background; a typeset formula is on transparency.
+    ratio = image.devicePixelRatio()
+    mid = image.pixelColor(1, int(image.height() / 2))
+    return mid.name() == code_colors(dark).inline_background and ratio > 0
+
+
+def test_math_shows_its_tex_until_typeset_then_the_formula(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.set_text("Area $\\pi r^2$ of a circle.\n\n$$\n\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}\n$$\n")
+    w.set_finished("stop")
+    shown = _formula_images(w.body.document())
+    assert [math_source(name) for name, _ in shown] == [
+        MathSource("\\pi r^2", False, False),
+        MathSource("\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}", True, False),
+    ]
+    # Typesetting is not done on the GUI thread: until it is, each formula is its TeX as code
+    # (unless this process typeset it before: then the image comes at once).
+    assert all(isinstance(image, QImage) and not image.isNull() for _, image in shown)
+    math_images().wait_idle()
+    qtbot.waitUntil(
+        lambda: not any(_is_tex_placeholder(i) for _, i in _formula_images(w.body.document())),
+        timeout=5000,
+    )
+    done = _formula_images(w.body.document())
+    display = done[1][1]
+    assert display.height() / display.devicePixelRatio() > w.body.fontMetrics().height() * 1.5
+    assert w.body.height() >= display.height() / display.devicePixelRatio()
+
+
+def test_a_formula_that_cannot_be_typeset_stays_its_tex(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    w.set_text("Broken: $\\frac{1}{$ and fine text.")
+    w.set_finished("stop")
+    math_images().wait_idle()
+    qtbot.wait(50)  # the (failed) result comes through the event loop
+    ((_, image),) = _formula_images(w.body.document())
+    assert _is_tex_placeholder(image)
+
+
+def test_code_blocks_and_long_words_wrap_inside_the_bubble(qtbot: QtBot, view: ChatView) -> None:
+    w = view.add_assistant_message("a1")
+    long_line = "x = compute(" + ", ".join(f"argument_{i}" for i in range(40)) + ")"
+    w.set_text(f"```python\n{long_line}\n```\n\nA very long word: {'y' * 400}\n")
+    w.set_finished("stop")
+    qtbot.waitUntil(lambda: w.body.viewport().width() > 0)
+    # Nothing is wider than the view, so there is nothing to scroll sideways out of the bubble.
+    assert w.body.document().size().width() <= w.body.viewport().width() + 1
+    assert w.body.horizontalScrollBar().maximum() == 0
+    assert "argument_39)" in w.body.toPlainText()

@@ -23,6 +23,8 @@ _REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # Qt (in the PySide6 wheels) is LGPL-3.0; the wheels carry no licence file, so Parley ships one.
 QT_DISTRIBUTIONS = frozenset({"pyside6-essentials", "pyside6", "shiboken6"})
 QT_TEXTS = ("LGPL-3.0.txt", "GPL-3.0.txt", "Qt-source-offer.txt")
+# Distributions whose wheels carry no licence file: Parley ships the text (from their source).
+SUPPLIED_TEXTS = {"latex2mathml": "latex2mathml-LICENSE.txt"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,8 @@ def component_of(dist: metadata.Distribution) -> Component:
         files = tuple(p for p in (root / "LICENSE",) if p.is_file())
         return Component("Parley", dist.version, licence_of(dist), files)
     files = _licence_files(dist)
+    if not files and _normal(name) in SUPPLIED_TEXTS:
+        files = (static_texts_dir() / SUPPLIED_TEXTS[_normal(name)],)
     note = ""
     if _normal(name) in QT_DISTRIBUTIONS:
         files = files or tuple(static_texts_dir() / t for t in QT_TEXTS)

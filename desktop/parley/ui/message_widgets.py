@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QColor,
     QFontDatabase,
     QGuiApplication,
+    QImage,
     QKeyEvent,
     QPaintEvent,
     QPixmap,
@@ -24,8 +25,10 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
+    QTextDocument,
     QTextDocumentFragment,
     QTextFormat,
+    QTextList,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -40,19 +43,23 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from parley.core.errors import RETRYABLE, ErrorKind
 from parley.core.markdown import (
     COPY_SCHEME,
+    MATH_SCHEME,
     IncrementalMarkdown,
     OpenCode,
     Update,
     code_colors,
+    math_source,
     render_markdown,
     render_open_code,
 )
 from parley.core.request import ImagePart
 from parley.ui import theme
+from parley.ui.math_images import math_images
 
 RENDER_INTERVAL_MS = 40
 OPENABLE_SCHEMES = ("http", "https", "mailto")
@@ -118,8 +125,25 @@ class SafeTextBrowser(QTextBrowser):
         self.setFixedHeight(8)
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
-        # Untrusted content: never load images or style sheets from anywhere.
+        # Untrusted content: never load images or style sheets from anywhere. Formulas are
+        # typeset here (see math_images).
+        url = bytes(name.toEncoded()).decode() if isinstance(name, QUrl) else str(name)
+        if url.startswith(f"{MATH_SCHEME}:"):
+            color = self.palette().text().color()
+            return math_images().load(self, url, self.font(), color, self.devicePixelRatioF())
         return None
+
+    def math_ready(self, url: str, image: QImage) -> None:
+        """Show a typeset formula in place of its TeX, laying out only its characters again."""
+        doc = self.document()
+        source = math_source(url)
+        found = QTextCursor(doc)
+        while not (found := doc.find("\ufffc", found)).isNull():
+            fmt = found.charFormat()
+            if fmt.isImageFormat() and math_source(fmt.toImageFormat().name()) == source:
+                name = fmt.toImageFormat().name()
+                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+                doc.markContentsDirty(found.selectionStart(), 1)
 
     def _fit_height(self, size: Any = None) -> None:
         h = math.ceil(self.document().size().height()) + 2 * self.frameWidth()
@@ -148,16 +172,28 @@ def _ends_with_table(html: str) -> bool:
     return html.rstrip().endswith("</table>")
 
 
-def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) -> None:
+def append_html(
+    cursor: QTextCursor,
+    html: str,
+    *,
+    after_table: bool = False,
+    lead: str = "",
+    trail: str = "",
+    join: QTextList | None = None,
+) -> QTextList | None:
     """Append rendered HTML blocks at the end of the cursor's document, laid out as `setHtml`
     would lay them out after what is there: a new block (not merged into the previous one), an
     empty block after a table. The cursor ends at the end of the document. `after_table`: the
     document ends with a table (Qt cannot tell inside an edit block).
+
+    A piece that goes on with a list comes with a `lead` (see `markdown.Update`): its items are
+    numbered on from the list `join`. A piece that ends inside a list comes with a `trail`: that
+    list is returned.
     """
     cursor.movePosition(QTextCursor.MoveOperation.End)
     html = html.strip("\n")
     if not html:
-        return
+        return join
     doc = cursor.document()
     if html.startswith("<table"):
         # Qt puts a table after the block the cursor is in, as setHtml does. What follows the
@@ -169,25 +205,63 @@ def append_html(cursor: QTextCursor, html: str, *, after_table: bool = False) ->
             # The block after the table is plain in a fresh document.
             cursor.setBlockFormat(QTextBlockFormat())
             cursor.setBlockCharFormat(QTextCharFormat())
-        append_html(cursor, html[end:].lstrip("\n"), after_table=True)
-        return
+        return append_html(cursor, html[end:].lstrip("\n"), after_table=True, trail=trail)
     if cursor.block().length() > 1 or _is_rule(cursor.block()) or after_table:
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
     start = cursor.position()
     # The fragment's first block would merge into the current block and lose its own format
-    # (heading, rule, list item): lead with a throwaway block and remove it afterwards.
-    cursor.insertFragment(QTextDocumentFragment.fromHtml("<p>\u2060</p>" + html))
+    # (heading, rule, list item): lead with a throwaway block and remove it afterwards. (A
+    # list's placeholder item does that too, and makes the items after it middle ones.)
+    cursor.insertFragment(QTextDocumentFragment.fromHtml((lead or "<p>\u2060</p>") + html + trail))
     dummy = doc.findBlock(start)
+    while lead and dummy.isValid() and dummy.text() != "\u2060":
+        dummy = dummy.next()  # a list starts in a block of its own, after the cursor's
     first = dummy.next()
     if first.isValid():
-        block_format, char_format = first.blockFormat(), first.charFormat()
+        continued = dummy.textList() if lead else None
+        _remove_blocks_before(doc, doc.findBlock(start), first)
+        # (Qt drops a list whose items all went: then there is nothing to number.)
+        if continued is not None and join is not None and isValid(continued) and isValid(join):
+            _continue_numbering(continued, join)
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    if not trail:
+        return None
+    placeholder = doc.lastBlock()
+    left_open = placeholder.textList()
+    before = placeholder.previous()
+    if before.isValid():
+        block_format, char_format = before.blockFormat(), before.charFormat()
         fix = QTextCursor(doc)
-        fix.setPosition(dummy.position())
-        fix.setPosition(first.position(), QTextCursor.MoveMode.KeepAnchor)
+        fix.setPosition(before.position() + before.length() - 1)
+        fix.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         fix.removeSelectedText()
         fix.setBlockFormat(block_format)
         fix.setBlockCharFormat(char_format)
     cursor.movePosition(QTextCursor.MoveOperation.End)
+    # Qt drops an item holding only a list, and a list with no items left.
+    return left_open if left_open is not None and isValid(left_open) else None
+
+
+def _remove_blocks_before(doc: QTextDocument, dummy: QTextBlock, first: QTextBlock) -> None:
+    """Remove the blocks from `dummy` up to `first`, which keeps its own formats."""
+    block_format, char_format = first.blockFormat(), first.charFormat()
+    fix = QTextCursor(doc)
+    fix.setPosition(dummy.position())
+    fix.setPosition(first.position(), QTextCursor.MoveMode.KeepAnchor)
+    fix.removeSelectedText()
+    fix.setBlockFormat(block_format)
+    fix.setBlockCharFormat(char_format)
+
+
+def _continue_numbering(piece: QTextList, before: QTextList) -> None:
+    """Number the items of `piece` on from those of the list `before` it continues.
+
+    The pieces stay lists of their own, laid out as one list (the placeholder items gave their
+    joining items a middle item's spacing): adding the items to `before` instead would make Qt
+    lay out the whole list again on every streamed update."""
+    fmt = piece.format()
+    fmt.setStart(before.format().start() + before.count())
+    piece.setFormat(fmt)
 
 
 def _link_button(text: str, accessible: str, parent: QWidget | None = None) -> QToolButton:
@@ -565,6 +639,7 @@ class AssistantMessageWidget(MessageWidget):
         self._final_key: tuple[str, bool] | None = None
         self._stable_shown = False
         self._stable_table_end = False
+        self._open_list: QTextList | None = None  # the list the finished part ends inside
         self._open_code: OpenCode | None = None
         self._code_cursor: QTextCursor | None = None
         self._code_format = QTextCharFormat()
@@ -834,6 +909,7 @@ class AssistantMessageWidget(MessageWidget):
             self._tail_anchor = 0
             self._stable_shown = False
             self._stable_table_end = False
+            self._open_list = None
             self._open_code = None
         up = self._md.update(self._text)
         self._code_blocks = self._md.code_blocks
@@ -857,8 +933,17 @@ class AssistantMessageWidget(MessageWidget):
         cur.removeSelectedText()
         cur.setBlockFormat(block_format)
         cur.setBlockCharFormat(char_format)
+        if up.replace_all:
+            self._open_list = None
         if up.stable_html:
-            append_html(cur, up.stable_html, after_table=self._stable_table_end)
+            self._open_list = append_html(
+                cur,
+                up.stable_html,
+                after_table=self._stable_table_end,
+                lead=up.stable_lead,
+                trail=up.stable_trail,
+                join=self._open_list,
+            )
             self._tail_anchor = cur.position()
             self._stable_shown = True
             self._stable_table_end = _ends_with_table(up.stable_html)
@@ -869,7 +954,9 @@ class AssistantMessageWidget(MessageWidget):
                 cur, render_open_code(up.open_code, dark=self._md.dark), after_table=after_table
             )
         else:
-            append_html(cur, up.tail_html, after_table=after_table)
+            append_html(
+                cur, up.tail_html, after_table=after_table, lead=up.tail_lead, join=self._open_list
+            )
         cur.endEditBlock()
         if up.open_code is not None and not final:
             self._shade_open_code(up.open_code)
@@ -962,6 +1049,7 @@ class AssistantMessageWidget(MessageWidget):
         self._tail_anchor = 0
         self._stable_shown = False
         self._stable_table_end = False
+        self._open_list = None
         self._open_code = None
         self._code_cursor = None
         self._schedule()

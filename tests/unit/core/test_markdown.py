@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from parley.core.markdown import (
     IncrementalMarkdown,
+    MathSource,
     OpenCode,
+    math_source,
     render_markdown,
     render_open_code,
     stable_boundary,
@@ -177,6 +179,21 @@ LINES = st.sampled_from(
         "",
         "",
         "para text",
+        "- item",
+        "- item",
+        "- item",
+        "* star",
+        "3. third",
+        "  para in item",
+        "  - nested",
+        "    deeper",
+        "-",
+        "- [ ] task",
+        "- [x] done",
+        "$$",
+        "$x^2$ and $$y$$",
+        "  [y]: https://example.org",
+        "see https://example.com/a and www.example.org",
         "*emph* and `code`",
         "# heading",
         "===",
@@ -204,8 +221,8 @@ LINES = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(LINES, min_size=1, max_size=18), st.integers(min_value=1, max_value=9))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=24), st.integers(min_value=1, max_value=9))
 def test_incremental_equals_full_render_property(lines: list[str], step: int) -> None:
     text = "\n".join(lines)
     inc = IncrementalMarkdown()
@@ -224,3 +241,112 @@ def test_warm_up_loads_lexers() -> None:
     sys.modules.pop("pygments.lexers.rust", None)
     warm_up(("rust",))
     assert "pygments.lexers.rust" in sys.modules
+
+
+def test_a_single_newline_is_a_line_break() -> None:
+    out = render_markdown("Roses are red,\nviolets are blue.\n\nNew stanza").html
+    assert out.startswith("<p>Roses are red,<br />\nviolets are blue.</p>")
+
+
+def test_bare_urls_become_links_but_file_names_do_not() -> None:
+    out = render_markdown(
+        "See https://example.com/a?b=1, www.python.org or mail me@example.com. "
+        "Edit README.md and setup.py; ftp://x.example/f stays text."
+    ).html
+    hrefs = re.findall(r'href="([^"]*)"', out)
+    assert hrefs == ["https://example.com/a?b=1", "http://www.python.org", "mailto:me@example.com"]
+    assert "README.md" in out and "setup.py" in out
+    # A linkified URL is held to the same schemes as any link.
+    assert "href" not in render_markdown("javascript:alert(1) file:///etc/passwd").html
+
+
+def test_task_lists_use_qt_checkbox_markers() -> None:
+    out = render_markdown("- [ ] todo\n- [x] done\n- plain\n").html
+    assert out == (
+        '<ul>\n<li class="unchecked">todo</li>\n<li class="checked">done</li>\n'
+        "<li>plain</li>\n</ul>\n"
+    )
+    assert "<input" not in out
+
+
+def test_items_that_do_not_start_with_text_keep_their_bullet() -> None:
+    # Qt drops an empty <li>, or one that starts with a nested list: a space keeps them.
+    assert render_markdown("-\n- b\n").html == "<ul>\n<li>&nbsp;</li>\n<li>b</li>\n</ul>\n"
+    assert "<li>\n&nbsp;<ul>" in render_markdown("-\n  - nested\n").html
+
+
+def _math(out: str) -> list[MathSource | None]:
+    return [math_source(src) for src in re.findall(r'<img src="([^"]*)"', out)]
+
+
+def test_math_becomes_images_that_carry_their_tex() -> None:
+    text = "Inline $e^{i\\pi} + 1 = 0$ and $$\\sum_k k$$ here.\n\n$$\n\\frac{a}{b}\n$$\n"
+    light = render_markdown(text).html
+    assert _math(light) == [
+        MathSource("e^{i\\pi} + 1 = 0", False, False),
+        MathSource("\\sum_k k", True, False),
+        MathSource("\\frac{a}{b}", True, False),
+    ]
+    assert '<p align="center"><img src="parley-math:' in light
+    assert [m.dark for m in _math(render_markdown(text, dark=True).html) if m] == [True] * 3
+
+
+def test_prices_and_code_are_not_math() -> None:
+    out = render_markdown("It costs $5 and $10 today, or $ 3 $; `$x$` is code.").html
+    assert "<img" not in out and "$5 and $10 today, or $ 3 $;" in out and "<code" in out
+
+
+def test_math_urls_cannot_be_forged_into_anything_else() -> None:
+    out = render_markdown(
+        "![x](parley-math:light/inline/x) [y](parley-math:light/inline/y) <parley-math:z>"
+    ).html
+    assert "<img" not in out and "href" not in out
+    assert math_source("parley-math:light/sideways/x") is None
+    assert math_source("https://example.com/x.svg") is None
+    assert math_source("parley-math:dark/inline/%3Cb%3E") == MathSource("<b>", False, True)
+
+
+def _numbered(n: int) -> str:
+    return "".join(f"{i}. item {i} with **bold**\n" for i in range(1, n + 1))
+
+
+def test_a_long_list_keeps_its_finished_items() -> None:
+    text = "Steps:\n\n" + _numbered(200)
+    inc = IncrementalMarkdown()
+    rendered = ""
+    for end in range(1, len(text) + 1, 97):
+        up = inc.update(text[:end])
+        rendered = up.stable_html if up.replace_all else rendered + up.stable_html
+        assert rendered + up.tail_html == render_markdown(text[:end]).html
+    up = inc.update(text)
+    assert not up.replace_all
+    # All but the last two items are finished: the tail is two items long.
+    assert (
+        inc.text[inc.stable_len :] == "199. item 199 with **bold**\n200. item 200 with **bold**\n"
+    )
+    assert up.tail_lead.startswith("<ol>")
+    assert up.tail_html == (
+        "<li>item 199 with <strong>bold</strong></li>\n"
+        "<li>item 200 with <strong>bold</strong></li>\n</ol>\n"
+    )
+
+
+def test_a_list_turning_loose_is_rendered_again_from_its_start() -> None:
+    tight = "- a\n- b\n- c\n- d\n"
+    inc = IncrementalMarkdown()
+    inc.update(tight)
+    assert inc.stable_len == len("- a\n- b\n")
+    up = inc.update(tight + "\n- e")  # a blank line between items: every item is a paragraph
+    assert up.replace_all
+    assert inc.html == render_markdown(tight + "\n- e").html
+    assert "<li>\n<p>a</p>\n</li>" in inc.html
+
+
+def test_carriage_returns_stream_like_newlines() -> None:
+    text = "- one\r\n- two\r\n- three\r\n- four\r\n\r\npara\rnext"
+    inc = IncrementalMarkdown()
+    for end in range(1, len(text) + 1):
+        up = inc.update(text[:end])
+    assert inc.stable_len > 0
+    assert inc.html == render_markdown(text).html
+    assert up.tail_html  # the open tail is still rendered
