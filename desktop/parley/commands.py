@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -346,7 +347,7 @@ def _open_store(read_only: bool = False) -> Any:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from parley.core.store import StoreError
+    from parley.core.store import StoreError, StoreErrorKind
 
     if args.conversation is not None:
         return _history_of(args)
@@ -357,7 +358,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             with _open_store(read_only=True) as store:
                 convs = store.list_conversations(limit=args.limit)
         except StoreError as err:
-            return _fail(str(err), EXIT_UNEXPECTED)
+            if err.kind is not StoreErrorKind.NOT_FOUND:  # an empty file: nothing saved yet
+                return _fail(str(err), EXIT_UNEXPECTED)
+            convs = []
     if args.json:
         print(json.dumps([_model_dict(c) for c in convs], indent=2))
         return EXIT_OK
@@ -559,4 +562,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except BrokenPipeError:
         return EXIT_OK
+    except ParleyError as err:  # e.g. the data folder is unusable (PARLEY_HOME is a file)
+        return _fail(str(err), err.exit_code)
+    except Exception as exc:
+        if os.environ.get("PARLEY_DEBUG"):
+            raise
+        return _fail(
+            f"An unexpected internal error stopped this command ({type(exc).__name__}: {exc}). "
+            "Please report it; set PARLEY_DEBUG=1 to see the details.",
+            EXIT_UNEXPECTED,
+        )
     return code

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _worker(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.store_worker", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -248,3 +249,55 @@ def test_another_live_instance_keeps_its_streaming_answer(tmp_path: Path) -> Non
         proc.communicate(timeout=10)
     with Store.open(path) as store:
         assert store.get_message(msg_id).status == "interrupted"
+
+
+def test_eight_processes_opening_a_brand_new_history_together_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """The window and several `ask --save` started at once: each creates or finds the schema,
+    none sees a half-made one ("not a Parley history") or applies a migration twice."""
+    rounds = 20
+    workers = [_worker("first-open", str(tmp_path), "--rounds", str(rounds)) for _ in range(8)]
+    try:
+        for w in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == "READY"
+        results: list[str] = []
+        for _ in range(rounds):
+            for w in workers:
+                assert w.stdin is not None
+                w.stdin.write("go\n")
+                w.stdin.flush()
+            results += [w.stdout.readline().strip() for w in workers if w.stdout is not None]
+    finally:
+        for w in workers:
+            w.communicate(timeout=60)
+    assert [r for r in results if not r.startswith("OK")] == []
+    for i in range(rounds):
+        with Store.open(tmp_path / f"history-{i}.sqlite3") as store:
+            assert store.schema_version == LATEST_VERSION
+            assert store.count_conversations() == 8
+            assert store.check() == []
+
+
+@pytest.mark.parametrize("inside", ["", "parley", "a/b"])
+def test_a_data_folder_that_is_a_file_or_under_one_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: str
+) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PARLEY_HOME", str(blocker / inside) if inside else str(blocker))
+    with pytest.raises(StoreError) as info:
+        Store.open()
+    assert info.value.kind is StoreErrorKind.CANNOT_OPEN
+    assert "PARLEY_HOME" in info.value.message and str(blocker) in info.value.message
+    assert blocker.read_text() == "x"
+
+
+def test_an_empty_file_opens_read_only_as_no_history_yet(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite3"
+    path.write_bytes(b"")
+    with pytest.raises(StoreError) as info:
+        Store.open(path, read_only=True)
+    assert info.value.kind is StoreErrorKind.NOT_FOUND
+    with Store.open(path) as store:  # and a writer makes it a history
+        assert store.schema_version == LATEST_VERSION

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
@@ -50,7 +50,7 @@ from .models import (
     to_json,
     tool_calls_json,
 )
-from .schema import LATEST_VERSION, is_empty, migrate, schema_version
+from .schema import LATEST_VERSION, NotAParleyHistory, migrate, schema_state, schema_version
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 FINAL_STATUSES = frozenset({"complete", "stopped", "failed", "interrupted"})
@@ -136,6 +136,102 @@ def move_aside_and_start_fresh(path: Path | str | None = None) -> Path:
     return target
 
 
+def _retry_busy(step: Callable[[], object], timeout: float) -> None:
+    """Run `step`, retrying for up to `timeout` seconds while the database is locked. For
+    statements SQLite does not wait for by itself: switching a brand-new file to WAL needs the
+    file to itself for a moment, and fails at once while another process is reading it."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _not_parley(path: Path | None) -> StoreError:
+    return StoreError(
+        StoreErrorKind.CORRUPT,
+        f"{path} is an SQLite file but not a Parley history. Parley can move it aside (nothing "
+        "is deleted) and start a fresh history.",
+        path=path,
+    )
+
+
+def _connect_writable(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            StoreErrorKind.CANNOT_OPEN,
+            f"Cannot create the folder for the history database {path}: {exc.strerror or exc}.",
+            path=path,
+        ) from exc
+    if _unwritable(path):
+        raise StoreError(
+            StoreErrorKind.READ_ONLY,
+            f"The history database {path} is on a read-only disk or in a folder Parley may "
+            "not write to. It can be opened read-only; new conversations would not be saved.",
+            path=path,
+        )
+    try:
+        return sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout
+        )
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+def _unwritable(path: Path) -> bool:
+    """Whether the database (or, when it does not exist yet, its folder) cannot be written:
+    a read-only mount, or no permission. SQLite also needs to create its -wal/-shm files
+    beside the database, so the folder must be writable too."""
+    folder_ok = os.access(path.parent, os.W_OK | os.X_OK)
+    if folder_ok and hasattr(os, "statvfs"):  # not on Windows
+        with suppress(OSError):
+            folder_ok = not (os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    return not folder_ok or (path.exists() and not os.access(path, os.W_OK))
+
+
+def _connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only connection. On read-only media SQLite cannot create the -shm file a WAL
+    database needs; nobody can write there either, so the file is then opened as immutable."""
+    if not path.exists():
+        raise StoreError(
+            StoreErrorKind.NOT_FOUND,
+            f"There is no history database at {path} to open read-only.",
+            path=path,
+        )
+    base = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    uris = [base]
+    if _unwritable(path):
+        uris.append(base + "&immutable=1")
+    error: sqlite3.Error | None = None
+    for uri in uris:
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+        except sqlite3.Error as exc:
+            error = exc
+            continue
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            error = exc
+            continue
+        return conn
+    assert error is not None
+    raise translate(error, path) from error
+
+
 class Store:
     """The history. Open with `Store.open()`; close with `close()` or use it as a context."""
 
@@ -187,54 +283,28 @@ class Store:
         any undo) are removed for good; None keeps them.
         """
         memory = path == ":memory:"
-        db_path = None if memory else (Path(path) if path is not None else paths.database_path())
-        try:
-            if db_path is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            elif read_only:
-                if not db_path.exists():
-                    raise StoreError(
-                        StoreErrorKind.NOT_FOUND,
-                        f"There is no history database at {db_path} to open read-only.",
-                        path=db_path,
-                    )
-                uri = "file:" + urllib.parse.quote(str(db_path.resolve())) + "?mode=ro"
-                conn = sqlite3.connect(
-                    uri,
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=busy_timeout,
-                )
-            else:
-                db_path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    str(db_path),
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=busy_timeout,
-                )
-        except sqlite3.Error as exc:
-            raise translate(exc, db_path) from exc
-        except OSError as exc:
-            raise StoreError(
-                StoreErrorKind.CANNOT_OPEN,
-                f"Cannot create the folder for the history database {db_path}: "
-                f"{exc.strerror or exc}.",
-                path=db_path,
-            ) from exc
+        if memory:
+            db_path = None
+        elif path is not None:
+            db_path = Path(path)
+        else:
+            try:
+                db_path = paths.database_path()
+            except paths.DataDirError as exc:
+                raise StoreError(StoreErrorKind.CANNOT_OPEN, exc.message, path=exc.path) from None
+        if db_path is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif read_only:
+            conn = _connect_read_only(db_path, busy_timeout)
+        else:
+            conn = _connect_writable(db_path, busy_timeout)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
             conn.execute("PRAGMA foreign_keys = ON")
-            version = schema_version(conn)
-            if version == 0 and not is_empty(conn):
-                raise StoreError(
-                    StoreErrorKind.CORRUPT,
-                    f"{db_path} is an SQLite file but not a Parley history. Parley can move "
-                    "it aside (nothing is deleted) and start a fresh history.",
-                    path=db_path,
-                )
+            version, empty = schema_state(conn)
+            if version == 0 and not empty:
+                raise _not_parley(db_path)
             if version > LATEST_VERSION and not read_only:
                 raise StoreError(
                     StoreErrorKind.TOO_NEW,
@@ -243,12 +313,21 @@ class Store:
                     "open it read-only.",
                     path=db_path,
                 )
+            if read_only and version == 0:
+                raise StoreError(
+                    StoreErrorKind.NOT_FOUND,
+                    f"The history database {db_path} is empty: there are no conversations yet.",
+                    path=db_path,
+                )
             backups: list[Path] = []
             if not read_only:
                 if db_path is not None:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                    _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout)
                 conn.execute("PRAGMA synchronous = NORMAL")
-                backups = migrate(conn, db_path)
+                try:
+                    backups = migrate(conn, db_path)
+                except NotAParleyHistory:
+                    raise _not_parley(db_path) from None
         except StoreError:
             conn.close()
             raise

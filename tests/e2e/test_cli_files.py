@@ -1,0 +1,91 @@
+"""`parley` against hostile places and files: a data folder that is a file, a history on
+read-only media, exports to where they cannot go. Real processes, real files, real mounts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from parley.core.store import Store
+from tests.helpers.mounts import read_only, run_mounted, shell_quote
+
+PARLEY = [sys.executable, "-m", "parley"]
+
+
+def parley(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if home is not None:
+        env["PARLEY_HOME"] = str(home)
+    return subprocess.run([*PARLEY, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        assert "Traceback" not in stream and "unexpected internal error" not in stream, stream
+
+
+def _history(home: Path) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    with Store.open(home / "parley.sqlite3") as store:
+        conv = store.create_conversation(title="kept safe", provider="euri", model="m")
+        user = store.add_message(conv, None, "user", "What is on the read-only disk?")
+        answer = store.begin_answer(conv, user, {}, "euri", "m")
+        store.finish_answer(answer, text="Everything you saved.")
+        return conv
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_parley_home_that_is_a_file_or_under_one_gets_a_clear_message(
+    tmp_path: Path, under: bool
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("I am a file")
+    home = blocker / "parley" if under else blocker
+    for args in (
+        ["history"],
+        ["export", "--last"],
+        ["import", str(blocker)],
+        ["providers"],
+        ["models", "euri"],
+        ["ask", "-p", "euri", "-m", "m", "--save", "Hi"],
+    ):
+        proc = parley(*args, home=home)
+        no_traceback(proc)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "PARLEY_HOME" in proc.stderr and str(blocker) in proc.stderr, proc.stderr
+    assert blocker.read_text() == "I am a file"
+
+
+def test_a_history_on_read_only_media_is_listed_and_exported(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    conv = _history(home)
+    before = sorted(p.name for p in home.iterdir())
+    out = tmp_path / "out"
+    out.mkdir()
+    script = " && ".join(
+        [
+            shell_quote([*PARLEY, "history", "--json"]) + f" > '{out}/history.json'",
+            shell_quote([*PARLEY, "export", str(conv), "--format", "md"]) + f" > '{out}/c.md'",
+            shell_quote([*PARLEY, "export", "--last", "--format", "json"]) + f" > '{out}/c.json'",
+            # writing is refused with a clear message, nothing else
+            "(set +e; "
+            + shell_quote([*PARLEY, "import", f"{out}/c.json"])
+            + f" 2> '{out}/import.err'; echo $? > '{out}/import.rc')",
+        ]
+    )
+    proc = run_mounted(read_only(home), script, env={**os.environ, "PARLEY_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert [c["title"] for c in json.loads((out / "history.json").read_text())] == ["kept safe"]
+    assert "Everything you saved." in (out / "c.md").read_text()
+    exported = json.loads((out / "c.json").read_text())
+    assert [m["text"] for m in exported["messages"]][-1] == "Everything you saved."
+    assert (out / "import.rc").read_text().strip() != "0"
+    error = (out / "import.err").read_text()
+    assert "read-only" in error and "Traceback" not in error
+    assert sorted(p.name for p in home.iterdir()) == before
