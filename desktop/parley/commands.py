@@ -81,6 +81,7 @@ def _key_for(spec: ProviderSpec) -> str | None:
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    from parley.core.limits import LimitError
     from parley.core.params import parse_cli_value
 
     params: dict[str, Any] = {}
@@ -88,10 +89,54 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
         name, sep, raw = item.partition("=")
         if not sep or not name:
             raise ParleyError(
-                ErrorKind.CONFIG, f"--param takes NAME=VALUE, like temperature=0.2 (got {item!r})."
+                ErrorKind.CONFIG,
+                f"--param takes NAME=VALUE, like temperature=0.2 (got {_shown(item)}).",
             )
-        params[name.strip()] = parse_cli_value(raw)
+        try:
+            params[name.strip()] = parse_cli_value(raw)
+        except LimitError as err:
+            raise ParleyError(ErrorKind.CONFIG, f"--param {_shown(name)}: {err}.") from None
     return params
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A value the user typed, quoted and cut short for a message."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1]) + "…"
+
+
+# Argument types: argparse reports a bad value as `argument --x: <message>` and exits 2.
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a positive number of seconds, like 30 (got {_shown(text)})"
+        )
+    return value
+
+
+def _json_object(text: str) -> str:
+    """--advanced: checked here (a JSON object, bounded, finite numbers); given back as text,
+    which `ask` parses."""
+    from parley.core.limits import LimitError, finite_numbers, loads_json
+
+    try:
+        value = loads_json(text, "the JSON")
+    except LimitError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, like '{\"x\": 1}'")
+    if not finite_numbers(value):
+        raise argparse.ArgumentTypeError("holds a number too large for JSON (like 1e400)")
+    return text
 
 
 def _read_prompt(prompt: str) -> str:
@@ -496,13 +541,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--param", metavar="NAME=VALUE", action="append", default=[], help="set a parameter"
     )
-    ask.add_argument("--advanced", metavar="JSON", help="a JSON object merged into the body last")
+    ask.add_argument(
+        "--advanced",
+        metavar="JSON",
+        type=_json_object,
+        help="a JSON object merged into the body last",
+    )
     ask.add_argument("--system", metavar="TEXT", help="system prompt")
     ask.add_argument("--no-stream", action="store_true", help="ask for one non-streamed response")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument("--save", action="store_true", help="store the exchange in the history")
     ask.add_argument(
-        "--timeout", type=float, default=120.0, metavar="S", help="read timeout (default 120)"
+        "--timeout", type=_seconds, default=120.0, metavar="S", help="read timeout (default 120)"
     )
     ask.add_argument(
         "--deadline",

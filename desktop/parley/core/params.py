@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
+from parley.core.limits import LimitError, loads_json
 
 _SHOWN_CHARS = 40
 
@@ -179,14 +180,16 @@ def validate_params(spec: ProviderSpec, values: Mapping[str, Any]) -> dict[str, 
     return errors
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(name)
-
-
 def parse_cli_value(raw: str) -> Any:
-    """A value typed on the command line: JSON where it parses (0.7, true, ["a"]), else the text."""
+    """A value typed on the command line: JSON where it parses (0.7, true, ["a"]), else the text.
+
+    Raises LimitError for JSON nested too deep or a number with thousands of digits: taking
+    those as text would only hide the mistake.
+    """
     try:
-        return json.loads(raw, parse_constant=_no_constants)
+        return loads_json(raw, "The value")
+    except LimitError:
+        raise
     except ValueError:
         return raw
 
