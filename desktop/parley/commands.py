@@ -451,7 +451,7 @@ def _history_of(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from parley.core.export import export_conversation
+    from parley.core.export import ExportWriteError, export_conversation, write_export
     from parley.core.store import StoreError
 
     if not database_path().exists():
@@ -469,7 +469,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     except StoreError as err:
         return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            write_export(args.output, text)
+        except ExportWriteError as err:
+            return _fail(err.message, EXIT_CODES[ErrorKind.CONFIG])
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK

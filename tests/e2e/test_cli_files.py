@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from parley.core.store import Store
-from tests.helpers.mounts import read_only, run_mounted, shell_quote
+from tests.helpers.mounts import read_only, run_mounted, shell_quote, small_disk
 
 PARLEY = [sys.executable, "-m", "parley"]
 
@@ -89,3 +89,48 @@ def test_a_history_on_read_only_media_is_listed_and_exported(tmp_path: Path) -> 
     error = (out / "import.err").read_text()
     assert "read-only" in error and "Traceback" not in error
     assert sorted(p.name for p in home.iterdir()) == before
+
+
+def test_export_to_a_folder_or_a_missing_folder_is_refused_clearly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _history(home)
+    for target, words in (
+        (tmp_path, "is a folder"),
+        (tmp_path / "missing" / "c.md", "does not exist"),
+        (home / "parley.sqlite3" / "c.md", "is not a folder"),
+    ):
+        proc = parley("export", "--last", "-o", str(target), home=home)
+        no_traceback(proc)
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_export_on_a_full_disk_leaves_the_existing_file_untouched(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    with Store.open(home / "parley.sqlite3") as store:
+        conv = store.create_conversation(title="long")
+        store.add_message(conv, None, "user", "a long conversation " * 30_000)  # ~600 KB
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    target = disk / "conversation.md"
+    script = " && ".join(
+        [
+            f"printf 'the previous export' > '{target}'",
+            # fill the 256 KB disk: the new export cannot fit beside the old one
+            f"(dd if=/dev/zero of='{disk}/filler' bs=1k count=1024 2>/dev/null || true)",
+            "(set +e; "
+            + shell_quote([*PARLEY, "export", str(conv), "-o", str(target)])
+            + f" 2> '{tmp_path}/export.err'; echo $? > '{tmp_path}/export.rc')",
+            f"cat '{target}' > '{tmp_path}/after.md'",
+            f"ls -A '{disk}' > '{tmp_path}/files'",
+        ]
+    )
+    env = {**os.environ, "PARLEY_HOME": str(home)}
+    proc = run_mounted(small_disk(disk, 256), script, env=env)
+    assert proc.returncode == 0, proc.stderr
+    error = (tmp_path / "export.err").read_text()
+    assert (tmp_path / "export.rc").read_text().strip() == "2", error
+    assert "disk is full" in error and "unchanged" in error and "Traceback" not in error
+    assert (tmp_path / "after.md").read_text() == "the previous export"
+    assert (tmp_path / "files").read_text().split() == ["conversation.md", "filler"]

@@ -13,10 +13,14 @@ scrubbed of the keys in the environment (PARLEY_API_KEY_*) and of any `secrets` 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -287,3 +291,66 @@ def export_conversation(
     if fmt == "json":
         return export_json_text(store, conv_id, secrets=secrets)
     return export_markdown(store, conv_id, secrets=secrets)
+
+
+class ExportWriteError(Exception):
+    """An export file could not be written; `message` says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def write_export(path: Path | str, text: str) -> Path:
+    """Write `text` to `path` atomically: into a temporary file beside it, then renamed over
+    it, so a full disk or a crash leaves an existing file as it was and never half a file.
+
+    Raises ExportWriteError: the path is a folder, its folder is missing, the disk is full,
+    no permission.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ExportWriteError(
+            f"{path} is a folder. Give a file name, like {path / 'conversation.md'}."
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ExportWriteError(f"Cannot write {path}: the folder {folder} {what}.")
+    data = text.encode("utf-8")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise ExportWriteError(_write_problem(path, exc)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return path
+
+
+def _mode_for(path: Path) -> int:
+    """The file's own permissions when it exists, else what a new file gets (umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _write_problem(path: Path, exc: OSError) -> str:
+    unchanged = " An existing file there is unchanged." if path.exists() else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"The disk is full: {path} could not be written.{unchanged} Free some space."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Parley may not write {path} ({exc.strerror}).{unchanged}"
+    return f"Cannot write {path}: {exc.strerror or exc}.{unchanged}"
