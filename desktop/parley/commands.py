@@ -231,7 +231,7 @@ async def _ask_saved(
 ) -> tuple[Any, int, int]:
     """`ask --save`: the window's own session path, so the exchange is stored as it streams."""
     from parley.core.secrets import KeyStore
-    from parley.core.session import ChatSession, NullListener
+    from parley.core.session import ChatSession, NullListener, check_ready
     from parley.core.store import Store, StoreError
 
     class Echo(NullListener):
@@ -242,6 +242,9 @@ async def _ask_saved(
             _echo_retry(attempt, delay, error)
 
     keys = KeyStore()
+    # A refused prompt (nothing typed, a bad parameter, no key) must leave nothing behind:
+    # checked before the history, let alone a conversation, is created.
+    check_ready(catalog, lambda pid: keys.get(pid).key, prompt, config)
     try:
         store = Store.open()
     except StoreError as err:

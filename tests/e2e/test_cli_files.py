@@ -134,3 +134,32 @@ def test_export_on_a_full_disk_leaves_the_existing_file_untouched(tmp_path: Path
     assert "disk is full" in error and "unchanged" in error and "Traceback" not in error
     assert (tmp_path / "after.md").read_text() == "the previous export"
     assert (tmp_path / "files").read_text().split() == ["conversation.md", "filler"]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_refused_ask_save_leaves_nothing_behind(tmp_path: Path, existing: bool) -> None:
+    home = tmp_path / "home"
+    if existing:
+        _history(home)
+    db = home / "parley.sqlite3"
+    before = db.read_bytes() if existing else None
+    env = {**os.environ, "PARLEY_HOME": str(home), "PARLEY_API_KEY_EURI": "sk-test-0000"}
+    base = [*PARLEY, "ask", "--save", "-m", "gpt-4o-mini"]
+    for args in (
+        ["-p", "euri", ""],
+        ["-p", "euri", "   "],
+        ["-p", "euri", "--param", "nope=1", "Hi"],
+        ["-p", "euri", "--param", "temperature=9", "Hi"],
+        ["-p", "euri", "--param", "stop=" + "[" * 3000 + "]" * 3000, "Hi"],
+        ["-p", "euri", "--advanced", '{"a": 1e400}', "Hi"],
+        ["-p", "eurouter", "Hi"],  # no key
+        ["-p", "no-such-provider", "Hi"],
+    ):
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, env=env, timeout=60)
+        no_traceback(proc)
+        # a missing key is the session's AUTH error (3) with --save, as before
+        assert proc.returncode == (3 if "eurouter" in args else 2), (args, proc.stderr)
+        if existing:
+            assert db.read_bytes() == before
+        else:
+            assert not db.exists(), args
