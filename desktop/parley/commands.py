@@ -71,7 +71,10 @@ def _provider(catalog: Catalog, provider_id: str) -> ProviderSpec:
 def _settings() -> Any:
     from parley.core.settings import load_settings
 
-    return load_settings()
+    settings = load_settings()
+    for problem in settings.problems:  # a broken file was set aside: say so, go on
+        print(f"parley: {problem}", file=sys.stderr)
+    return settings
 
 
 def _key_for(spec: ProviderSpec) -> str | None:

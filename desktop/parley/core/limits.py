@@ -114,3 +114,74 @@ def is_regular_file(path: Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
+
+
+MAX_PATTERN_CHARS = 500
+MAX_PATTERN_TEXT = 200  # the longest value a `pattern` is tried on
+_MAX_VARIABLE_REPEATS = 3
+
+
+def pattern_risk(pattern: str) -> str | None:
+    """Why the regular expression `pattern` could take very long to reject a value (None
+    when it cannot). Python's `re` backtracks, so these are refused when a provider file is
+    loaded: a repetition of something that itself varies in length (`(a+)+`, `(\\w*)*`), a
+    repeated choice whose branches can start alike (`(a|aa)+`), a back reference, or more
+    than three open-ended repetitions (`\\d+\\d+\\d+\\d+x` is polynomial). With every value
+    tried at most MAX_PATTERN_TEXT characters long, any pattern left ends quickly."""
+    import re
+    from re import _constants as sre  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"is longer than {MAX_PATTERN_CHARS} characters"
+    try:
+        tree = _parser.parse(pattern)
+    except RecursionError:
+        return "is nested too deeply"
+    except re.error:
+        return None  # compiling reports it with its own words
+    repeats = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT)}
+    nested = (
+        "repeats something that itself varies in length (like (a+)+), which can take "
+        "forever on some values; write it without the nested repetition"
+    )
+    variable = 0
+    # (items, inside a repetition that may match more than once): walked without recursion.
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        items, repeated = stack.pop()
+        for op, av in items:
+            if op in repeats:
+                low, high, body = av
+                if high is sre.MAXREPEAT or high > low:
+                    if repeated:
+                        return nested
+                    variable += 1
+                stack.append((body, repeated or high is sre.MAXREPEAT or high > 1))
+            elif op is sre.SUBPATTERN:
+                stack.append((av[-1], repeated))
+            elif op is sre.BRANCH:
+                branches = av[1]
+                if repeated and not _distinct_starts(branches, sre.LITERAL):
+                    return (
+                        "repeats a choice whose branches can begin alike (like (a|aa)+), "
+                        "which can take forever on some values"
+                    )
+                stack.extend((branch, repeated) for branch in branches)
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                stack.append((av[1], repeated))
+            elif op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
+                return "uses a back reference, which can take forever on some values"
+    if variable > _MAX_VARIABLE_REPEATS:
+        return f"has more than {_MAX_VARIABLE_REPEATS} open-ended repetitions"
+    return None
+
+
+def _distinct_starts(branches: Any, literal: Any) -> bool:
+    firsts = []
+    for branch in branches:
+        items = list(branch)
+        if not items or items[0][0] is not literal:
+            return False
+        firsts.append(items[0][1])
+    return len(set(firsts)) == len(firsts)

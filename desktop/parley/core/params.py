@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
-from parley.core.limits import LimitError, loads_json
+from parley.core.limits import MAX_PATTERN_TEXT, LimitError, loads_json
 
 _SHOWN_CHARS = 40
 
@@ -51,7 +51,11 @@ def _range_error(p: ParamSpec, value: float) -> str | None:
 
 
 def _pattern_error(p: ParamSpec, text: str, what: str) -> str | None:
-    if p.pattern is None or re.search(p.pattern, text):
+    if p.pattern is None:
+        return None
+    if len(text) > MAX_PATTERN_TEXT:  # bounds the time the pattern can take
+        return f"{what} is too long ({len(text):,} characters; at most {MAX_PATTERN_TEXT})"
+    if re.search(p.pattern, text):
         return None
     like = p.pattern_help or f"text matching {p.pattern}"
     return f"{what} must be {like} (you entered {_shown(text)})"
