@@ -503,21 +503,26 @@ def _all_keys() -> list[str]:
     return keys
 
 
+MAX_IMPORT_BYTES = 512 * 1024 * 1024  # an export with many images is still far smaller
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from parley.core.export import import_json
+    from parley.core.limits import LimitError, read_capped
     from parley.core.store import StoreError
 
     try:
-        data = Path(args.file).read_text(encoding="utf-8")
+        data = read_capped(Path(args.file), MAX_IMPORT_BYTES, regular_only=False)
+    except LimitError as err:
+        return _fail(f"Cannot import {args.file}: {err}.", EXIT_CODES[ErrorKind.CONFIG])
     except OSError as err:
-        return _fail(f"Cannot read {args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
+        reason = err.strerror or str(err)
+        return _fail(f"Cannot read {args.file}: {reason}.", EXIT_CODES[ErrorKind.CONFIG])
     try:
         with _open_store() as store:
             conv_id = import_json(store, data)
     except StoreError as err:
-        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
-    except (ValueError, KeyError, TypeError) as err:
-        return _fail(f"{args.file} is not a Parley export: {err}", EXIT_CODES[ErrorKind.CONFIG])
+        return _fail(f"{args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
     print(conv_id)
     return EXIT_OK
 

@@ -23,9 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from parley.core.errors import known_secrets, redact
+from parley.core.limits import LimitError, check_depth, loads_json
 from parley.core.request import ImagePart, TextPart, VideoPart
 from parley.core.store import Store, StoredMessage
 from parley.core.store.errors import StoreError, StoreErrorKind
@@ -132,25 +131,39 @@ def import_json(store: Store, data: str | bytes | Mapping[str, Any]) -> int:
     """Add a conversation exported by `export_json`; return its new id.
 
     Raises StoreError(INVALID) with a readable message for anything that is not such an
-    export (other JSON, a newer format version, broken message links).
+    export: not UTF-8 or not JSON, nested too deep, another format or a newer version, fields
+    of the wrong type (checked with the store's own record models), broken message links.
+    Nothing is stored then.
     """
     if isinstance(data, (str, bytes)):
         try:
-            parsed = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(StoreErrorKind.INVALID, f"This is not a JSON file ({exc}).") from exc
+            parsed = loads_json(data, "The file")
+        except LimitError as exc:
+            raise StoreError(
+                StoreErrorKind.INVALID, f"{exc}: this is not a Parley export."
+            ) from None
+        except UnicodeDecodeError:
+            raise StoreError(
+                StoreErrorKind.INVALID, "This file is not text (UTF-8), so not a Parley export."
+            ) from None
+        except ValueError as exc:
+            raise StoreError(
+                StoreErrorKind.INVALID, f"This is not a JSON file ({_plain(exc)})."
+            ) from None
     else:
         parsed = data
+        check_depth(parsed, "The export")
     if not isinstance(parsed, Mapping) or parsed.get("format") != FORMAT:
         raise StoreError(
             StoreErrorKind.INVALID,
             'This JSON is not a Parley conversation export (no "format": "parley.conversation").',
         )
     version = parsed.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        shown = version if isinstance(version, int) and abs(version) < 10**9 else "unknown"
         raise StoreError(
             StoreErrorKind.INVALID,
-            f"This export has format version {version!r}; this Parley reads up to "
+            f"This export has format version {shown!r}; this Parley reads up to "
             f"{FORMAT_VERSION}. Update Parley to import it.",
         )
     conversation = parsed.get("conversation")
@@ -159,16 +172,11 @@ def import_json(store: Store, data: str | bytes | Mapping[str, Any]) -> int:
         raise StoreError(
             StoreErrorKind.INVALID, 'The export has no "conversation" or "messages" section.'
         )
-    if not all(isinstance(m, Mapping) for m in messages):
-        raise StoreError(StoreErrorKind.INVALID, "Every message in the export must be an object.")
-    try:
-        return store.import_records(
-            conversation, messages, current_leaf=conversation.get("current_leaf_id")
-        )
-    except (ValidationError, TypeError, ValueError) as exc:
-        raise StoreError(
-            StoreErrorKind.INVALID, f"A message in the export is malformed: {exc}"
-        ) from exc
+    return store.import_records(conversation, messages)
+
+
+def _plain(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0][:200]
 
 
 # -- Markdown ----------------------------------------------------------------------------

@@ -27,7 +27,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from parley.core import paths
 from parley.core.protocol.exchange import ExchangeRecord
@@ -37,6 +39,8 @@ from .errors import StoreError, StoreErrorKind, translate
 from .models import (
     MESSAGE_STATUSES,
     Conversation,
+    ConversationRecord,
+    MessageRecord,
     MessageStatus,
     SearchHit,
     Siblings,
@@ -1165,24 +1169,32 @@ class Store:
 
     def import_records(
         self,
-        conversation: Mapping[str, Any],
-        messages: Sequence[Mapping[str, Any]],
+        conversation: Mapping[str, Any] | ConversationRecord,
+        messages: Sequence[Mapping[str, Any] | MessageRecord],
         *,
         current_leaf: Any = None,
     ) -> int:
         """Insert a whole conversation from plain records (see parley.core.export), with new
-        ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic."""
-        by_old_id: dict[Any, Mapping[str, Any]] = {}
-        for record in messages:
-            if "id" not in record:
-                raise StoreError(StoreErrorKind.INVALID, "A message in the import has no id.")
-            if record["id"] in by_old_id:
+        ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic.
+
+        Every record is validated first (ConversationRecord, MessageRecord): a field of the
+        wrong type, a time that is not one or an image that is not base64 raises
+        StoreError(INVALID) naming the message and the field, and nothing is stored.
+        """
+        conv = _validated(ConversationRecord, conversation, "The conversation")
+        records = [
+            _validated(MessageRecord, m, f"Message {i + 1}{_id_of(m)}")
+            for i, m in enumerate(messages)
+        ]
+        by_old_id: dict[Any, MessageRecord] = {}
+        for record in records:
+            if record.id in by_old_id:
                 raise StoreError(
                     StoreErrorKind.INVALID,
-                    f"Two messages in the import have the same id {record['id']!r}.",
+                    f"Two messages in the import have the same id {record.id!r}.",
                 )
-            by_old_id[record["id"]] = record
-        order = _parents_first(messages, by_old_id)
+            by_old_id[record.id] = record
+        order = _parents_first(records, by_old_id)
         t = time.time()
         with self.batch() as conn:
             cur = conn.execute(
@@ -1190,18 +1202,18 @@ class Store:
                 "params, advanced, preset, pinned, session_id, draft, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    str(conversation.get("title") or ""),
-                    int(bool(conversation.get("title_set"))),
-                    str(conversation.get("system_prompt") or ""),
-                    conversation.get("provider"),
-                    conversation.get("model"),
-                    to_json(conversation.get("params") or {}),
-                    to_json(conversation.get("advanced") or {}),
-                    conversation.get("preset"),
-                    int(bool(conversation.get("pinned"))),
-                    conversation.get("session_id"),
-                    str(conversation.get("draft") or ""),
-                    float(conversation.get("created_at") or t),
+                    conv.title,
+                    int(conv.title_set),
+                    conv.system_prompt,
+                    conv.provider,
+                    conv.model,
+                    to_json(conv.params),
+                    to_json(conv.advanced),
+                    conv.preset,
+                    int(conv.pinned),
+                    conv.session_id,
+                    conv.draft,
+                    conv.created_at if conv.created_at is not None else t,
                     t,
                 ),
             )
@@ -1209,8 +1221,10 @@ class Store:
             assert conv_id is not None
             new_ids: dict[Any, int] = {}
             for record in order:
-                new_ids[record["id"]] = self._insert_record(conn, conv_id, record, new_ids, t)
-            leaf = new_ids.get(current_leaf) if current_leaf is not None else None
+                new_ids[record.id] = self._insert_record(conn, conv_id, record, new_ids, t)
+            if current_leaf is None:
+                current_leaf = conv.current_leaf_id
+            leaf = new_ids.get(current_leaf) if isinstance(current_leaf, int | str) else None
             conn.execute(
                 "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conv_id)
             )
@@ -1220,89 +1234,128 @@ class Store:
         self,
         conn: sqlite3.Connection,
         conv_id: int,
-        r: Mapping[str, Any],
+        r: MessageRecord,
         new_ids: Mapping[Any, int],
         t: float,
     ) -> int:
-        role = r.get("role")
-        status = r.get("status", "complete")
-        if role not in ROLES:
-            raise StoreError(StoreErrorKind.INVALID, f"Unknown message role {role!r}.")
-        if status not in MESSAGE_STATUSES:
-            raise StoreError(StoreErrorKind.INVALID, f"Unknown message status {status!r}.")
-        if status == "streaming":
-            status = "interrupted"
-        content = r.get("content")
-        if isinstance(content, list):
-            parts = parse_content("", to_json(content))
-            text, content_json = content_columns(parts)
+        status = "interrupted" if r.status == "streaming" else r.status
+        if isinstance(r.content, list):
+            text, content_json = content_columns(r.content)
         else:
-            text, content_json = str(r.get("text") or content or ""), None
-        cost = r.get("cost")
+            text, content_json = r.text or r.content or "", None
+        created = r.created_at if r.created_at is not None else t
         cur = conn.execute(
             f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conv_id,
-                new_ids.get(r.get("parent_id")) if r.get("parent_id") is not None else None,
-                role,
+                new_ids[r.parent_id] if r.parent_id is not None else None,
+                r.role,
                 text,
                 content_json,
-                str(r.get("reasoning") or ""),
-                str(r.get("refusal") or ""),
-                tool_calls_json(r.get("tool_calls")),
-                r.get("tool_call_id"),
-                r.get("name"),
+                r.reasoning,
+                r.refusal,
+                tool_calls_json(r.tool_calls),
+                r.tool_call_id,
+                r.name,
                 status,
-                to_json(r.get("error")),
-                r.get("finish_reason"),
-                _import_body(r),
-                r.get("provider"),
-                r.get("model"),
-                r.get("model_used"),
-                to_json(r.get("meta")),
-                to_json(r.get("usage")),
-                to_json(r.get("metrics")),
-                float(cost) if cost is not None else None,
-                to_json(r.get("extra")),
-                float(r.get("created_at") or t),
-                float(r.get("updated_at") or r.get("created_at") or t),
+                _given(r.error),
+                r.finish_reason,
+                to_json(r.request_body),
+                r.provider,
+                r.model,
+                r.model_used,
+                to_json(r.meta),
+                _given(r.usage),
+                _given(r.metrics),
+                r.cost,
+                to_json(r.extra),
+                created,
+                r.updated_at if r.updated_at is not None else created,
             ),
         )
         assert cur.lastrowid is not None
-        exchange = r.get("exchange")
-        if isinstance(exchange, list) and all(isinstance(a, dict) for a in exchange):
-            _insert_exchange(conn, cur.lastrowid, exchange)
+        if r.exchange:
+            attempts = [a.model_dump(mode="json", exclude_unset=True) for a in r.exchange]
+            _insert_exchange(conn, cur.lastrowid, attempts)
         return cur.lastrowid
 
 
-def _parents_first(
-    messages: Sequence[Mapping[str, Any]], by_id: Mapping[Any, Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
-    """The records in their given order, except that a child given before its parent waits
-    for it (the new ids follow this order, so siblings keep theirs). Rejects loops and
-    parents that are not in the import."""
-    placed: set[Any] = set()
-    order: list[Mapping[str, Any]] = []
-    remaining = list(messages)
-    while remaining:
-        waiting: list[Mapping[str, Any]] = []
-        for record in remaining:
-            parent = record.get("parent_id")
-            if parent is not None and parent not in by_id:
-                raise StoreError(
-                    StoreErrorKind.INVALID,
-                    f"Message {record['id']!r} in the import names a parent {parent!r} "
-                    "that is not there.",
-                )
-            if parent is None or parent in placed:
-                placed.add(record["id"])
-                order.append(record)
+def _given(record: BaseModel | None) -> str | None:
+    """A validated sub-record as JSON with exactly the fields the import gave."""
+    if record is None:
+        return None
+    return to_json(record.model_dump(mode="json", exclude_unset=True))
+
+
+def _id_of(record: Any) -> str:
+    value = record.get("id") if isinstance(record, Mapping) else getattr(record, "id", None)
+    if isinstance(value, int | str) and len(str(value)) <= 40:
+        return f" (id {value!r})"
+    return ""
+
+
+_R = TypeVar("_R", bound=BaseModel)
+
+
+def _validated(model: type[_R], record: Any, what: str) -> _R:
+    if isinstance(record, model):
+        return record
+    if not isinstance(record, Mapping):
+        raise StoreError(StoreErrorKind.INVALID, f"{what} in the import is not an object.")
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        # Locations and messages only: the values may be huge, or hold what should not be shown.
+        problems = []
+        for item in exc.errors(include_input=False, include_url=False)[:3]:
+            where = ".".join(str(p) for p in item["loc"] if not _is_union_tag(p)) or "it"
+            if item["type"] == "missing":
+                problems.append(f"{where} is missing")
             else:
-                waiting.append(record)
-        if len(waiting) == len(remaining):
-            raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
-        remaining = waiting
+                problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        raise StoreError(
+            StoreErrorKind.INVALID,
+            f"{what} in the import is malformed: {'; '.join(problems)}{more}.",
+        ) from None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the union member it tried ("str", "constrained-int", "function-after[...]")
+    return isinstance(part, str) and (
+        part in ("str", "int", "float", "none", "list[...]", "constrained-int", "constrained-float")
+        or part.startswith(("function-", "tagged-union", "list[", "dict["))
+    )
+
+
+def _parents_first(
+    messages: Sequence[MessageRecord], by_id: Mapping[Any, MessageRecord]
+) -> list[MessageRecord]:
+    """The records in their given order, except that a child given before its parent waits
+    for it (the new ids follow this order, so siblings keep theirs). Linear: a waiting child
+    is released when its parent is placed. Rejects loops and parents not in the import."""
+    waiting: dict[Any, list[MessageRecord]] = {}
+    placed: set[Any] = set()
+    order: list[MessageRecord] = []
+    for record in messages:
+        parent = record.parent_id
+        if parent is not None and parent not in by_id:
+            raise StoreError(
+                StoreErrorKind.INVALID,
+                f"Message {record.id!r} in the import names a parent {parent!r} that is not there.",
+            )
+        if parent is not None and parent not in placed:
+            waiting.setdefault(parent, []).append(record)
+            continue
+        ready = [record]
+        while ready:
+            current = ready.pop()
+            placed.add(current.id)
+            order.append(current)
+            ready.extend(reversed(waiting.pop(current.id, [])))
+    if len(order) != len(messages):
+        raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
     return order
 
 
@@ -1333,12 +1386,6 @@ def _body_text(body: str | Mapping[str, Any] | None) -> str | None:
     if body is None or isinstance(body, str):
         return body
     return to_json(dict(body))
-
-
-def _import_body(r: Mapping[str, Any]) -> str | None:
-    # Bodies are sent as compact JSON, so the parsed body in an export gives the same bytes.
-    body = r.get("request_body")
-    return to_json(body) if body is not None else None
 
 
 def _insert_exchange(
