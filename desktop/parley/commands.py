@@ -237,7 +237,13 @@ async def _ask_saved(
     from parley.core.session import ChatSession, NullListener, check_ready
     from parley.core.store import Store, StoreError
 
-    class Echo(NullListener):
+    class Done(NullListener):
+        turn: Any = None
+
+        def on_turn_done(self, turn: Any) -> None:
+            self.turn = turn
+
+    class Echo(Done):
         def on_event(self, turn: Any, event: Any) -> None:
             _echo(event)
 
@@ -252,14 +258,37 @@ async def _ask_saved(
         store = Store.open()
     except StoreError as err:
         raise ParleyError(ErrorKind.CONFIG, f"The history cannot be opened: {err}") from None
+    listener = Echo() if echo else Done()
     try:
-        listener = Echo() if echo else NullListener()
         session = ChatSession(store, engine, lambda pid: keys.get(pid).key, catalog, listener)
         conversation_id = session.new_conversation(config, system or "")
         turn = await session.send(conversation_id, prompt, config)
         return turn.result, conversation_id, turn.answer_id
+    except StoreError as err:
+        if listener.turn is None:  # nothing was answered yet
+            raise ParleyError(ErrorKind.CONFIG, f"The history cannot be written: {err}") from None
+        # The answer arrived (and was printed); the store keeps it and writes it on close,
+        # or into a rescue file it writes later.
+        return listener.turn.result, conversation_id, listener.turn.answer_id
     finally:
         store.close()
+        _report_unsaved(store)
+
+
+def _report_unsaved(store: Any) -> None:
+    problem = store.unsaved
+    if problem is None:
+        return
+    if store.rescue_file is not None:
+        where = (
+            f"It was kept in {store.rescue_file} and goes into the history the next time "
+            "Parley opens it for writing."
+        )
+    else:
+        where = "It could not be kept anywhere else either; the printed answer is all there is."
+    print(
+        f"parley: the answer is not in the history yet: {problem.message} {where}", file=sys.stderr
+    )
 
 
 # Control characters a terminal acts on (escape sequences start with ESC or C1 CSI/OSC):

@@ -7,14 +7,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from parley.core.store import Store
+from tests.helpers.emulator import Behavior, Emulator
 from tests.helpers.mounts import read_only, run_mounted, shell_quote, small_disk
 
 PARLEY = [sys.executable, "-m", "parley"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parley(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -163,3 +166,106 @@ def test_a_refused_ask_save_leaves_nothing_behind(tmp_path: Path, existing: bool
             assert db.read_bytes() == before
         else:
             assert not db.exists(), args
+
+
+# --- ask --save when the history cannot be written for a while --------------------------
+
+LONG = "".join(f"word{i} " for i in range(9_000))  # ~75 KB, streamed over a few seconds
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+def ask_save_args(emu: Emulator, prompt: str) -> list[str]:
+    return [*PARLEY, "ask", "--save", "-p", "euri", "--base-url", emu.base_url("euri"),
+            "-m", "gpt-4o-mini", prompt]  # fmt: skip
+
+
+def last_answer(home: Path) -> tuple[str, str]:
+    with Store.open(home / "parley.sqlite3", read_only=True) as store:
+        conv = store.latest_conversation_id()
+        assert conv is not None
+        answer = store.current_path(conv)[-1]
+        return answer.status, answer.text
+
+
+def test_ask_save_waits_out_another_program_holding_the_write_lock(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    home = tmp_path / "home"
+    _history(home)
+    emulator.clear()
+    emulator.push(Behavior(text=LONG, chunk_chars=300, chunk_delay=0.01), provider="euri")
+    env = {**os.environ, "PARLEY_HOME": str(home), "PARLEY_API_KEY_EURI": emulator.key("euri")}
+    ask = subprocess.Popen(
+        ask_save_args(emulator, "Count"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        bufsize=0,  # nothing read ahead: communicate() gets the rest
+    )
+    assert ask.stdout is not None
+    first = ask.stdout.read(200)  # streaming has begun
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.store_worker", "hold",
+         str(home / "parley.sqlite3"), "7"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
+    rest, err = ask.communicate(timeout=60)
+    holder.communicate(timeout=30)
+    assert ask.returncode == 0, err
+    assert (first + rest).decode() == LONG + "\n"
+    assert b"Traceback" not in err
+    assert last_answer(home) == ("complete", LONG)
+
+
+def test_ask_save_on_a_disk_that_fills_mid_answer_keeps_it_and_adds_it_later(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    emulator.clear()
+    emulator.push(Behavior(text=LONG, chunk_chars=5000), provider="euri")  # warm up
+    # the disk fills during the pause
+    emulator.push(Behavior(text=LONG, chunk_chars=1000, pause_after=3, pause=1.5), provider="euri")
+    emulator.push(Behavior(text=LONG, chunk_chars=5000), provider="euri")  # again
+    env = {**os.environ, "PARLEY_HOME": str(home), "PARLEY_API_KEY_EURI": emulator.key("euri")}
+    out = tmp_path / "out"
+    out.mkdir()
+    ask = shell_quote(ask_save_args(emulator, "Count"))
+    script = "\n".join(
+        [
+            shell_quote(ask_save_args(emulator, "Warm up")) + " > /dev/null",
+            f"({ask} > '{out}/answer.txt' 2> '{out}/ask.err'; echo $? > '{out}/ask.rc') &",
+            f"while [ ! -s '{out}/answer.txt' ]; do sleep 0.02; done",
+            f"dd if=/dev/zero of='{home}/filler' bs=4k 2>/dev/null || true",  # the disk is full
+            "wait",
+            shell_quote([*PARLEY, "history", "--json"]) + f" > '{out}/history-full.json'",
+            f"rm '{home}/filler'",  # space again
+            shell_quote(ask_save_args(emulator, "Again")) + " > /dev/null",  # the next writer
+            shell_quote([*PARLEY, "history", "--json"]) + f" > '{out}/history.json'",
+            f"cp '{home}/parley.sqlite3' '{out}/copy.sqlite3'",
+        ]
+    )
+    proc = run_mounted(small_disk(home, 8 * 1024), script, env=env)
+    try:
+        assert proc.returncode == 0, proc.stderr
+        err = (out / "ask.err").read_text()
+        assert (out / "ask.rc").read_text().strip() == "0", err
+        assert "Traceback" not in err + proc.stderr
+        assert (out / "answer.txt").read_text() == LONG + "\n"  # all of it was printed
+        assert "not in the history yet" in err and "full" in err and "kept in" in err
+        rescue = Path(err.split("kept in ")[1].split(" and goes")[0])
+        assert not rescue.exists()  # written into the history, then removed
+        with Store.open(out / "copy.sqlite3", read_only=True) as store:
+            counted = [
+                m for c in store.list_conversations() for m in store.messages(c.id)
+                if m.role == "assistant" and m.text == LONG and m.status == "complete"
+            ]  # fmt: skip
+            assert len(counted) == 3  # warm-up, the one the disk refused, and "again"
+    finally:
+        emulator.clear()

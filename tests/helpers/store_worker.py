@@ -9,6 +9,10 @@ python -m tests.helpers.store_worker stream DB [--interval S] [--burst N] [--pau
 python -m tests.helpers.store_worker write DB --count N --tag TAG
     Creates N conversations titled "TAG i", each with a prompt and an answer; prints "DONE".
 
+python -m tests.helpers.store_worker hold DB SECONDS
+    Takes the write lock (BEGIN IMMEDIATE), prints "LOCKED", keeps it SECONDS, then commits
+    and prints "RELEASED": another program in the middle of a long write.
+
 python -m tests.helpers.store_worker first-open DIR --rounds N
     Prints "READY"; then for each round i reads a line from stdin (the starting signal, so
     several workers start together), opens DIR/history-i.sqlite3 (brand-new for the first of
@@ -102,6 +106,17 @@ def write(db: str, count: int, tag: str) -> None:
     print("DONE", flush=True)
 
 
+def hold(db: str, seconds: float) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+    conn.execute("BEGIN IMMEDIATE")
+    print("LOCKED", flush=True)
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+    print("RELEASED", flush=True)
+
+
 def first_open(folder: str, rounds: int) -> None:
     from parley.core.store import StoreError
 
@@ -131,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("db")
     w.add_argument("--count", type=int, default=50)
     w.add_argument("--tag", default="w")
+    h = sub.add_parser("hold")
+    h.add_argument("db")
+    h.add_argument("seconds", type=float)
     f = sub.add_parser("first-open")
     f.add_argument("folder")
     f.add_argument("--rounds", type=int, default=10)
@@ -139,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         stream(args.db, args.interval, args.burst, args.pause)
     elif args.command == "engine":
         asyncio.run(_engine_stream(args.db, args.chunk_delay))
+    elif args.command == "hold":
+        hold(args.db, args.seconds)
     elif args.command == "first-open":
         first_open(args.folder, args.rounds)
     else:

@@ -35,6 +35,7 @@ from parley.core import paths
 from parley.core.protocol.exchange import ExchangeRecord
 from parley.core.request import ChatRequest, ContentPart
 
+from . import rescue
 from .errors import StoreError, StoreErrorKind, translate
 from .models import (
     MESSAGE_STATUSES,
@@ -159,6 +160,37 @@ def _retry_busy(step: Callable[[], object], timeout: float) -> None:
         delay = min(delay * 2, 0.2)
 
 
+# Write failures that pass: an answer hit by one is kept and written later.
+_TRANSIENT = frozenset({StoreErrorKind.LOCKED, StoreErrorKind.DISK_FULL})
+_FINAL_COLUMNS = (
+    "text", "reasoning", "refusal", "tool_calls", "status", "finish_reason", "usage",
+    "metrics", "meta", "cost", "error", "model_used", "extra", "updated_at",
+)  # fmt: skip
+
+
+def _row_id(key: str) -> bool:
+    return key.isascii() and key.isdigit() and len(key) <= 18
+
+
+def _write_final(conn: sqlite3.Connection, msg_id: int, values: Mapping[str, Any]) -> None:
+    row = conn.execute("SELECT conversation_id FROM messages WHERE id = ?", (msg_id,)).fetchone()
+    if row is None:
+        raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
+    assignments = ", ".join(f"{c} = ?" for c in _FINAL_COLUMNS)
+    conn.execute(
+        f"UPDATE messages SET {assignments}, writer = NULL WHERE id = ?",
+        (*(values.get(c) for c in _FINAL_COLUMNS), msg_id),
+    )
+    conn.execute(
+        "UPDATE conversations SET updated_at = ?, session_id = coalesce(?, session_id) "
+        "WHERE id = ?",
+        (values.get("updated_at"), values.get("session_id"), row["conversation_id"]),
+    )
+    exchange = values.get("exchange")
+    if isinstance(exchange, list) and all(isinstance(a, dict) for a in exchange):
+        _insert_exchange(conn, msg_id, exchange)
+
+
 def _not_parley(path: Path | None) -> StoreError:
     return StoreError(
         StoreErrorKind.CORRUPT,
@@ -257,6 +289,9 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: dict[int, tuple[str, str]] = {}
+        # Final answers whose write failed (busy, disk full): kept until written.
+        self._finals: dict[int, dict[str, Any]] = {}
+        self.rescue_file: Path | None = None  # where close() put answers it could not write
         self._wake = threading.Condition(threading.Lock())
         self._last_flush = 0.0
         self._flusher: threading.Thread | None = None
@@ -342,6 +377,7 @@ class Store:
         store.backups = backups
         if not read_only:
             try:
+                store._replay_rescues()
                 store.recover_interrupted()
                 if purge_after is not None:
                     store.purge_deleted(older_than=purge_after)
@@ -351,8 +387,13 @@ class Store:
                     raise
         return store
 
-    def close(self) -> None:
-        """Commit whatever is pending and close. Safe to call twice."""
+    def close(self, *, wait: float = 15.0) -> None:
+        """Commit whatever is pending and close. Safe to call twice.
+
+        Answers that cannot be written (another process holds the write lock, the disk is
+        full) are retried for up to `wait` seconds; what is still unwritten then goes to a
+        rescue file (see `rescue_file`) that the next writable open adds to the history.
+        """
         if self._closed:
             return
         with self._wake:
@@ -362,11 +403,82 @@ class Store:
             self._flusher.join()
         try:
             if not self.read_only:
-                self.flush()
+                self._flush_before_closing(wait)
         finally:
             with self._lock:
                 self._conn_closed = True
                 self._conn.close()
+
+    def _flush_before_closing(self, wait: float) -> None:
+        # A lock is usually released within seconds: worth the wait. A full disk is not.
+        start = time.monotonic()
+        while True:
+            try:
+                self.flush()
+                return
+            except StoreError as exc:
+                limit = wait if exc.kind is StoreErrorKind.LOCKED else min(wait, 1.0)
+                if exc.kind not in _TRANSIENT or time.monotonic() - start >= limit:
+                    break
+            time.sleep(0.25)
+        if self._pending or self._finals:
+            self.rescue_file = self._write_rescue()
+
+    def _write_rescue(self) -> Path | None:
+        with self._wake:
+            partials, finals = dict(self._pending), dict(self._finals)
+        if self.path is None:
+            return None
+        return rescue.write(self.path, partials, finals)
+
+    def _replay_rescues(self) -> None:
+        """Write the answers earlier processes left in rescue files (see `rescue`)."""
+        if self.path is None:
+            return
+        for file, data in rescue.pending(self.path):
+            partials = data.get("partials") or {}
+            finals = data.get("finals") or {}
+            if not isinstance(partials, dict) or not isinstance(finals, dict):
+                continue
+            try:
+                self._replay(partials, finals)
+            except StoreError as exc:
+                if exc.kind in _TRANSIENT:
+                    return  # still busy or full: the files wait for a later open
+                continue  # a damaged file: left where it is, for a person to look at
+            with suppress(OSError):
+                file.unlink()
+
+    def _replay(self, partials: dict[str, Any], finals: dict[str, Any]) -> None:
+        scalar = (str, int, float, type(None))
+        with self._write() as conn:
+            for key, value in partials.items():
+                if _row_id(key) and isinstance(value, list) and len(value) == 2:
+                    conn.execute(
+                        "UPDATE messages SET text = ?, reasoning = ? "
+                        "WHERE id = ? AND status IN ('streaming', 'interrupted')",
+                        (str(value[0]), str(value[1]), int(key)),
+                    )
+            for key, values in finals.items():
+                if not _row_id(key) or not isinstance(values, dict):
+                    continue
+                if values.get("status") not in FINAL_STATUSES:
+                    continue
+                if not all(isinstance(v, scalar) for v in values.values()):
+                    continue
+                row = conn.execute(
+                    "SELECT status FROM messages WHERE id = ?", (int(key),)
+                ).fetchone()
+                if row is not None and row["status"] in ("streaming", "interrupted"):
+                    _write_final(conn, int(key), values)
+
+    @property
+    def unsaved(self) -> StoreError | None:
+        """Why some answer is not in the database yet (kept in memory and retried), or None
+        when everything given to the store is written."""
+        with self._wake:
+            waiting = bool(self._pending or self._finals)
+        return self._background_error if waiting else None
 
     def __enter__(self) -> Store:
         return self
@@ -747,9 +859,9 @@ class Store:
     def save_partial(self, msg_id: int, text: str, reasoning: str = "") -> None:
         """Record the answer so far (the whole text, not a delta). Cheap: call on every token.
 
-        A background thread commits it within `flush_interval`. If that commit failed (disk
-        full, locked), the StoreError is raised here once; the text stays pending and is
-        retried.
+        A background thread commits it within `flush_interval`. A commit that fails (disk
+        full, another process holding the write lock) never stops the stream: the text stays
+        pending and is retried, and `unsaved` says why it is not written yet.
         """
         if self.read_only:
             raise StoreError(
@@ -757,9 +869,6 @@ class Store:
                 "The history is open read-only: this answer is not being saved.",
                 path=self.path,
             )
-        error = self._background_error
-        if error is not None:
-            self._background_error = None
         with self._wake:
             if self._closed:
                 raise StoreError(StoreErrorKind.INVALID, "The history database is closed.")
@@ -770,16 +879,16 @@ class Store:
                 )
                 self._flusher.start()
             self._wake.notify()
-        if error is not None:
-            raise error
 
     def flush(self) -> None:
-        """Commit every pending partial answer now."""
+        """Commit every pending partial answer, and every final answer not yet written, now.
+        Raises the StoreError if that fails; nothing is dropped then."""
         with self._wake:
             batch = self._pending
             self._pending = {}
+            finals = dict(self._finals)
             self._last_flush = time.monotonic()
-        if not batch:
+        if not batch and not finals:
             return
         try:
             with self._write() as conn:
@@ -787,19 +896,29 @@ class Store:
                 conn.executemany(
                     "UPDATE messages SET text = ?, reasoning = ?, updated_at = ? "
                     "WHERE id = ? AND status = 'streaming'",
-                    [(text, reasoning, t, msg_id) for msg_id, (text, reasoning) in batch.items()],
+                    [
+                        (text, reasoning, t, msg_id)
+                        for msg_id, (text, reasoning) in batch.items()
+                        if msg_id not in finals
+                    ],
                 )
-        except StoreError:
+                for msg_id, values in finals.items():
+                    _write_final(conn, msg_id, values)
+        except StoreError as exc:
             with self._wake:
                 for msg_id, value in batch.items():
                     self._pending.setdefault(msg_id, value)
+            self._background_error = exc
             raise
+        with self._wake:
+            for msg_id in finals:
+                self._finals.pop(msg_id, None)
         self._background_error = None  # whatever failed before is saved now
 
     def _flush_loop(self) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._finals and not self._closed:
                     self._wake.wait()
                 if self._closed:
                     return
@@ -807,10 +926,8 @@ class Store:
                 if delay > 0:
                     self._wake.wait(delay)
                     continue
-            try:
+            with suppress(StoreError):  # kept; `unsaved` says why; tried again shortly
                 self.flush()
-            except StoreError as exc:
-                self._background_error = exc
 
     def finish_answer(
         self,
@@ -839,49 +956,53 @@ class Store:
             raise StoreError(
                 StoreErrorKind.INVALID, f"An answer cannot finish with status {status!r}."
             )
-        with self._wake:
-            self._pending.pop(msg_id, None)
         meta_dict = from_json(to_json(meta))
         if model_used is None and isinstance(meta_dict, dict):
             model_used = meta_dict.get("model")
         session_id = meta_dict.get("session_id") if isinstance(meta_dict, dict) else None
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT conversation_id FROM messages WHERE id = ?", (msg_id,)
-            ).fetchone()
-            if row is None:
-                raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
-            t = time.time()
-            conn.execute(
-                "UPDATE messages SET text = ?, reasoning = ?, refusal = ?, tool_calls = ?, "
-                "status = ?, finish_reason = ?, usage = ?, metrics = ?, meta = ?, cost = ?, "
-                "error = ?, model_used = ?, extra = ?, writer = NULL, updated_at = ? "
-                "WHERE id = ?",
-                (
-                    text,
-                    reasoning,
-                    refusal,
-                    tool_calls_json(tool_calls),
-                    status,
-                    finish_reason,
-                    to_json(usage),
-                    to_json(metrics),
-                    to_json(meta),
-                    cost,
-                    to_json(error),
-                    model_used,
-                    to_json(extra),
-                    t,
-                    msg_id,
-                ),
-            )
-            conn.execute(
-                "UPDATE conversations SET updated_at = ?, session_id = coalesce(?, session_id) "
-                "WHERE id = ?",
-                (t, session_id, row["conversation_id"]),
-            )
-            if exchange:
-                _insert_exchange(conn, msg_id, exchange)
+        values: dict[str, Any] = {
+            "text": text,
+            "reasoning": reasoning,
+            "refusal": refusal,
+            "tool_calls": tool_calls_json(tool_calls),
+            "status": status,
+            "finish_reason": finish_reason,
+            "usage": to_json(usage),
+            "metrics": to_json(metrics),
+            "meta": to_json(meta),
+            "cost": cost,
+            "error": to_json(error),
+            "model_used": model_used,
+            "extra": to_json(extra),
+            "session_id": session_id,
+            "updated_at": time.time(),
+            "exchange": [dict(a) for a in exchange] if exchange else None,
+        }
+        with self._wake:
+            self._pending.pop(msg_id, None)
+        try:
+            with self._write() as conn:
+                _write_final(conn, msg_id, values)
+        except StoreError as exc:
+            if exc.kind not in _TRANSIENT:
+                raise
+            # Kept in memory and written as soon as the database takes it (see `unsaved`);
+            # close() puts what is still unwritten into a rescue file.
+            with self._wake:
+                self._finals[msg_id] = values
+                self._background_error = exc
+                if self._flusher is None and not self._closed:
+                    self._flusher = threading.Thread(
+                        target=self._flush_loop, name="parley-store-flush", daemon=True
+                    )
+                    self._flusher.start()
+                self._wake.notify()
+            raise StoreError(
+                exc.kind,
+                f"{exc.message} This answer is kept and saved as soon as the history can be "
+                "written again.",
+                path=self.path,
+            ) from exc
 
     def exchanges(self, msg_id: int) -> list[ExchangeRecord]:
         """What was sent and received for answer `msg_id`, attempt by attempt ([] for answers
