@@ -124,6 +124,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    """A conversation id or a count: a whole number SQLite can hold."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 1 up (got {_shown(text)})")
+    return value
+
+
 def _json_object(text: str) -> str:
     """--advanced: checked here (a JSON object, bounded, finite numbers); given back as text,
     which `ask` parses."""
@@ -532,7 +543,7 @@ def _all_keys() -> list[str]:
     return keys
 
 
-MAX_IMPORT_BYTES = 512 * 1024 * 1024  # an export with many images is still far smaller
+MAX_IMPORT_BYTES = 100 * 1024 * 1024  # an export with many images is still far smaller
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -623,13 +634,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="List conversations, newest first; with CONVERSATION, that conversation's "
         "messages on the shown branch with their ids (for `inspect` and `replay`).",
     )
-    history.add_argument("conversation", nargs="?", type=int, metavar="CONVERSATION")
-    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("conversation", nargs="?", type=_positive_int, metavar="CONVERSATION")
+    history.add_argument("--limit", type=_positive_int, default=50)
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=cmd_history)
 
     export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
-    export.add_argument("id", nargs="?", type=int, metavar="ID")
+    export.add_argument("id", nargs="?", type=_positive_int, metavar="ID")
     export.add_argument("--last", action="store_true", help="the most recent conversation")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", metavar="FILE")

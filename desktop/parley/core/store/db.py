@@ -331,6 +331,12 @@ class Store:
                 db_path = paths.database_path()
             except paths.DataDirError as exc:
                 raise StoreError(StoreErrorKind.CANNOT_OPEN, exc.message, path=exc.path) from None
+        if db_path is not None and db_path.is_dir():
+            raise StoreError(
+                StoreErrorKind.CANNOT_OPEN,
+                f"{db_path} is a folder, not a history database. Move it out of the way.",
+                path=db_path,
+            )
         if db_path is None:
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         elif read_only:
