@@ -610,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument(
         "--deadline",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
         help="the longest one attempt may take, start to end (default 600; 1800 for reasoning)",

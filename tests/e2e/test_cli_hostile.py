@@ -168,12 +168,15 @@ def test_no_command_ever_shows_a_traceback(tmp_path: Path, emu: Emulator) -> Non
         ["history", "--json"],
         ["export", "--last"],
         ["export", "--last", "--format", "json", "-o", str(out / "c.json")],
+        ["history", "1"],
+        ["inspect", "--last"],
     ]
     store_commands = [
         [*ask, "--save", "Hi"],
         ["history", "--json"],
         ["export", "--last", "--format", "md"],
         ["export", "1", "--format", "json"],
+        ["inspect", "--last", "--format", "curl"],
     ]
     cases: list[tuple[str, list[str], Path]] = []
     for name, build, commands in (
@@ -211,6 +214,10 @@ def test_no_command_ever_shows_a_traceback(tmp_path: Path, emu: Emulator) -> Non
         ["export", "--last", "-o", str(tmp_path)],
         ["export", "--last", "-o", str(tmp_path / "missing" / "x.md")],
         ["history", "--limit", "1e9999"],
+        ["history", "99999999999999999999"],
+        ["inspect", "99999999999999999999"],
+        ["replay", "99999999999999999999"],
+        [*ask, "--deadline", "nan", "Hi"],
     ):
         cases.append(("arguments", args, healthy))
     cases.append(("home is a file", ["history"], tmp_path / "imports" / "deep.json"))
