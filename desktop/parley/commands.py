@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -70,7 +71,10 @@ def _provider(catalog: Catalog, provider_id: str) -> ProviderSpec:
 def _settings() -> Any:
     from parley.core.settings import load_settings
 
-    return load_settings()
+    settings = load_settings()
+    for problem in settings.problems:  # a broken file was set aside: say so, go on
+        print(f"parley: {problem}", file=sys.stderr)
+    return settings
 
 
 def _key_for(spec: ProviderSpec) -> str | None:
@@ -80,6 +84,7 @@ def _key_for(spec: ProviderSpec) -> str | None:
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    from parley.core.limits import LimitError
     from parley.core.params import parse_cli_value
 
     params: dict[str, Any] = {}
@@ -87,10 +92,65 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
         name, sep, raw = item.partition("=")
         if not sep or not name:
             raise ParleyError(
-                ErrorKind.CONFIG, f"--param takes NAME=VALUE, like temperature=0.2 (got {item!r})."
+                ErrorKind.CONFIG,
+                f"--param takes NAME=VALUE, like temperature=0.2 (got {_shown(item)}).",
             )
-        params[name.strip()] = parse_cli_value(raw)
+        try:
+            params[name.strip()] = parse_cli_value(raw)
+        except LimitError as err:
+            raise ParleyError(ErrorKind.CONFIG, f"--param {_shown(name)}: {err}.") from None
     return params
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A value the user typed, quoted and cut short for a message."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1]) + "…"
+
+
+# Argument types: argparse reports a bad value as `argument --x: <message>` and exits 2.
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"takes a positive number of seconds, like 30 (got {_shown(text)})"
+        )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """A conversation id or a count: a whole number SQLite can hold."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 1 up (got {_shown(text)})")
+    return value
+
+
+def _json_object(text: str) -> str:
+    """--advanced: checked here (a JSON object, bounded, finite numbers); given back as text,
+    which `ask` parses."""
+    from parley.core.limits import LimitError, finite_numbers, loads_json
+
+    try:
+        value = loads_json(text, "the JSON")
+    except LimitError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, like '{\"x\": 1}'")
+    if not finite_numbers(value):
+        raise argparse.ArgumentTypeError("holds a number too large for JSON (like 1e400)")
+    return text
 
 
 def _read_prompt(prompt: str) -> str:
@@ -185,10 +245,16 @@ async def _ask_saved(
 ) -> tuple[Any, int, int]:
     """`ask --save`: the window's own session path, so the exchange is stored as it streams."""
     from parley.core.secrets import KeyStore
-    from parley.core.session import ChatSession, NullListener
+    from parley.core.session import ChatSession, NullListener, check_ready
     from parley.core.store import Store, StoreError
 
-    class Echo(NullListener):
+    class Done(NullListener):
+        turn: Any = None
+
+        def on_turn_done(self, turn: Any) -> None:
+            self.turn = turn
+
+    class Echo(Done):
         def on_event(self, turn: Any, event: Any) -> None:
             _echo(event)
 
@@ -196,18 +262,44 @@ async def _ask_saved(
             _echo_retry(attempt, delay, error)
 
     keys = KeyStore()
+    # A refused prompt (nothing typed, a bad parameter, no key) must leave nothing behind:
+    # checked before the history, let alone a conversation, is created.
+    check_ready(catalog, lambda pid: keys.get(pid).key, prompt, config)
     try:
         store = Store.open()
     except StoreError as err:
         raise ParleyError(ErrorKind.CONFIG, f"The history cannot be opened: {err}") from None
+    listener = Echo() if echo else Done()
     try:
-        listener = Echo() if echo else NullListener()
         session = ChatSession(store, engine, lambda pid: keys.get(pid).key, catalog, listener)
         conversation_id = session.new_conversation(config, system or "")
         turn = await session.send(conversation_id, prompt, config)
         return turn.result, conversation_id, turn.answer_id
+    except StoreError as err:
+        if listener.turn is None:  # nothing was answered yet
+            raise ParleyError(ErrorKind.CONFIG, f"The history cannot be written: {err}") from None
+        # The answer arrived (and was printed); the store keeps it and writes it on close,
+        # or into a rescue file it writes later.
+        return listener.turn.result, conversation_id, listener.turn.answer_id
     finally:
         store.close()
+        _report_unsaved(store)
+
+
+def _report_unsaved(store: Any) -> None:
+    problem = store.unsaved
+    if problem is None:
+        return
+    if store.rescue_file is not None:
+        where = (
+            f"It was kept in {store.rescue_file} and goes into the history the next time "
+            "Parley opens it for writing."
+        )
+    else:
+        where = "It could not be kept anywhere else either; the printed answer is all there is."
+    print(
+        f"parley: the answer is not in the history yet: {problem.message} {where}", file=sys.stderr
+    )
 
 
 # Control characters a terminal acts on (escape sequences start with ESC or C1 CSI/OSC):
@@ -346,7 +438,7 @@ def _open_store(read_only: bool = False) -> Any:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from parley.core.store import StoreError
+    from parley.core.store import StoreError, StoreErrorKind
 
     if args.conversation is not None:
         return _history_of(args)
@@ -357,7 +449,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             with _open_store(read_only=True) as store:
                 convs = store.list_conversations(limit=args.limit)
         except StoreError as err:
-            return _fail(str(err), EXIT_UNEXPECTED)
+            if err.kind is not StoreErrorKind.NOT_FOUND:  # an empty file: nothing saved yet
+                return _fail(str(err), EXIT_UNEXPECTED)
+            convs = []
     if args.json:
         print(json.dumps([_model_dict(c) for c in convs], indent=2))
         return EXIT_OK
@@ -403,7 +497,7 @@ def _history_of(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from parley.core.export import export_conversation
+    from parley.core.export import ExportWriteError, export_conversation, write_export
     from parley.core.store import StoreError
 
     if not database_path().exists():
@@ -421,7 +515,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     except StoreError as err:
         return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            write_export(args.output, text)
+        except ExportWriteError as err:
+            return _fail(err.message, EXIT_CODES[ErrorKind.CONFIG])
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
@@ -446,21 +543,26 @@ def _all_keys() -> list[str]:
     return keys
 
 
+MAX_IMPORT_BYTES = 100 * 1024 * 1024  # an export with many images is still far smaller
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from parley.core.export import import_json
+    from parley.core.limits import LimitError, read_capped
     from parley.core.store import StoreError
 
     try:
-        data = Path(args.file).read_text(encoding="utf-8")
+        data = read_capped(Path(args.file), MAX_IMPORT_BYTES, regular_only=False)
+    except LimitError as err:
+        return _fail(f"Cannot import {args.file}: {err}.", EXIT_CODES[ErrorKind.CONFIG])
     except OSError as err:
-        return _fail(f"Cannot read {args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
+        reason = err.strerror or str(err)
+        return _fail(f"Cannot read {args.file}: {reason}.", EXIT_CODES[ErrorKind.CONFIG])
     try:
         with _open_store() as store:
             conv_id = import_json(store, data)
     except StoreError as err:
-        return _fail(str(err), EXIT_CODES[ErrorKind.CONFIG])
-    except (ValueError, KeyError, TypeError) as err:
-        return _fail(f"{args.file} is not a Parley export: {err}", EXIT_CODES[ErrorKind.CONFIG])
+        return _fail(f"{args.file}: {err}", EXIT_CODES[ErrorKind.CONFIG])
     print(conv_id)
     return EXIT_OK
 
@@ -493,17 +595,22 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--param", metavar="NAME=VALUE", action="append", default=[], help="set a parameter"
     )
-    ask.add_argument("--advanced", metavar="JSON", help="a JSON object merged into the body last")
+    ask.add_argument(
+        "--advanced",
+        metavar="JSON",
+        type=_json_object,
+        help="a JSON object merged into the body last",
+    )
     ask.add_argument("--system", metavar="TEXT", help="system prompt")
     ask.add_argument("--no-stream", action="store_true", help="ask for one non-streamed response")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument("--save", action="store_true", help="store the exchange in the history")
     ask.add_argument(
-        "--timeout", type=float, default=120.0, metavar="S", help="read timeout (default 120)"
+        "--timeout", type=_seconds, default=120.0, metavar="S", help="read timeout (default 120)"
     )
     ask.add_argument(
         "--deadline",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
         help="the longest one attempt may take, start to end (default 600; 1800 for reasoning)",
@@ -527,13 +634,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="List conversations, newest first; with CONVERSATION, that conversation's "
         "messages on the shown branch with their ids (for `inspect` and `replay`).",
     )
-    history.add_argument("conversation", nargs="?", type=int, metavar="CONVERSATION")
-    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("conversation", nargs="?", type=_positive_int, metavar="CONVERSATION")
+    history.add_argument("--limit", type=_positive_int, default=50)
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=cmd_history)
 
     export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
-    export.add_argument("id", nargs="?", type=int, metavar="ID")
+    export.add_argument("id", nargs="?", type=_positive_int, metavar="ID")
     export.add_argument("--last", action="store_true", help="the most recent conversation")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("-o", "--output", metavar="FILE")
@@ -559,4 +666,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except BrokenPipeError:
         return EXIT_OK
+    except ParleyError as err:  # e.g. the data folder is unusable (PARLEY_HOME is a file)
+        return _fail(str(err), err.exit_code)
+    except Exception as exc:
+        if os.environ.get("PARLEY_DEBUG"):
+            raise
+        return _fail(
+            f"An unexpected internal error stopped this command ({type(exc).__name__}: {exc}). "
+            "Please report it; set PARLEY_DEBUG=1 to see the details.",
+            EXIT_UNEXPECTED,
+        )
     return code

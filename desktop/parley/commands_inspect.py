@@ -227,6 +227,8 @@ class _EchoListener:
 
 
 def add_parsers(sub: Any) -> None:
+    from parley.commands import _positive_int, _seconds  # bounded values: exit 2, clear words
+
     inspect = sub.add_parser(
         "inspect",
         help="print what was sent and received for one answer",
@@ -235,7 +237,7 @@ def add_parsers(sub: Any) -> None:
         epilog=INSPECT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inspect.add_argument("id", nargs="?", type=int, metavar="ID", help="the answer's id")
+    inspect.add_argument("id", nargs="?", type=_positive_int, metavar="ID", help="the answer's id")
     inspect.add_argument("--last", action="store_true", help="the last answer in the history")
     inspect.add_argument("--format", choices=FORMATS, default="request")
     inspect.set_defaults(func=cmd_inspect)
@@ -246,9 +248,9 @@ def add_parsers(sub: Any) -> None:
         description="Send a stored answer's request body again, byte for byte, and stream the "
         "answer as `ask` does (with --save, as a new sibling of that answer in the history).",
     )
-    replay.add_argument("id", nargs="?", type=int, metavar="ID", help="the answer's id")
+    replay.add_argument("id", nargs="?", type=_positive_int, metavar="ID", help="the answer's id")
     replay.add_argument("--last", action="store_true", help="the last answer in the history")
     replay.add_argument("--save", action="store_true", help="store the new answer")
     replay.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    replay.add_argument("--timeout", type=float, default=120.0, metavar="S")
+    replay.add_argument("--timeout", type=_seconds, default=120.0, metavar="S")
     replay.set_defaults(func=cmd_replay)

@@ -8,6 +8,15 @@ python -m tests.helpers.store_worker stream DB [--interval S] [--burst N] [--pau
 
 python -m tests.helpers.store_worker write DB --count N --tag TAG
     Creates N conversations titled "TAG i", each with a prompt and an answer; prints "DONE".
+
+python -m tests.helpers.store_worker hold DB SECONDS
+    Takes the write lock (BEGIN IMMEDIATE), prints "LOCKED", keeps it SECONDS, then commits
+    and prints "RELEASED": another program in the middle of a long write.
+
+python -m tests.helpers.store_worker first-open DIR --rounds N
+    Prints "READY"; then for each round i reads a line from stdin (the starting signal, so
+    several workers start together), opens DIR/history-i.sqlite3 (brand-new for the first of
+    them), adds a conversation and prints "OK <i>" or "ERR <i> <kind> <message>".
 """
 
 from __future__ import annotations
@@ -18,14 +27,7 @@ import contextlib
 import sys
 import time
 
-from parley.core.catalog import load_catalog
-from parley.core.events import TextDelta
-from parley.core.request import ChatRequest, Message
-from parley.core.result import ChatResult
 from parley.core.store import Store
-from parley.core.wire import build_wire_request
-from parley.net.engine import Engine
-from tests.helpers.emulator import Behavior, Emulator
 
 STREAM_TOKENS = 20_000
 
@@ -56,6 +58,15 @@ def stream(db: str, interval: float, burst: int, pause: float) -> None:
 
 
 async def _engine_stream(db: str, chunk_delay: float) -> None:
+    # Imported here: the other commands start faster without the engine and the emulator.
+    from parley.core.catalog import load_catalog
+    from parley.core.events import TextDelta
+    from parley.core.request import ChatRequest, Message
+    from parley.core.result import ChatResult
+    from parley.core.wire import build_wire_request
+    from parley.net.engine import Engine
+    from tests.helpers.emulator import Behavior, Emulator
+
     spec = load_catalog().providers["euri"]
     with Emulator(
         default=Behavior(text=stream_text(), chunk_chars=6, chunk_delay=chunk_delay)
@@ -95,6 +106,31 @@ def write(db: str, count: int, tag: str) -> None:
     print("DONE", flush=True)
 
 
+def hold(db: str, seconds: float) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+    conn.execute("BEGIN IMMEDIATE")
+    print("LOCKED", flush=True)
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+    print("RELEASED", flush=True)
+
+
+def first_open(folder: str, rounds: int) -> None:
+    from parley.core.store import StoreError
+
+    print("READY", flush=True)
+    for i in range(rounds):
+        sys.stdin.readline()
+        try:
+            with Store.open(f"{folder}/history-{i}.sqlite3", busy_timeout=10.0) as store:
+                store.create_conversation(title=f"round {i}")
+            print(f"OK {i}", flush=True)
+        except StoreError as exc:
+            print(f"ERR {i} {exc.kind.value} {exc.message}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,11 +146,21 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("db")
     w.add_argument("--count", type=int, default=50)
     w.add_argument("--tag", default="w")
+    h = sub.add_parser("hold")
+    h.add_argument("db")
+    h.add_argument("seconds", type=float)
+    f = sub.add_parser("first-open")
+    f.add_argument("folder")
+    f.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args(argv)
     if args.command == "stream":
         stream(args.db, args.interval, args.burst, args.pause)
     elif args.command == "engine":
         asyncio.run(_engine_stream(args.db, args.chunk_delay))
+    elif args.command == "hold":
+        hold(args.db, args.seconds)
+    elif args.command == "first-open":
+        first_open(args.folder, args.rounds)
     else:
         write(args.db, args.count, args.tag)
 

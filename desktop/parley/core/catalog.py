@@ -32,7 +32,17 @@ from pydantic import (
     model_validator,
 )
 
+from parley.core.limits import (
+    MAX_DEPTH,
+    LimitError,
+    check_depth,
+    pattern_risk,
+    read_capped,
+)
 from parley.core.paths import resources_dir
+
+MAX_PROVIDER_FILE_BYTES = 1024 * 1024  # the built-in files are under 20 KB
+MAX_PARAMS = 500  # the built-in providers have under 60
 
 
 class ParamType(StrEnum):
@@ -120,6 +130,9 @@ class ParamSpec(_Strict):
         if self.item_choices and self.type is not ParamType.STRING_LIST:
             raise ValueError("`item_choices` apply only to string_list")
         if self.pattern is not None:
+            risk = pattern_risk(self.pattern)
+            if risk is not None:
+                raise ValueError(f"`pattern` {risk}")
             try:
                 re.compile(self.pattern)
             except re.error as exc:
@@ -188,6 +201,15 @@ class ProviderSpec(_Strict):
     quirks: Quirks = Quirks()
     params: list[ParamSpec] = Field(default_factory=list)
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _not_too_many(cls, params: Any) -> Any:
+        if isinstance(params, list) and len(params) > MAX_PARAMS:
+            raise ValueError(
+                f"lists {len(params):,} parameters; a provider has at most {MAX_PARAMS}"
+            )
+        return params
+
     @field_validator("params")
     @classmethod
     def _unique_params(cls, params: list[ParamSpec]) -> list[ParamSpec]:
@@ -201,11 +223,13 @@ class ProviderSpec(_Strict):
                 other = wires[p.wire_path]
                 raise ValueError(f"parameters {other!r} and {p.name!r} both go to {p.wire_path!r}")
             wires[p.wire_path] = p.name
-        for path, name in wires.items():
-            for other_path, other_name in wires.items():
-                if other_path.startswith(path + "."):
+        for other_path, other_name in wires.items():
+            parts = other_path.split(".")
+            for cut in range(1, len(parts)):  # every shorter dotted prefix, looked up
+                path = ".".join(parts[:cut])
+                if path in wires:
                     raise ValueError(
-                        f"parameter {name!r} ({path!r}) would overwrite "
+                        f"parameter {wires[path]!r} ({path!r}) would overwrite "
                         f"{other_name!r} ({other_path!r})"
                     )
         return params
@@ -267,7 +291,7 @@ class ParseCache:
         self._entries: dict[str, Any] = {}
         self._used: set[str] = set()
         self._dirty = False
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, RecursionError):
             stored = json.loads(path.read_bytes())
             if isinstance(stored, dict) and stored.get("version") == self.VERSION:
                 entries = stored.get("files")
@@ -324,10 +348,19 @@ def load_provider_file(
     path: Path, cache: ParseCache | None = None
 ) -> ProviderSpec | CatalogProblem:
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, MAX_PROVIDER_FILE_BYTES)
         data = cache.parse(raw) if cache is not None else parse_toml(raw)
-    except (OSError, UnicodeDecodeError) as exc:
+        check_depth(data, "it")
+    except LimitError as exc:
         return CatalogProblem(path, "", f"cannot be read: {exc}")
+    except OSError as exc:
+        return CatalogProblem(path, "", f"cannot be read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        return CatalogProblem(path, "", f"cannot be read: it is not UTF-8 text ({exc.reason})")
+    except RecursionError:
+        return CatalogProblem(
+            path, "", f"cannot be read: it is nested more than {MAX_DEPTH} levels deep"
+        )
     except ValueError as exc:  # tomllib.TOMLDecodeError
         return CatalogProblem(path, "", f"is not valid TOML: {exc}")
     try:

@@ -13,15 +13,18 @@ scrubbed of the keys in the environment (PARLEY_API_KEY_*) and of any `secrets` 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from parley.core.errors import known_secrets, redact
+from parley.core.limits import LimitError, check_depth, loads_json
 from parley.core.request import ImagePart, TextPart, VideoPart
 from parley.core.store import Store, StoredMessage
 from parley.core.store.errors import StoreError, StoreErrorKind
@@ -128,25 +131,39 @@ def import_json(store: Store, data: str | bytes | Mapping[str, Any]) -> int:
     """Add a conversation exported by `export_json`; return its new id.
 
     Raises StoreError(INVALID) with a readable message for anything that is not such an
-    export (other JSON, a newer format version, broken message links).
+    export: not UTF-8 or not JSON, nested too deep, another format or a newer version, fields
+    of the wrong type (checked with the store's own record models), broken message links.
+    Nothing is stored then.
     """
     if isinstance(data, (str, bytes)):
         try:
-            parsed = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(StoreErrorKind.INVALID, f"This is not a JSON file ({exc}).") from exc
+            parsed = loads_json(data, "The file")
+        except LimitError as exc:
+            raise StoreError(
+                StoreErrorKind.INVALID, f"{exc}: this is not a Parley export."
+            ) from None
+        except UnicodeDecodeError:
+            raise StoreError(
+                StoreErrorKind.INVALID, "This file is not text (UTF-8), so not a Parley export."
+            ) from None
+        except ValueError as exc:
+            raise StoreError(
+                StoreErrorKind.INVALID, f"This is not a JSON file ({_plain(exc)})."
+            ) from None
     else:
         parsed = data
+        check_depth(parsed, "The export")
     if not isinstance(parsed, Mapping) or parsed.get("format") != FORMAT:
         raise StoreError(
             StoreErrorKind.INVALID,
             'This JSON is not a Parley conversation export (no "format": "parley.conversation").',
         )
     version = parsed.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        shown = version if isinstance(version, int) and abs(version) < 10**9 else "unknown"
         raise StoreError(
             StoreErrorKind.INVALID,
-            f"This export has format version {version!r}; this Parley reads up to "
+            f"This export has format version {shown!r}; this Parley reads up to "
             f"{FORMAT_VERSION}. Update Parley to import it.",
         )
     conversation = parsed.get("conversation")
@@ -155,16 +172,11 @@ def import_json(store: Store, data: str | bytes | Mapping[str, Any]) -> int:
         raise StoreError(
             StoreErrorKind.INVALID, 'The export has no "conversation" or "messages" section.'
         )
-    if not all(isinstance(m, Mapping) for m in messages):
-        raise StoreError(StoreErrorKind.INVALID, "Every message in the export must be an object.")
-    try:
-        return store.import_records(
-            conversation, messages, current_leaf=conversation.get("current_leaf_id")
-        )
-    except (ValidationError, TypeError, ValueError) as exc:
-        raise StoreError(
-            StoreErrorKind.INVALID, f"A message in the export is malformed: {exc}"
-        ) from exc
+    return store.import_records(conversation, messages)
+
+
+def _plain(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0][:200]
 
 
 # -- Markdown ----------------------------------------------------------------------------
@@ -287,3 +299,66 @@ def export_conversation(
     if fmt == "json":
         return export_json_text(store, conv_id, secrets=secrets)
     return export_markdown(store, conv_id, secrets=secrets)
+
+
+class ExportWriteError(Exception):
+    """An export file could not be written; `message` says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def write_export(path: Path | str, text: str) -> Path:
+    """Write `text` to `path` atomically: into a temporary file beside it, then renamed over
+    it, so a full disk or a crash leaves an existing file as it was and never half a file.
+
+    Raises ExportWriteError: the path is a folder, its folder is missing, the disk is full,
+    no permission.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ExportWriteError(
+            f"{path} is a folder. Give a file name, like {path / 'conversation.md'}."
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ExportWriteError(f"Cannot write {path}: the folder {folder} {what}.")
+    data = text.encode("utf-8")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise ExportWriteError(_write_problem(path, exc)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return path
+
+
+def _mode_for(path: Path) -> int:
+    """The file's own permissions when it exists, else what a new file gets (umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _write_problem(path: Path, exc: OSError) -> str:
+    unchanged = " An existing file there is unchanged." if path.exists() else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"The disk is full: {path} could not be written.{unchanged} Free some space."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Parley may not write {path} ({exc.strerror}).{unchanged}"
+    return f"Cannot write {path}: {exc.strerror or exc}.{unchanged}"

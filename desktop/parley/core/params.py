@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
+from parley.core.limits import MAX_PATTERN_TEXT, LimitError, loads_json
 
 _SHOWN_CHARS = 40
 
@@ -50,7 +51,11 @@ def _range_error(p: ParamSpec, value: float) -> str | None:
 
 
 def _pattern_error(p: ParamSpec, text: str, what: str) -> str | None:
-    if p.pattern is None or re.search(p.pattern, text):
+    if p.pattern is None:
+        return None
+    if len(text) > MAX_PATTERN_TEXT:  # bounds the time the pattern can take
+        return f"{what} is too long ({len(text):,} characters; at most {MAX_PATTERN_TEXT})"
+    if re.search(p.pattern, text):
         return None
     like = p.pattern_help or f"text matching {p.pattern}"
     return f"{what} must be {like} (you entered {_shown(text)})"
@@ -179,14 +184,16 @@ def validate_params(spec: ProviderSpec, values: Mapping[str, Any]) -> dict[str, 
     return errors
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(name)
-
-
 def parse_cli_value(raw: str) -> Any:
-    """A value typed on the command line: JSON where it parses (0.7, true, ["a"]), else the text."""
+    """A value typed on the command line: JSON where it parses (0.7, true, ["a"]), else the text.
+
+    Raises LimitError for JSON nested too deep or a number with thousands of digits: taking
+    those as text would only hide the mistake.
+    """
     try:
-        return json.loads(raw, parse_constant=_no_constants)
+        return loads_json(raw, "The value")
+    except LimitError:
+        raise
     except ValueError:
         return raw
 

@@ -6,14 +6,41 @@ import os
 import sys
 from pathlib import Path
 
+from parley.core.errors import ErrorKind, ParleyError
+
 APP_NAME = "Parley"
 
 
+class DataDirError(ParleyError):
+    """The data folder cannot be used (PARLEY_HOME is a file or under one, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        origin = "PARLEY_HOME" if os.environ.get("PARLEY_HOME") else "Parley's data folder"
+        super().__init__(
+            ErrorKind.CONFIG,
+            f"{origin} is {path}, which {reason}. Point PARLEY_HOME at a folder Parley may "
+            "write to (or unset it).",
+        )
+        self.path = path
+
+
 def data_dir() -> Path:
-    """The folder for the database, settings and user provider files (created on demand)."""
+    """The folder for the database, settings and user provider files (created on demand).
+
+    Raises DataDirError when it is a file, under a file, or cannot be created.
+    """
     home = os.environ.get("PARLEY_HOME")
     path = Path(home) if home else _platform_data_dir()
-    path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        where = "is a file" if blocker == path else f"is inside {blocker}, a file"
+        raise DataDirError(path, f"{where}, not a folder") from None
+    except OSError as exc:
+        raise DataDirError(path, f"cannot be created ({exc.strerror or exc})") from None
     return path
 
 

@@ -618,6 +618,31 @@ class ChatSession:
         return key
 
 
+def check_ready(catalog: Catalog, keys: KeyLookup, content: Content, config: RunConfig) -> None:
+    """Raise the ParleyError that sending `content` as a new conversation's first message
+    would raise before anything is stored (nothing typed, unknown provider, bad parameter or
+    Advanced JSON, bad base URL, no key). Needs no history: `ask --save` checks with it
+    before a conversation, or even the history file, is created."""
+    if not has_text(content):
+        raise ParleyError(ErrorKind.CONFIG, "There is nothing to send: type a message first.")
+    spec = catalog.get(config.provider)
+    if spec is None:
+        raise ParleyError(ErrorKind.CONFIG, f"There is no provider called {config.provider!r}.")
+    request = ChatRequest(
+        provider=config.provider,
+        model=config.model,
+        messages=[Message(role="user", content=_message_content(content))],
+        params=dict(config.params),
+        advanced=dict(config.advanced),
+        stream=config.stream,
+        base_url=config.base_url or None,
+    )
+    key = keys(spec.id)
+    if needs_key(spec) and not (key or "").strip():
+        raise missing_key_error(spec.name, spec.env_key_name)
+    prepare(spec, request, key)
+
+
 async def _settle(work: Awaitable[T]) -> tuple[T, bool]:
     """`work`'s result, and whether the task was cancelled while it ran. Work that writes (in a
     worker thread, which a cancel cannot stop) is waited for, so what it stored is known."""

@@ -35,8 +35,10 @@ from pydantic import (
 )
 
 from parley.core import paths
+from parley.core.limits import LimitError, loads_json, read_capped
 
 SCHEMA_VERSION = 1
+MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few KB, even with many presets
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -313,9 +315,11 @@ def load_settings(path: Path | None = None) -> Settings:
     """Read the settings; never raises. See `Settings.problems` for what went wrong."""
     path = path if path is not None else paths.settings_path()
     try:
-        raw_text = path.read_bytes()
+        raw_text = read_capped(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return Settings()
+    except LimitError as exc:
+        return _broken(path, str(exc), None)
     except OSError as exc:
         settings = Settings()
         settings.problems.append(
@@ -325,9 +329,11 @@ def load_settings(path: Path | None = None) -> Settings:
         return settings
 
     try:
-        data = json.loads(raw_text.decode("utf-8"))
+        data = loads_json(raw_text.decode("utf-8"), "it")
         if not isinstance(data, dict):
             raise ValueError("the file does not hold a JSON object")
+    except LimitError as exc:
+        return _broken(path, str(exc), None)
     except (UnicodeDecodeError, ValueError) as exc:
         return _broken(path, f"it is not valid JSON ({_plain(exc)})", None)
 

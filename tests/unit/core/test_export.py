@@ -223,7 +223,7 @@ def _export_with(messages: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         ([{"id": 1, "parent_id": None, "role": "wizard", "text": "x"}], "role"),
         ([{"id": 1, "role": "user", "content": [{"type": "gif"}]}], "malformed"),
-        ([{"parent_id": None, "role": "user"}], "no id"),
+        ([{"parent_id": None, "role": "user"}], "id is missing"),
         (
             [
                 {"id": 1, "parent_id": None, "role": "user", "text": "x"},

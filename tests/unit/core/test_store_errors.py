@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _worker(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.store_worker", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -248,3 +249,134 @@ def test_another_live_instance_keeps_its_streaming_answer(tmp_path: Path) -> Non
         proc.communicate(timeout=10)
     with Store.open(path) as store:
         assert store.get_message(msg_id).status == "interrupted"
+
+
+def test_eight_processes_opening_a_brand_new_history_together_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """The window and several `ask --save` started at once: each creates or finds the schema,
+    none sees a half-made one ("not a Parley history") or applies a migration twice."""
+    rounds = 20
+    workers = [_worker("first-open", str(tmp_path), "--rounds", str(rounds)) for _ in range(8)]
+    try:
+        for w in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == "READY"
+        results: list[str] = []
+        for _ in range(rounds):
+            for w in workers:
+                assert w.stdin is not None
+                w.stdin.write("go\n")
+                w.stdin.flush()
+            results += [w.stdout.readline().strip() for w in workers if w.stdout is not None]
+    finally:
+        for w in workers:
+            w.communicate(timeout=60)
+    assert [r for r in results if not r.startswith("OK")] == []
+    for i in range(rounds):
+        with Store.open(tmp_path / f"history-{i}.sqlite3") as store:
+            assert store.schema_version == LATEST_VERSION
+            assert store.count_conversations() == 8
+            assert store.check() == []
+
+
+@pytest.mark.parametrize("inside", ["", "parley", "a/b"])
+def test_a_data_folder_that_is_a_file_or_under_one_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: str
+) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PARLEY_HOME", str(blocker / inside) if inside else str(blocker))
+    with pytest.raises(StoreError) as info:
+        Store.open()
+    assert info.value.kind is StoreErrorKind.CANNOT_OPEN
+    assert "PARLEY_HOME" in info.value.message and str(blocker) in info.value.message
+    assert blocker.read_text() == "x"
+
+
+def test_an_empty_file_opens_read_only_as_no_history_yet(tmp_path: Path) -> None:
+    path = tmp_path / "parley.sqlite3"
+    path.write_bytes(b"")
+    with pytest.raises(StoreError) as info:
+        Store.open(path, read_only=True)
+    assert info.value.kind is StoreErrorKind.NOT_FOUND
+    with Store.open(path) as store:  # and a writer makes it a history
+        assert store.schema_version == LATEST_VERSION
+
+
+def _streamed_answer(store: Store, cid: int) -> int:
+    answer = store.begin_answer(cid, None, {}, "p", "m")
+    store.save_partial(answer, "half of it")
+    store.flush()
+    return answer
+
+
+def test_a_write_lock_held_past_the_busy_timeout_keeps_the_answer_and_writes_it_later(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "parley.sqlite3"
+    cid = _store_with_a_conversation(path)
+    with Store.open(path, busy_timeout=0.2, flush_interval=0.05) as store:
+        answer = _streamed_answer(store, cid)
+        other = sqlite3.connect(str(path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another program writing for a long time
+        store.save_partial(answer, "all of it, almost")  # never raises: kept, retried
+        with pytest.raises(StoreError) as info:
+            store.finish_answer(answer, text="all of it", usage={"completion_tokens": 3})
+        assert info.value.kind is StoreErrorKind.LOCKED
+        assert "kept and saved as soon as" in info.value.message
+        assert store.unsaved is not None and store.unsaved.kind is StoreErrorKind.LOCKED
+        assert store.get_message(answer).status == "streaming"  # the state says so
+        other.execute("COMMIT")
+        deadline = time.monotonic() + 10
+        while store.unsaved is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        saved = store.get_message(answer)
+        assert (saved.status, saved.text, saved.usage) == (
+            "complete",
+            "all of it",
+            {"completion_tokens": 3},
+        )
+        other.close()
+
+
+def test_on_a_full_disk_the_answer_goes_to_a_rescue_file_and_in_on_the_next_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "parley.sqlite3"
+    cid = _store_with_a_conversation(path)
+    store = Store.open(path, flush_interval=0.05)
+    answer = _streamed_answer(store, cid)
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL, as on a full disk
+    big = "every word of it " * 20_000
+    store.save_partial(answer, big)  # the stream goes on
+    with pytest.raises(StoreError) as info:
+        store.finish_answer(answer, text=big, finish_reason="stop")
+    assert info.value.kind is StoreErrorKind.DISK_FULL
+    store.close(wait=0.3)
+    assert store.rescue_file is not None and store.rescue_file.exists()
+    assert store.unsaved is not None and store.unsaved.kind is StoreErrorKind.DISK_FULL
+    with Store.open(path, read_only=True) as viewer:
+        assert viewer.get_message(answer).text == "half of it"  # what the disk holds
+
+    with Store.open(path) as reopened:  # space again: the next writer adds it
+        saved = reopened.get_message(answer)
+        assert (saved.status, saved.text, saved.finish_reason) == ("complete", big, "stop")
+    assert not store.rescue_file.exists()
+
+
+def test_a_rescue_file_never_overwrites_a_finished_answer_or_breaks_the_open(
+    tmp_path: Path,
+) -> None:
+    from parley.core.store import rescue
+
+    path = tmp_path / "parley.sqlite3"
+    cid = _store_with_a_conversation(path)
+    with Store.open(path) as store:
+        done = store.begin_answer(cid, None, {}, "p", "m")
+        store.finish_answer(done, text="the real answer")
+    rescue.write(path, {}, {done: {"status": "complete", "text": "stale"}})
+    rescue.write(path, {"1": ("x", "y")}, {99: {"status": "complete", "text": [1]}})  # type: ignore[dict-item]
+    (tmp_path / f"parley-unsaved-{rescue._tag(path)}-1-1.json").write_text("{not json")
+    with Store.open(path) as store:
+        assert store.get_message(done).text == "the real answer"

@@ -23,20 +23,25 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from parley.core import paths
 from parley.core.protocol.exchange import ExchangeRecord
 from parley.core.request import ChatRequest, ContentPart
 
+from . import rescue
 from .errors import StoreError, StoreErrorKind, translate
 from .models import (
     MESSAGE_STATUSES,
     Conversation,
+    ConversationRecord,
+    MessageRecord,
     MessageStatus,
     SearchHit,
     Siblings,
@@ -50,7 +55,7 @@ from .models import (
     to_json,
     tool_calls_json,
 )
-from .schema import LATEST_VERSION, is_empty, migrate, schema_version
+from .schema import LATEST_VERSION, NotAParleyHistory, migrate, schema_state, schema_version
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 FINAL_STATUSES = frozenset({"complete", "stopped", "failed", "interrupted"})
@@ -136,6 +141,133 @@ def move_aside_and_start_fresh(path: Path | str | None = None) -> Path:
     return target
 
 
+def _retry_busy(step: Callable[[], object], timeout: float) -> None:
+    """Run `step`, retrying for up to `timeout` seconds while the database is locked. For
+    statements SQLite does not wait for by itself: switching a brand-new file to WAL needs the
+    file to itself for a moment, and fails at once while another process is reading it."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+# Write failures that pass: an answer hit by one is kept and written later.
+_TRANSIENT = frozenset({StoreErrorKind.LOCKED, StoreErrorKind.DISK_FULL})
+_FINAL_COLUMNS = (
+    "text", "reasoning", "refusal", "tool_calls", "status", "finish_reason", "usage",
+    "metrics", "meta", "cost", "error", "model_used", "extra", "updated_at",
+)  # fmt: skip
+
+
+def _row_id(key: str) -> bool:
+    return key.isascii() and key.isdigit() and len(key) <= 18
+
+
+def _write_final(conn: sqlite3.Connection, msg_id: int, values: Mapping[str, Any]) -> None:
+    row = conn.execute("SELECT conversation_id FROM messages WHERE id = ?", (msg_id,)).fetchone()
+    if row is None:
+        raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
+    assignments = ", ".join(f"{c} = ?" for c in _FINAL_COLUMNS)
+    conn.execute(
+        f"UPDATE messages SET {assignments}, writer = NULL WHERE id = ?",
+        (*(values.get(c) for c in _FINAL_COLUMNS), msg_id),
+    )
+    conn.execute(
+        "UPDATE conversations SET updated_at = ?, session_id = coalesce(?, session_id) "
+        "WHERE id = ?",
+        (values.get("updated_at"), values.get("session_id"), row["conversation_id"]),
+    )
+    exchange = values.get("exchange")
+    if isinstance(exchange, list) and all(isinstance(a, dict) for a in exchange):
+        _insert_exchange(conn, msg_id, exchange)
+
+
+def _not_parley(path: Path | None) -> StoreError:
+    return StoreError(
+        StoreErrorKind.CORRUPT,
+        f"{path} is an SQLite file but not a Parley history. Parley can move it aside (nothing "
+        "is deleted) and start a fresh history.",
+        path=path,
+    )
+
+
+def _connect_writable(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            StoreErrorKind.CANNOT_OPEN,
+            f"Cannot create the folder for the history database {path}: {exc.strerror or exc}.",
+            path=path,
+        ) from exc
+    if _unwritable(path):
+        raise StoreError(
+            StoreErrorKind.READ_ONLY,
+            f"The history database {path} is on a read-only disk or in a folder Parley may "
+            "not write to. It can be opened read-only; new conversations would not be saved.",
+            path=path,
+        )
+    try:
+        return sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout
+        )
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+def _unwritable(path: Path) -> bool:
+    """Whether the database (or, when it does not exist yet, its folder) cannot be written:
+    a read-only mount, or no permission. SQLite also needs to create its -wal/-shm files
+    beside the database, so the folder must be writable too."""
+    folder_ok = os.access(path.parent, os.W_OK | os.X_OK)
+    if folder_ok and hasattr(os, "statvfs"):  # not on Windows
+        with suppress(OSError):
+            folder_ok = not (os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    return not folder_ok or (path.exists() and not os.access(path, os.W_OK))
+
+
+def _connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only connection. On read-only media SQLite cannot create the -shm file a WAL
+    database needs; nobody can write there either, so the file is then opened as immutable."""
+    if not path.exists():
+        raise StoreError(
+            StoreErrorKind.NOT_FOUND,
+            f"There is no history database at {path} to open read-only.",
+            path=path,
+        )
+    base = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    uris = [base]
+    if _unwritable(path):
+        uris.append(base + "&immutable=1")
+    error: sqlite3.Error | None = None
+    for uri in uris:
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+        except sqlite3.Error as exc:
+            error = exc
+            continue
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            error = exc
+            continue
+        return conn
+    assert error is not None
+    raise translate(error, path) from error
+
+
 class Store:
     """The history. Open with `Store.open()`; close with `close()` or use it as a context."""
 
@@ -157,6 +289,9 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._pending: dict[int, tuple[str, str]] = {}
+        # Final answers whose write failed (busy, disk full): kept until written.
+        self._finals: dict[int, dict[str, Any]] = {}
+        self.rescue_file: Path | None = None  # where close() put answers it could not write
         self._wake = threading.Condition(threading.Lock())
         self._last_flush = 0.0
         self._flusher: threading.Thread | None = None
@@ -187,54 +322,34 @@ class Store:
         any undo) are removed for good; None keeps them.
         """
         memory = path == ":memory:"
-        db_path = None if memory else (Path(path) if path is not None else paths.database_path())
-        try:
-            if db_path is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            elif read_only:
-                if not db_path.exists():
-                    raise StoreError(
-                        StoreErrorKind.NOT_FOUND,
-                        f"There is no history database at {db_path} to open read-only.",
-                        path=db_path,
-                    )
-                uri = "file:" + urllib.parse.quote(str(db_path.resolve())) + "?mode=ro"
-                conn = sqlite3.connect(
-                    uri,
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=busy_timeout,
-                )
-            else:
-                db_path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    str(db_path),
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=busy_timeout,
-                )
-        except sqlite3.Error as exc:
-            raise translate(exc, db_path) from exc
-        except OSError as exc:
+        if memory:
+            db_path = None
+        elif path is not None:
+            db_path = Path(path)
+        else:
+            try:
+                db_path = paths.database_path()
+            except paths.DataDirError as exc:
+                raise StoreError(StoreErrorKind.CANNOT_OPEN, exc.message, path=exc.path) from None
+        if db_path is not None and db_path.is_dir():
             raise StoreError(
                 StoreErrorKind.CANNOT_OPEN,
-                f"Cannot create the folder for the history database {db_path}: "
-                f"{exc.strerror or exc}.",
+                f"{db_path} is a folder, not a history database. Move it out of the way.",
                 path=db_path,
-            ) from exc
+            )
+        if db_path is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif read_only:
+            conn = _connect_read_only(db_path, busy_timeout)
+        else:
+            conn = _connect_writable(db_path, busy_timeout)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
             conn.execute("PRAGMA foreign_keys = ON")
-            version = schema_version(conn)
-            if version == 0 and not is_empty(conn):
-                raise StoreError(
-                    StoreErrorKind.CORRUPT,
-                    f"{db_path} is an SQLite file but not a Parley history. Parley can move "
-                    "it aside (nothing is deleted) and start a fresh history.",
-                    path=db_path,
-                )
+            version, empty = schema_state(conn)
+            if version == 0 and not empty:
+                raise _not_parley(db_path)
             if version > LATEST_VERSION and not read_only:
                 raise StoreError(
                     StoreErrorKind.TOO_NEW,
@@ -243,12 +358,21 @@ class Store:
                     "open it read-only.",
                     path=db_path,
                 )
+            if read_only and version == 0:
+                raise StoreError(
+                    StoreErrorKind.NOT_FOUND,
+                    f"The history database {db_path} is empty: there are no conversations yet.",
+                    path=db_path,
+                )
             backups: list[Path] = []
             if not read_only:
                 if db_path is not None:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                    _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"), busy_timeout)
                 conn.execute("PRAGMA synchronous = NORMAL")
-                backups = migrate(conn, db_path)
+                try:
+                    backups = migrate(conn, db_path)
+                except NotAParleyHistory:
+                    raise _not_parley(db_path) from None
         except StoreError:
             conn.close()
             raise
@@ -259,6 +383,7 @@ class Store:
         store.backups = backups
         if not read_only:
             try:
+                store._replay_rescues()
                 store.recover_interrupted()
                 if purge_after is not None:
                     store.purge_deleted(older_than=purge_after)
@@ -268,8 +393,13 @@ class Store:
                     raise
         return store
 
-    def close(self) -> None:
-        """Commit whatever is pending and close. Safe to call twice."""
+    def close(self, *, wait: float = 15.0) -> None:
+        """Commit whatever is pending and close. Safe to call twice.
+
+        Answers that cannot be written (another process holds the write lock, the disk is
+        full) are retried for up to `wait` seconds; what is still unwritten then goes to a
+        rescue file (see `rescue_file`) that the next writable open adds to the history.
+        """
         if self._closed:
             return
         with self._wake:
@@ -279,11 +409,82 @@ class Store:
             self._flusher.join()
         try:
             if not self.read_only:
-                self.flush()
+                self._flush_before_closing(wait)
         finally:
             with self._lock:
                 self._conn_closed = True
                 self._conn.close()
+
+    def _flush_before_closing(self, wait: float) -> None:
+        # A lock is usually released within seconds: worth the wait. A full disk is not.
+        start = time.monotonic()
+        while True:
+            try:
+                self.flush()
+                return
+            except StoreError as exc:
+                limit = wait if exc.kind is StoreErrorKind.LOCKED else min(wait, 1.0)
+                if exc.kind not in _TRANSIENT or time.monotonic() - start >= limit:
+                    break
+            time.sleep(0.25)
+        if self._pending or self._finals:
+            self.rescue_file = self._write_rescue()
+
+    def _write_rescue(self) -> Path | None:
+        with self._wake:
+            partials, finals = dict(self._pending), dict(self._finals)
+        if self.path is None:
+            return None
+        return rescue.write(self.path, partials, finals)
+
+    def _replay_rescues(self) -> None:
+        """Write the answers earlier processes left in rescue files (see `rescue`)."""
+        if self.path is None:
+            return
+        for file, data in rescue.pending(self.path):
+            partials = data.get("partials") or {}
+            finals = data.get("finals") or {}
+            if not isinstance(partials, dict) or not isinstance(finals, dict):
+                continue
+            try:
+                self._replay(partials, finals)
+            except StoreError as exc:
+                if exc.kind in _TRANSIENT:
+                    return  # still busy or full: the files wait for a later open
+                continue  # a damaged file: left where it is, for a person to look at
+            with suppress(OSError):
+                file.unlink()
+
+    def _replay(self, partials: dict[str, Any], finals: dict[str, Any]) -> None:
+        scalar = (str, int, float, type(None))
+        with self._write() as conn:
+            for key, value in partials.items():
+                if _row_id(key) and isinstance(value, list) and len(value) == 2:
+                    conn.execute(
+                        "UPDATE messages SET text = ?, reasoning = ? "
+                        "WHERE id = ? AND status IN ('streaming', 'interrupted')",
+                        (str(value[0]), str(value[1]), int(key)),
+                    )
+            for key, values in finals.items():
+                if not _row_id(key) or not isinstance(values, dict):
+                    continue
+                if values.get("status") not in FINAL_STATUSES:
+                    continue
+                if not all(isinstance(v, scalar) for v in values.values()):
+                    continue
+                row = conn.execute(
+                    "SELECT status FROM messages WHERE id = ?", (int(key),)
+                ).fetchone()
+                if row is not None and row["status"] in ("streaming", "interrupted"):
+                    _write_final(conn, int(key), values)
+
+    @property
+    def unsaved(self) -> StoreError | None:
+        """Why some answer is not in the database yet (kept in memory and retried), or None
+        when everything given to the store is written."""
+        with self._wake:
+            waiting = bool(self._pending or self._finals)
+        return self._background_error if waiting else None
 
     def __enter__(self) -> Store:
         return self
@@ -664,9 +865,9 @@ class Store:
     def save_partial(self, msg_id: int, text: str, reasoning: str = "") -> None:
         """Record the answer so far (the whole text, not a delta). Cheap: call on every token.
 
-        A background thread commits it within `flush_interval`. If that commit failed (disk
-        full, locked), the StoreError is raised here once; the text stays pending and is
-        retried.
+        A background thread commits it within `flush_interval`. A commit that fails (disk
+        full, another process holding the write lock) never stops the stream: the text stays
+        pending and is retried, and `unsaved` says why it is not written yet.
         """
         if self.read_only:
             raise StoreError(
@@ -674,9 +875,6 @@ class Store:
                 "The history is open read-only: this answer is not being saved.",
                 path=self.path,
             )
-        error = self._background_error
-        if error is not None:
-            self._background_error = None
         with self._wake:
             if self._closed:
                 raise StoreError(StoreErrorKind.INVALID, "The history database is closed.")
@@ -687,16 +885,16 @@ class Store:
                 )
                 self._flusher.start()
             self._wake.notify()
-        if error is not None:
-            raise error
 
     def flush(self) -> None:
-        """Commit every pending partial answer now."""
+        """Commit every pending partial answer, and every final answer not yet written, now.
+        Raises the StoreError if that fails; nothing is dropped then."""
         with self._wake:
             batch = self._pending
             self._pending = {}
+            finals = dict(self._finals)
             self._last_flush = time.monotonic()
-        if not batch:
+        if not batch and not finals:
             return
         try:
             with self._write() as conn:
@@ -704,19 +902,29 @@ class Store:
                 conn.executemany(
                     "UPDATE messages SET text = ?, reasoning = ?, updated_at = ? "
                     "WHERE id = ? AND status = 'streaming'",
-                    [(text, reasoning, t, msg_id) for msg_id, (text, reasoning) in batch.items()],
+                    [
+                        (text, reasoning, t, msg_id)
+                        for msg_id, (text, reasoning) in batch.items()
+                        if msg_id not in finals
+                    ],
                 )
-        except StoreError:
+                for msg_id, values in finals.items():
+                    _write_final(conn, msg_id, values)
+        except StoreError as exc:
             with self._wake:
                 for msg_id, value in batch.items():
                     self._pending.setdefault(msg_id, value)
+            self._background_error = exc
             raise
+        with self._wake:
+            for msg_id in finals:
+                self._finals.pop(msg_id, None)
         self._background_error = None  # whatever failed before is saved now
 
     def _flush_loop(self) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._finals and not self._closed:
                     self._wake.wait()
                 if self._closed:
                     return
@@ -724,10 +932,8 @@ class Store:
                 if delay > 0:
                     self._wake.wait(delay)
                     continue
-            try:
+            with suppress(StoreError):  # kept; `unsaved` says why; tried again shortly
                 self.flush()
-            except StoreError as exc:
-                self._background_error = exc
 
     def finish_answer(
         self,
@@ -756,49 +962,53 @@ class Store:
             raise StoreError(
                 StoreErrorKind.INVALID, f"An answer cannot finish with status {status!r}."
             )
-        with self._wake:
-            self._pending.pop(msg_id, None)
         meta_dict = from_json(to_json(meta))
         if model_used is None and isinstance(meta_dict, dict):
             model_used = meta_dict.get("model")
         session_id = meta_dict.get("session_id") if isinstance(meta_dict, dict) else None
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT conversation_id FROM messages WHERE id = ?", (msg_id,)
-            ).fetchone()
-            if row is None:
-                raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no message {msg_id}.")
-            t = time.time()
-            conn.execute(
-                "UPDATE messages SET text = ?, reasoning = ?, refusal = ?, tool_calls = ?, "
-                "status = ?, finish_reason = ?, usage = ?, metrics = ?, meta = ?, cost = ?, "
-                "error = ?, model_used = ?, extra = ?, writer = NULL, updated_at = ? "
-                "WHERE id = ?",
-                (
-                    text,
-                    reasoning,
-                    refusal,
-                    tool_calls_json(tool_calls),
-                    status,
-                    finish_reason,
-                    to_json(usage),
-                    to_json(metrics),
-                    to_json(meta),
-                    cost,
-                    to_json(error),
-                    model_used,
-                    to_json(extra),
-                    t,
-                    msg_id,
-                ),
-            )
-            conn.execute(
-                "UPDATE conversations SET updated_at = ?, session_id = coalesce(?, session_id) "
-                "WHERE id = ?",
-                (t, session_id, row["conversation_id"]),
-            )
-            if exchange:
-                _insert_exchange(conn, msg_id, exchange)
+        values: dict[str, Any] = {
+            "text": text,
+            "reasoning": reasoning,
+            "refusal": refusal,
+            "tool_calls": tool_calls_json(tool_calls),
+            "status": status,
+            "finish_reason": finish_reason,
+            "usage": to_json(usage),
+            "metrics": to_json(metrics),
+            "meta": to_json(meta),
+            "cost": cost,
+            "error": to_json(error),
+            "model_used": model_used,
+            "extra": to_json(extra),
+            "session_id": session_id,
+            "updated_at": time.time(),
+            "exchange": [dict(a) for a in exchange] if exchange else None,
+        }
+        with self._wake:
+            self._pending.pop(msg_id, None)
+        try:
+            with self._write() as conn:
+                _write_final(conn, msg_id, values)
+        except StoreError as exc:
+            if exc.kind not in _TRANSIENT:
+                raise
+            # Kept in memory and written as soon as the database takes it (see `unsaved`);
+            # close() puts what is still unwritten into a rescue file.
+            with self._wake:
+                self._finals[msg_id] = values
+                self._background_error = exc
+                if self._flusher is None and not self._closed:
+                    self._flusher = threading.Thread(
+                        target=self._flush_loop, name="parley-store-flush", daemon=True
+                    )
+                    self._flusher.start()
+                self._wake.notify()
+            raise StoreError(
+                exc.kind,
+                f"{exc.message} This answer is kept and saved as soon as the history can be "
+                "written again.",
+                path=self.path,
+            ) from exc
 
     def exchanges(self, msg_id: int) -> list[ExchangeRecord]:
         """What was sent and received for answer `msg_id`, attempt by attempt ([] for answers
@@ -1086,24 +1296,32 @@ class Store:
 
     def import_records(
         self,
-        conversation: Mapping[str, Any],
-        messages: Sequence[Mapping[str, Any]],
+        conversation: Mapping[str, Any] | ConversationRecord,
+        messages: Sequence[Mapping[str, Any] | MessageRecord],
         *,
         current_leaf: Any = None,
     ) -> int:
         """Insert a whole conversation from plain records (see parley.core.export), with new
-        ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic."""
-        by_old_id: dict[Any, Mapping[str, Any]] = {}
-        for record in messages:
-            if "id" not in record:
-                raise StoreError(StoreErrorKind.INVALID, "A message in the import has no id.")
-            if record["id"] in by_old_id:
+        ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic.
+
+        Every record is validated first (ConversationRecord, MessageRecord): a field of the
+        wrong type, a time that is not one or an image that is not base64 raises
+        StoreError(INVALID) naming the message and the field, and nothing is stored.
+        """
+        conv = _validated(ConversationRecord, conversation, "The conversation")
+        records = [
+            _validated(MessageRecord, m, f"Message {i + 1}{_id_of(m)}")
+            for i, m in enumerate(messages)
+        ]
+        by_old_id: dict[Any, MessageRecord] = {}
+        for record in records:
+            if record.id in by_old_id:
                 raise StoreError(
                     StoreErrorKind.INVALID,
-                    f"Two messages in the import have the same id {record['id']!r}.",
+                    f"Two messages in the import have the same id {record.id!r}.",
                 )
-            by_old_id[record["id"]] = record
-        order = _parents_first(messages, by_old_id)
+            by_old_id[record.id] = record
+        order = _parents_first(records, by_old_id)
         t = time.time()
         with self.batch() as conn:
             cur = conn.execute(
@@ -1111,18 +1329,18 @@ class Store:
                 "params, advanced, preset, pinned, session_id, draft, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    str(conversation.get("title") or ""),
-                    int(bool(conversation.get("title_set"))),
-                    str(conversation.get("system_prompt") or ""),
-                    conversation.get("provider"),
-                    conversation.get("model"),
-                    to_json(conversation.get("params") or {}),
-                    to_json(conversation.get("advanced") or {}),
-                    conversation.get("preset"),
-                    int(bool(conversation.get("pinned"))),
-                    conversation.get("session_id"),
-                    str(conversation.get("draft") or ""),
-                    float(conversation.get("created_at") or t),
+                    conv.title,
+                    int(conv.title_set),
+                    conv.system_prompt,
+                    conv.provider,
+                    conv.model,
+                    to_json(conv.params),
+                    to_json(conv.advanced),
+                    conv.preset,
+                    int(conv.pinned),
+                    conv.session_id,
+                    conv.draft,
+                    conv.created_at if conv.created_at is not None else t,
                     t,
                 ),
             )
@@ -1130,8 +1348,10 @@ class Store:
             assert conv_id is not None
             new_ids: dict[Any, int] = {}
             for record in order:
-                new_ids[record["id"]] = self._insert_record(conn, conv_id, record, new_ids, t)
-            leaf = new_ids.get(current_leaf) if current_leaf is not None else None
+                new_ids[record.id] = self._insert_record(conn, conv_id, record, new_ids, t)
+            if current_leaf is None:
+                current_leaf = conv.current_leaf_id
+            leaf = new_ids.get(current_leaf) if isinstance(current_leaf, int | str) else None
             conn.execute(
                 "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conv_id)
             )
@@ -1141,89 +1361,128 @@ class Store:
         self,
         conn: sqlite3.Connection,
         conv_id: int,
-        r: Mapping[str, Any],
+        r: MessageRecord,
         new_ids: Mapping[Any, int],
         t: float,
     ) -> int:
-        role = r.get("role")
-        status = r.get("status", "complete")
-        if role not in ROLES:
-            raise StoreError(StoreErrorKind.INVALID, f"Unknown message role {role!r}.")
-        if status not in MESSAGE_STATUSES:
-            raise StoreError(StoreErrorKind.INVALID, f"Unknown message status {status!r}.")
-        if status == "streaming":
-            status = "interrupted"
-        content = r.get("content")
-        if isinstance(content, list):
-            parts = parse_content("", to_json(content))
-            text, content_json = content_columns(parts)
+        status = "interrupted" if r.status == "streaming" else r.status
+        if isinstance(r.content, list):
+            text, content_json = content_columns(r.content)
         else:
-            text, content_json = str(r.get("text") or content or ""), None
-        cost = r.get("cost")
+            text, content_json = r.text or r.content or "", None
+        created = r.created_at if r.created_at is not None else t
         cur = conn.execute(
             f"INSERT INTO messages ({_MESSAGE_COLUMNS.replace('id, ', '', 1)}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conv_id,
-                new_ids.get(r.get("parent_id")) if r.get("parent_id") is not None else None,
-                role,
+                new_ids[r.parent_id] if r.parent_id is not None else None,
+                r.role,
                 text,
                 content_json,
-                str(r.get("reasoning") or ""),
-                str(r.get("refusal") or ""),
-                tool_calls_json(r.get("tool_calls")),
-                r.get("tool_call_id"),
-                r.get("name"),
+                r.reasoning,
+                r.refusal,
+                tool_calls_json(r.tool_calls),
+                r.tool_call_id,
+                r.name,
                 status,
-                to_json(r.get("error")),
-                r.get("finish_reason"),
-                _import_body(r),
-                r.get("provider"),
-                r.get("model"),
-                r.get("model_used"),
-                to_json(r.get("meta")),
-                to_json(r.get("usage")),
-                to_json(r.get("metrics")),
-                float(cost) if cost is not None else None,
-                to_json(r.get("extra")),
-                float(r.get("created_at") or t),
-                float(r.get("updated_at") or r.get("created_at") or t),
+                _given(r.error),
+                r.finish_reason,
+                to_json(r.request_body),
+                r.provider,
+                r.model,
+                r.model_used,
+                to_json(r.meta),
+                _given(r.usage),
+                _given(r.metrics),
+                r.cost,
+                to_json(r.extra),
+                created,
+                r.updated_at if r.updated_at is not None else created,
             ),
         )
         assert cur.lastrowid is not None
-        exchange = r.get("exchange")
-        if isinstance(exchange, list) and all(isinstance(a, dict) for a in exchange):
-            _insert_exchange(conn, cur.lastrowid, exchange)
+        if r.exchange:
+            attempts = [a.model_dump(mode="json", exclude_unset=True) for a in r.exchange]
+            _insert_exchange(conn, cur.lastrowid, attempts)
         return cur.lastrowid
 
 
-def _parents_first(
-    messages: Sequence[Mapping[str, Any]], by_id: Mapping[Any, Mapping[str, Any]]
-) -> list[Mapping[str, Any]]:
-    """The records in their given order, except that a child given before its parent waits
-    for it (the new ids follow this order, so siblings keep theirs). Rejects loops and
-    parents that are not in the import."""
-    placed: set[Any] = set()
-    order: list[Mapping[str, Any]] = []
-    remaining = list(messages)
-    while remaining:
-        waiting: list[Mapping[str, Any]] = []
-        for record in remaining:
-            parent = record.get("parent_id")
-            if parent is not None and parent not in by_id:
-                raise StoreError(
-                    StoreErrorKind.INVALID,
-                    f"Message {record['id']!r} in the import names a parent {parent!r} "
-                    "that is not there.",
-                )
-            if parent is None or parent in placed:
-                placed.add(record["id"])
-                order.append(record)
+def _given(record: BaseModel | None) -> str | None:
+    """A validated sub-record as JSON with exactly the fields the import gave."""
+    if record is None:
+        return None
+    return to_json(record.model_dump(mode="json", exclude_unset=True))
+
+
+def _id_of(record: Any) -> str:
+    value = record.get("id") if isinstance(record, Mapping) else getattr(record, "id", None)
+    if isinstance(value, int | str) and len(str(value)) <= 40:
+        return f" (id {value!r})"
+    return ""
+
+
+_R = TypeVar("_R", bound=BaseModel)
+
+
+def _validated(model: type[_R], record: Any, what: str) -> _R:
+    if isinstance(record, model):
+        return record
+    if not isinstance(record, Mapping):
+        raise StoreError(StoreErrorKind.INVALID, f"{what} in the import is not an object.")
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        # Locations and messages only: the values may be huge, or hold what should not be shown.
+        problems = []
+        for item in exc.errors(include_input=False, include_url=False)[:3]:
+            where = ".".join(str(p) for p in item["loc"] if not _is_union_tag(p)) or "it"
+            if item["type"] == "missing":
+                problems.append(f"{where} is missing")
             else:
-                waiting.append(record)
-        if len(waiting) == len(remaining):
-            raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
-        remaining = waiting
+                problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        raise StoreError(
+            StoreErrorKind.INVALID,
+            f"{what} in the import is malformed: {'; '.join(problems)}{more}.",
+        ) from None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the union member it tried ("str", "constrained-int", "function-after[...]")
+    return isinstance(part, str) and (
+        part in ("str", "int", "float", "none", "list[...]", "constrained-int", "constrained-float")
+        or part.startswith(("function-", "tagged-union", "list[", "dict["))
+    )
+
+
+def _parents_first(
+    messages: Sequence[MessageRecord], by_id: Mapping[Any, MessageRecord]
+) -> list[MessageRecord]:
+    """The records in their given order, except that a child given before its parent waits
+    for it (the new ids follow this order, so siblings keep theirs). Linear: a waiting child
+    is released when its parent is placed. Rejects loops and parents not in the import."""
+    waiting: dict[Any, list[MessageRecord]] = {}
+    placed: set[Any] = set()
+    order: list[MessageRecord] = []
+    for record in messages:
+        parent = record.parent_id
+        if parent is not None and parent not in by_id:
+            raise StoreError(
+                StoreErrorKind.INVALID,
+                f"Message {record.id!r} in the import names a parent {parent!r} that is not there.",
+            )
+        if parent is not None and parent not in placed:
+            waiting.setdefault(parent, []).append(record)
+            continue
+        ready = [record]
+        while ready:
+            current = ready.pop()
+            placed.add(current.id)
+            order.append(current)
+            ready.extend(reversed(waiting.pop(current.id, [])))
+    if len(order) != len(messages):
+        raise StoreError(StoreErrorKind.INVALID, "The messages in the import form a loop.")
     return order
 
 
@@ -1254,12 +1513,6 @@ def _body_text(body: str | Mapping[str, Any] | None) -> str | None:
     if body is None or isinstance(body, str):
         return body
     return to_json(dict(body))
-
-
-def _import_body(r: Mapping[str, Any]) -> str | None:
-    # Bodies are sent as compact JSON, so the parsed body in an export gives the same bytes.
-    body = r.get("request_body")
-    return to_json(body) if body is not None else None
 
 
 def _insert_exchange(

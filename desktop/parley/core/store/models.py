@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+)
 
-from parley.core.request import ContentPart, Message, TextPart, ToolCall
+from parley.core.request import ContentPart, ImagePart, Message, TextPart, ToolCall
 
 MessageStatus = Literal["complete", "streaming", "stopped", "failed", "interrupted"]
 MESSAGE_STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))
@@ -198,3 +208,139 @@ def tool_calls_json(calls: Sequence[Any] | None) -> str | None:
 
 def parse_tool_calls(text: str | None) -> list[ToolCall] | None:
     return None if text is None else _TOOL_CALLS.validate_json(text)
+
+
+# -- records read from an import ---------------------------------------------------------
+#
+# An import is untrusted: every field is checked here, so what is stored reads back as the
+# store's own rows do (exports, the window). Field types follow the store's columns and what
+# the engine writes into them (events.Usage, result.Metrics, ParleyError.to_dict()).
+
+_TIME_MAX = 253_402_300_799.0  # 9999-12-31: any later "time" is not one
+
+
+def _time(value: float | None) -> float | None:
+    if value is not None and not (0.0 <= value <= _TIME_MAX):
+        raise ValueError("must be a time between 1970 and 9999 (seconds since 1970)")
+    return value
+
+
+def _base64_image(part: ContentPart) -> ContentPart:
+    if isinstance(part, ImagePart):
+        if not re.fullmatch(r"image/[\w.+-]+", part.mime):
+            raise ValueError(f"an image's type must be image/..., not {part.mime[:40]!r}")
+        if part.data is not None:
+            try:
+                base64.b64decode(part.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("an image's data is not valid base64") from None
+        elif part.url is None:
+            raise ValueError("an image needs data or a URL")
+    return part
+
+
+Time = Annotated[float | None, AfterValidator(_time)]
+Count = Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, allow_inf_nan=False)] | None
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)] | None
+RecordId = StrictInt | StrictStr
+ImportedPart = Annotated[ContentPart, AfterValidator(_base64_image)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Open(BaseModel):
+    """Known fields typed; other fields (a provider's extras) kept as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class UsageRecord(_Open):
+    prompt_tokens: Count = None
+    completion_tokens: Count = None
+    total_tokens: Count = None
+    reasoning_tokens: Count = None
+    cached_tokens: Count = None
+
+
+class MetricsRecord(_Open):
+    ttft_ms: Amount = None
+    tokens_per_s: Amount = None
+    total_ms: Amount = None
+    completion_tokens: Count = None
+    estimated: bool = False
+
+
+class ErrorRecord(_Open):
+    kind: str = "protocol"
+    message: str = ""
+    provider: str | None = None
+    status: int | None = None
+    provider_message: str | None = None
+    code: str | None = None
+    retry_after: Amount = None
+    request_id: str | None = None
+    partial: bool = False
+
+
+class ExchangeAttemptRecord(_Open):
+    """One recorded attempt (see parley.core.protocol.exchange.ExchangeRecord)."""
+
+    attempt: Annotated[int, Field(ge=1, lt=2**31)] | None = None
+    method: str = "POST"
+    url: str = ""
+    request_headers: dict[str, str] = Field(default_factory=dict)
+    started_at: Time = None
+    status: int | None = None
+    response_headers: dict[str, str] = Field(default_factory=dict)
+    events: list[tuple[Amount, str]] = Field(default_factory=list)
+    truncated: bool = False
+    first_content_ms: Amount = None
+    first_content_event: Annotated[int, Field(ge=0)] | None = None
+    duration_ms: Amount = None
+    error: dict[str, Any] | None = None
+
+
+class ConversationRecord(_Record):
+    title: str = ""
+    title_set: bool = False
+    system_prompt: str = ""
+    provider: str | None = None
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    advanced: dict[str, Any] = Field(default_factory=dict)
+    preset: str | None = None
+    pinned: bool = False
+    session_id: str | None = None
+    draft: str = ""
+    current_leaf_id: RecordId | None = None
+    created_at: Time = None
+
+
+class MessageRecord(_Record):
+    id: RecordId
+    parent_id: RecordId | None = None
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    text: str = ""
+    content: str | list[ImportedPart] | None = None
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    status: MessageStatus = "complete"
+    error: ErrorRecord | None = None
+    finish_reason: str | None = None
+    request_body: dict[str, Any] | None = None
+    provider: str | None = None
+    model: str | None = None
+    model_used: str | None = None
+    meta: dict[str, Any] | None = None
+    usage: UsageRecord | None = None
+    metrics: MetricsRecord | None = None
+    cost: Amount = None
+    extra: dict[str, Any] | None = None
+    created_at: Time = None
+    updated_at: Time = None
+    exchange: list[ExchangeAttemptRecord] | None = None

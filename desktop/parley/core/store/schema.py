@@ -174,6 +174,20 @@ def is_empty(conn: sqlite3.Connection) -> bool:
     return int(row[0]) == 0
 
 
+def schema_state(conn: sqlite3.Connection) -> tuple[int, bool]:
+    """(schema version, whether the file holds no tables at all), read in one statement so
+    both come from the same snapshot even while another process is creating the schema."""
+    row = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), "
+        "(SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
+    return int(row[0]), int(row[1]) == 0
+
+
+class NotAParleyHistory(Exception):
+    """The file is an SQLite database with tables of its own and no Parley schema version."""
+
+
 def backup_path_for(path: Path, version: int) -> Path:
     """Where the copy taken before migrating away from `version` goes (never overwritten)."""
     candidate = path.with_name(f"{path.name}.v{version}.backup")
@@ -184,12 +198,17 @@ def backup_path_for(path: Path, version: int) -> Path:
     return candidate
 
 
-def backup_to(conn: sqlite3.Connection, target: Path) -> None:
+def backup_to(source: Path, target: Path) -> None:
+    """Copy the committed state of the database at `source` to `target`. Through a connection
+    of its own: SQLite refuses to back up from a connection in the middle of writing, and
+    the migrating one holds the write lock (readers still see the committed state)."""
+    src = sqlite3.connect(str(source))
     dest = sqlite3.connect(str(target))
     try:
-        conn.backup(dest)
+        src.backup(dest)
     finally:
         dest.close()
+        src.close()
 
 
 def migrate(
@@ -197,29 +216,40 @@ def migrate(
 ) -> list[Path]:
     """Bring the database at `conn` up to `target`; return the backup files written.
 
-    `conn` must be in autocommit mode (isolation_level=None). A brand-new, empty database gets
-    no backup: there is nothing to lose.
+    `conn` must be in autocommit mode (isolation_level=None). Every step reads the version
+    and applies the migration under the write lock (BEGIN IMMEDIATE), so processes opening a
+    brand-new history at the same moment never see a half-made schema and never apply a
+    migration twice: the first creates the whole schema in one transaction, the others then
+    find it done. A brand-new, empty database gets no backup: there is nothing to lose.
+    Raises NotAParleyHistory for a database with foreign tables and no schema version.
     """
     backups: list[Path] = []
-    current = schema_version(conn)
-    fresh = current == 0 and is_empty(conn)
-    for migration in MIGRATIONS:
-        if migration.version <= current or migration.version > target:
-            continue
-        if path is not None and not fresh:
-            backup = backup_path_for(path, current)
-            backup_to(conn, backup)
-            backups.append(backup)
+    if schema_state(conn)[0] >= target > 0:
+        return backups  # up to date: no write lock needed (a version only ever grows)
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            migration.apply(conn)
-            conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            current, empty = schema_state(conn)
+            if current == 0 and not empty:
+                raise NotAParleyHistory
+            steps = [m for m in MIGRATIONS if current < m.version <= target]
+            if not steps:
+                conn.execute("COMMIT")
+                return backups
+            if current != 0:  # a fresh file gets every step in this one transaction
+                steps = steps[:1]
+                if path is not None:
+                    backup = backup_path_for(path, current)
+                    backup_to(path, backup)
+                    backups.append(backup)
+            for migration in steps:
+                migration.apply(conn)
+                conn.execute(f"PRAGMA user_version = {migration.version:d}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        current = migration.version
-    return backups
 
 
 def now() -> float:
