@@ -59,7 +59,15 @@ class RunRecord:
 
     @property
     def error_message(self) -> str:
-        return str(self.error.get("message") or "") if self.error else ""
+        """The error as `parley ask` prints it: what happened, then the provider's words."""
+        if not self.error:
+            return ""
+        message = str(self.error.get("message") or "")
+        said = self.error.get("provider_message")
+        if isinstance(said, str) and said and said not in message:
+            who = self.error.get("provider") or "The provider"
+            message += f' {who} said: "{said}"'
+        return message
 
     @property
     def group(self) -> tuple[int, int, int]:
