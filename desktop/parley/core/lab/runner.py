@@ -21,7 +21,6 @@ finished run, and waits for the saves under way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections import deque
@@ -319,11 +318,24 @@ class Runner:
             future = asyncio.ensure_future(asyncio.to_thread(store))
             self._saving.add(future)
             future.add_done_callback(self._saving.discard)
-            # Shielded: a cancel during the write still lets it land, and it is then counted.
-            with contextlib.suppress(asyncio.CancelledError):
-                record.exchange_id = await asyncio.shield(future)
-            if not future.done() or future.cancelled():
+            # A write under way cannot be stopped: a cancel waits for it, so what is stored is
+            # also in the results (then the cancel goes on).
+            cancelled = False
+            while not future.done():
+                try:
+                    await asyncio.shield(future)
+                except asyncio.CancelledError:
+                    cancelled = True
+            if cancelled and (future.cancelled() or future.exception() is not None):
                 raise asyncio.CancelledError
+            record.exchange_id = future.result()  # a store error is raised here
+            self._count(record)
+            if cancelled:
+                raise asyncio.CancelledError
+            return
+        self._count(record)
+
+    def _count(self, record: RunRecord) -> None:
         self._done += 1
         self._done_here += 1
         if record.failed:
