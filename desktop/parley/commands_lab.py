@@ -315,9 +315,9 @@ async def _run(args: argparse.Namespace, sweep: Any) -> int:
         )
     _write_outputs(args.out, results, sweep.experiment_id)
     if not args.out:
-        from parley.core.lab.export import to_markdown
+        from parley.core.lab.export import render
 
-        sys.stdout.write(to_markdown(results))
+        sys.stdout.write(render(results, "md"))
     print(f"parley: results stored as {where}.", file=err)
     if cancelled:
         return EXIT_CANCELLED
@@ -333,12 +333,14 @@ def _resume_hint(args: argparse.Namespace, experiment_id: int | None) -> str:
 
 
 def _write_outputs(outs: list[str], results: Any, experiment_id: int | None) -> None:
+    from parley.commands import _all_keys
     from parley.core.lab.export import render
 
+    keys = _all_keys() if outs else []
     for out in outs:
         fmt = _format_of(out)
         assert fmt is not None  # checked before the sweep
-        text = render(results, fmt, experiment_id)
+        text = render(results, fmt, experiment_id, keys)
         try:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -390,7 +392,7 @@ def history_json(store: Any, limit: int) -> list[dict[str, Any]]:
 
 def export_experiment(store: Any, experiment_id: int, fmt: str) -> str:
     """Experiment `experiment_id`'s stored results in `fmt` (csv, json, jsonl, md, yaml)."""
-    from parley.commands import _catalog
+    from parley.commands import _all_keys, _catalog
     from parley.core.lab.experiment import parse_experiment
     from parley.core.lab.plan import make_plan
     from parley.core.lab.results import Results, RunRecord
@@ -401,7 +403,7 @@ def export_experiment(store: Any, experiment_id: int, fmt: str) -> str:
     records = [RunRecord.from_dict(r) for r in lab_store.run_rows(store, experiment_id)]
     from parley.core.lab.export import render
 
-    return render(Results(make_plan(experiment), records), fmt, experiment_id)
+    return render(Results(make_plan(experiment), records), fmt, experiment_id, _all_keys())
 
 
 def cmd_export_experiment(args: argparse.Namespace) -> int:

@@ -184,6 +184,23 @@ def test_exit_codes_for_failed_checks_and_failed_runs(emu: Emulator, tmp_path: P
     assert row["status"] == "failed" and "bad model" in row["error"]
 
 
+def test_a_key_the_model_echoes_is_scrubbed_from_every_export(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    key = emu.key("openai")
+    emu.default = Behavior(text=f"Your key is {key}, a fox.")
+    path = experiment(tmp_path, emu, "")
+    outs = [tmp_path / f"k.{ext}" for ext in ("csv", "json", "jsonl", "md")]
+    proc = parley(emu, "sweep", str(path), "--yes", *[a for o in outs for a in ("-o", str(o))])
+    assert proc.returncode == 0, proc.stderr
+    for out in outs:
+        text = out.read_text()
+        assert key not in text and key[4:20] not in text
+        assert "[redacted]" in text or out.suffix == ".md"
+    again = parley(emu, "export", "--experiment", "1", "--format", "json")
+    assert again.returncode == 0 and key not in again.stdout and "Your key is" in again.stdout
+
+
 def wait_for_runs(home: Path, proc: subprocess.Popen[str], at_least: int) -> None:
     deadline = time.monotonic() + 30
     while stored_runs(home) < at_least:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from parley.core.errors import known_secrets, redact
 from parley.core.lab.experiment import MODEL_AXIS, CheckSpec, Experiment
 from parley.core.lab.plan import grid_cells
 from parley.core.lab.results import CellStats, Results, RunRecord
@@ -298,18 +299,24 @@ def to_promptfoo(experiment: Experiment) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(results: Results, fmt: str, experiment_id: int | None = None) -> str:
+def render(
+    results: Results, fmt: str, experiment_id: int | None = None, secrets: Iterable[str] = ()
+) -> str:
+    """`results` in `fmt`, scrubbed of `secrets` and every key this process has read (a key
+    a model echoed, or one pasted into a prompt, is still a key)."""
     if fmt == "csv":
-        return to_csv(results)
-    if fmt == "json":
-        return to_json(results, experiment_id)
-    if fmt == "jsonl":
-        return to_jsonl(results)
-    if fmt == "md":
-        return to_markdown(results)
-    if fmt == "yaml":
-        return to_promptfoo(results.plan.experiment)
-    raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+        text = to_csv(results)
+    elif fmt == "json":
+        text = to_json(results, experiment_id)
+    elif fmt == "jsonl":
+        text = to_jsonl(results)
+    elif fmt == "md":
+        text = to_markdown(results)
+    elif fmt == "yaml":
+        text = to_promptfoo(results.plan.experiment)
+    else:
+        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+    return redact(text, [*known_secrets(), *secrets])
 
 
 def rows_of(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
