@@ -1,6 +1,6 @@
 """The `parley` scripting commands: `ask`, `providers`, `models`, `history`, `export` and
-`import` (and `--help` / `--version`). `parley.cli` sends everything else to the window. Nothing
-here imports Qt, so scripting stays light."""
+`import` (and `--help` / `--version`); `sweep` lives in `parley.commands_lab`. `parley.cli`
+sends everything else to the window. Nothing here imports Qt, so scripting stays light."""
 
 from __future__ import annotations
 
@@ -438,27 +438,35 @@ def _open_store(read_only: bool = False) -> Any:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from parley.commands_lab import history_json, history_lines
     from parley.core.store import StoreError, StoreErrorKind
 
     if args.conversation is not None:
         return _history_of(args)
-    if not database_path().exists():
-        convs = []
-    else:
+    convs: list[Any] = []
+    lab: list[Any] = []
+    if database_path().exists():
         try:
             with _open_store(read_only=True) as store:
-                convs = store.list_conversations(limit=args.limit)
+                if not args.experiments:
+                    convs = store.list_conversations(limit=args.limit)
+                if args.experiments or not args.json:
+                    lab = (history_json if args.json else history_lines)(store, args.limit)
         except StoreError as err:
             if err.kind is not StoreErrorKind.NOT_FOUND:  # an empty file: nothing saved yet
                 return _fail(str(err), EXIT_UNEXPECTED)
             convs = []
     if args.json:
-        print(json.dumps([_model_dict(c) for c in convs], indent=2))
+        rows = lab if args.experiments else [_model_dict(c) for c in convs]
+        print(json.dumps(rows, indent=2))
         return EXIT_OK
     for c in convs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
         pin = "*" if c.pinned else " "
         print(f"{pin} {c.id:>6}  {when}  {c.title or '(untitled)'}")
+    if lab:
+        print("Experiments (parley export --experiment ID):")
+        print("\n".join(lab))
     return EXIT_OK
 
 
@@ -502,6 +510,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not database_path().exists():
         return _fail("There are no conversations yet.", EXIT_CODES[ErrorKind.CONFIG])
+    if args.experiment is not None:
+        from parley.commands_lab import cmd_export_experiment
+
+        return cmd_export_experiment(args)
+    args.format = args.format or "md"
+    if args.format not in ("md", "json"):
+        return _fail("A conversation exports as md or json.", EXIT_CODES[ErrorKind.CONFIG])
     try:
         with _open_store(read_only=True) as store:
             conv_id = args.id
@@ -630,19 +645,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = sub.add_parser(
         "history",
-        help="list conversations, newest first (or one conversation's messages)",
+        help="list conversations and experiments, newest first (or one conversation's messages)",
         description="List conversations, newest first; with CONVERSATION, that conversation's "
         "messages on the shown branch with their ids (for `inspect` and `replay`).",
     )
     history.add_argument("conversation", nargs="?", type=_positive_int, metavar="CONVERSATION")
     history.add_argument("--limit", type=_positive_int, default=50)
     history.add_argument("--json", action="store_true")
+    history.add_argument("--experiments", action="store_true", help="list only experiments")
     history.set_defaults(func=cmd_history)
 
-    export = sub.add_parser("export", help="write a conversation as Markdown or JSON")
+    export = sub.add_parser("export", help="write a conversation (or an experiment) to a file")
     export.add_argument("id", nargs="?", type=_positive_int, metavar="ID")
     export.add_argument("--last", action="store_true", help="the most recent conversation")
-    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument(
+        "--experiment",
+        type=_positive_int,
+        metavar="ID",
+        help="an experiment (see `parley history`)",
+    )
+    export.add_argument(
+        "--format",
+        choices=["md", "json", "csv", "jsonl", "yaml"],
+        help="md (default) or json; an experiment also csv, jsonl or yaml (a promptfoo config)",
+    )
     export.add_argument("-o", "--output", metavar="FILE")
     export.set_defaults(func=cmd_export)
 
@@ -653,6 +679,10 @@ def build_parser() -> argparse.ArgumentParser:
     from parley.commands_inspect import add_parsers
 
     add_parsers(sub)
+
+    from parley.commands_lab import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 

@@ -19,12 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-chars", type=int, default=4, help="characters per chunk")
     parser.add_argument("--first-byte-delay", type=float, default=0.0)
     parser.add_argument("--reasoning", default=None, help="reasoning text to stream first")
+    parser.add_argument(
+        "--sampled", action="store_true", help="short replies drawn from the request's seed"
+    )
     args = parser.parse_args(argv)
     default = Behavior(
         chunk_delay=args.chunk_delay,
         chunk_chars=args.chunk_chars,
         first_byte_delay=args.first_byte_delay,
         reasoning=args.reasoning,
+        sampled=args.sampled,
     )
     emu = Emulator(args.port, args.host, default=default)
     emu.start()

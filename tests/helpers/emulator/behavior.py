@@ -27,6 +27,12 @@ class Behavior:
     # True: reply with a JSON object text; a dict/list: reply with exactly that JSON.
     # A request with response_format json_object/json_schema gets a JSON reply anyway.
     json_reply: Any = None
+    # Sampling as a model does (when `text` is None): a short reply drawn from the request's
+    # `seed` (with the prompt and temperature), so the same seed gives the same text; without
+    # a seed every reply is drawn afresh, so repeats differ.
+    sampled: bool = False
+    # Sent as `system_fingerprint` in every chunk (and the JSON response) when given.
+    system_fingerprint: str | None = None
     # None: "tool_calls" when tool_calls are given, else "stop".
     finish_reason: str | None = None
     # Model name the provider reports (Nordlys' routed model, EUrouter's x-model-used).

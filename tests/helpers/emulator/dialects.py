@@ -159,12 +159,15 @@ class Dialect:
         return {"x-request-id": ctx.request_id}
 
     def chunk_base(self, ctx: Ctx) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": ctx.completion_id,
             "object": "chat.completion.chunk",
             "created": ctx.created,
             "model": self.reported_model(ctx),
         }
+        if ctx.behavior.system_fingerprint:
+            out["system_fingerprint"] = ctx.behavior.system_fingerprint
+        return out
 
     def chunk(
         self,
@@ -218,6 +221,8 @@ class Dialect:
             "choices": [],
             "usage": usage,
         }
+        if ctx.behavior.system_fingerprint:
+            out["system_fingerprint"] = ctx.behavior.system_fingerprint
         for ch in choices:
             c: dict[str, Any] = {"index": ch.index, "message": self.message(ctx, ch)}
             c["logprobs"] = logprobs.get(ch.index) if ctx.wants_logprobs else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,24 @@ def default_reply(user_text: str) -> str:
     )
 
 
+_WORDS = (  # noqa: SIM905 - a sentence reads better than a list of words
+    "quick brown fox jumps over the lazy dog while a red sly small swift quiet wild fox "
+    "runs past an old barn under pale moon and bright stars near the river bank at dawn"
+).split()
+
+
+def sampled_reply(body: dict[str, Any]) -> str:
+    """A short sentence "sampled" as a model would: fixed by `seed` (with the prompt and the
+    temperature) when the request has one, drawn afresh otherwise."""
+    seed = body.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        rng = random.Random(f"{seed}|{last_user_text(body)}|{body.get('temperature')}")
+    else:
+        rng = random.Random()
+    words = [rng.choice(_WORDS) for _ in range(8)]
+    return "The " + " ".join(words) + f" ({rng.randrange(10**6):06d})."
+
+
 def _schema_sample(schema: Any, depth: int = 0) -> Any:
     if not isinstance(schema, dict) or depth > 8:
         return None
@@ -152,6 +171,8 @@ def choice_outputs(ctx: Ctx, dialect: Dialect, n: int) -> list[ChoiceOut]:
             text = b.text
         elif (b.tool_calls and dialect.client_tools) or b.refusal is not None:
             text = None
+        elif b.sampled:
+            text = sampled_reply(ctx.body)
         else:
             text = default_reply(last_user_text(ctx.body))
         if j > 0 and text is not None and json_value is None:

@@ -819,3 +819,28 @@ def test_adaptive_engine_has_no_client_side_tools(emu: Emulator, client: httpx.C
     events = chunks(post(client, emu, "adaptive-engine", body(model="proj")).text)
     assert content_of(events).startswith("You said: hello")
     assert finish_reasons(events) == ["stop"]
+
+
+def test_sampled_replies_follow_the_seed(emu: Emulator, client: httpx.Client) -> None:
+    emu.default = Behavior(sampled=True)
+
+    def reply(**extra: Any) -> str:
+        return content_of(chunks(post(client, emu, "openai", body(**extra)).content))
+
+    seeded = {reply(seed=7, temperature=1.0) for _ in range(4)}
+    assert len(seeded) == 1
+    assert seeded != {reply(seed=8, temperature=1.0)}
+    assert seeded != {reply(seed=7, temperature=0.5)}
+    unseeded = {reply(temperature=1.0) for _ in range(6)}
+    assert len(unseeded) == 6
+    assert all(text.startswith("The ") for text in seeded | unseeded)
+
+
+def test_system_fingerprint_in_chunks_and_json(emu: Emulator, client: httpx.Client) -> None:
+    emu.default = Behavior(system_fingerprint="fp_abc")
+    events = chunks(post(client, emu, "openai", body()).content)
+    assert events and all(ev.get("system_fingerprint") == "fp_abc" for ev in events)
+    plain = post(client, emu, "openai", body(stream=False)).json()
+    assert plain["system_fingerprint"] == "fp_abc"
+    emu.default = Behavior()
+    assert "system_fingerprint" not in chunks(post(client, emu, "openai", body()).content)[0]

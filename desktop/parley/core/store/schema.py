@@ -125,6 +125,36 @@ CREATE INDEX exchanges_by_message ON exchanges(message_id, attempt);
 """
 
 
+V4_LAB = """
+CREATE TABLE experiments (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL DEFAULT '',
+    source      TEXT,  -- the file it was read from, as given
+    definition  TEXT NOT NULL,  -- the experiment file's text, as run (no keys: files hold none)
+    plan_size   INTEGER NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'finished', 'cancelled', 'interrupted')),
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    run           INTEGER NOT NULL,  -- its place in the experiment's plan, from 1
+    status        TEXT NOT NULL,  -- complete, stopped, failed
+    data          TEXT NOT NULL,  -- JSON: the run's row (parameters, text, figures, checks)
+    created_at    REAL NOT NULL,
+    UNIQUE (experiment_id, run)
+);
+
+ALTER TABLE exchanges ADD COLUMN run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE;
+
+CREATE INDEX exchanges_by_run ON exchanges(run_id, attempt) WHERE run_id IS NOT NULL;
+CREATE INDEX experiments_by_recency ON experiments(updated_at DESC, id DESC);
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -159,6 +189,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "conversations and messages", _script(V1_TABLES)),
     Migration(2, "full-text search over titles and messages", _script(V2_SEARCH)),
     Migration(3, "what was sent and received for each answer", _script(V3_EXCHANGES)),
+    Migration(4, "the Lab: experiments, their runs and each run's exchange", _script(V4_LAB)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
