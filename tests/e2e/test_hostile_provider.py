@@ -109,7 +109,9 @@ def test_a_deeply_nested_model_list_is_a_typed_error(depth: int) -> None:
 @HYPO
 @given(
     text=st.text(
-        alphabet=st.sampled_from(["a", " ", "\ud800", "\udfff", "\udc00", "é", "😀"]),
+        # High surrogates only: they never pair, so the answer does not depend on where the
+        # server cut its chunks (a pair cut in two is two lone surrogates, also replaced).
+        alphabet=st.sampled_from(["a", " ", "\ud800", "\udbff", "é", "😀"]),
         min_size=1,
         max_size=20,
     ),
@@ -122,8 +124,7 @@ def test_lone_surrogates_become_replacement_characters(
     assert out.error is None, str(out.error)
     got = out.result.text
     got.encode("utf-8")  # printable and storable
-    # A surrogate pair is one character; a lone one is U+FFFD.
-    assert got == text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    assert got == text.replace("\ud800", "\ufffd").replace("\udbff", "\ufffd")
     json.dumps(out.result.to_dict(), ensure_ascii=False).encode()
 
 

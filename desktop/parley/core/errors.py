@@ -75,8 +75,10 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     Providers often echo a truncated key ("sk-abc12345...", "key eur_ab12cd34 is invalid"), so a
     prefix, suffix or middle part of the key is hidden as well as the whole key.
     """
-    for secret in secrets:
-        if not secret or len(secret) < 4:
+    # Longest first: a shorter key that shares a stretch with a longer one would otherwise cut
+    # the longer one into pieces and leave its ends showing.
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        if len(secret) < 4:
             continue
         text = text.replace(secret, REDACTED)
         if len(secret) < _MIN_ECHO or not any(a in text for a in _anchors(secret)):

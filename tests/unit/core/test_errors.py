@@ -277,3 +277,12 @@ def test_redact_leaves_ordinary_text_and_short_secrets() -> None:
 def test_repr_never_shows_messages() -> None:
     err = ParleyError(ErrorKind.AUTH, "m", provider_message=f"echo {KEY}", provider="P", status=401)
     assert KEY not in repr(err) and "echo" not in repr(err)
+
+
+def test_overlapping_keys_are_redacted_whole_whichever_comes_first() -> None:
+    long_key = "sk-live-abcdefghijklmnop-0123456789"
+    short_key = "abcdefghijklmnop"  # a stretch of the long key
+    text = f"keys: {long_key} and {short_key}"
+    for order in ([short_key, long_key], [long_key, short_key]):
+        out = redact(text, order)
+        assert out == "keys: [redacted] and [redacted]", out
