@@ -37,7 +37,7 @@ def test_a_good_request_passes(parley_home: Any) -> None:
         ("Hi", cfg(params={"nope": 1}), ErrorKind.CONFIG, "nope"),
         ("Hi", cfg(params={"temperature": 9}), ErrorKind.CONFIG, "temperature"),
         ("Hi", cfg(advanced={"x": float("inf")}), ErrorKind.CONFIG, "Advanced"),
-        ("Hi", cfg("eurouter"), ErrorKind.AUTH, "PARLEY_API_KEY_EUROUTER"),
+        ("Hi", cfg("eurouter"), ErrorKind.CONFIG, "PARLEY_API_KEY_EUROUTER"),
     ],
 )
 def test_each_refusal_is_found_without_a_history(

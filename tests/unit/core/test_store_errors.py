@@ -350,8 +350,9 @@ def test_on_a_full_disk_the_answer_goes_to_a_rescue_file_and_in_on_the_next_open
     store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL, as on a full disk
     big = "every word of it " * 20_000
     store.save_partial(answer, big)  # the stream goes on
+    attempt = {"attempt": 1, "url": "http://127.0.0.1/v1", "events": [[0.5, "data: {}"]]}
     with pytest.raises(StoreError) as info:
-        store.finish_answer(answer, text=big, finish_reason="stop")
+        store.finish_answer(answer, text=big, finish_reason="stop", exchange=[attempt])
     assert info.value.kind is StoreErrorKind.DISK_FULL
     store.close(wait=0.3)
     assert store.rescue_file is not None and store.rescue_file.exists()
@@ -362,6 +363,7 @@ def test_on_a_full_disk_the_answer_goes_to_a_rescue_file_and_in_on_the_next_open
     with Store.open(path) as reopened:  # space again: the next writer adds it
         saved = reopened.get_message(answer)
         assert (saved.status, saved.text, saved.finish_reason) == ("complete", big, "stop")
+        assert [a.url for a in reopened.exchanges(answer)] == ["http://127.0.0.1/v1"]
     assert not store.rescue_file.exists()
 
 
@@ -377,6 +379,7 @@ def test_a_rescue_file_never_overwrites_a_finished_answer_or_breaks_the_open(
         store.finish_answer(done, text="the real answer")
     rescue.write(path, {}, {done: {"status": "complete", "text": "stale"}})
     rescue.write(path, {"1": ("x", "y")}, {99: {"status": "complete", "text": [1]}})  # type: ignore[dict-item]
+    rescue.write(path, {}, {done: {"status": "complete", "exchange": [{"attempt": "x"}]}})
     (tmp_path / f"parley-unsaved-{rescue._tag(path)}-1-1.json").write_text("{not json")
     with Store.open(path) as store:
         assert store.get_message(done).text == "the real answer"

@@ -452,6 +452,8 @@ class Store:
                 if exc.kind in _TRANSIENT:
                     return  # still busy or full: the files wait for a later open
                 continue  # a damaged file: left where it is, for a person to look at
+            except (ValueError, TypeError, OverflowError):
+                continue  # the same
             with suppress(OSError):
                 file.unlink()
 
@@ -470,8 +472,8 @@ class Store:
                     continue
                 if values.get("status") not in FINAL_STATUSES:
                     continue
-                if not all(isinstance(v, scalar) for v in values.values()):
-                    continue
+                if not all(isinstance(v, scalar) for k, v in values.items() if k != "exchange"):
+                    continue  # (the exchange is checked where it is written)
                 row = conn.execute(
                     "SELECT status FROM messages WHERE id = ?", (int(key),)
                 ).fetchone()
