@@ -212,12 +212,22 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
             await _stream(engine, prepared, result, echo)
     finally:
         await engine.aclose()
-    if args.json:
-        out = result.to_dict()
-        if conversation_id is not None:
-            out["conversation_id"] = conversation_id
-            out["answer_id"] = answer_id
-        print(json.dumps(out, ensure_ascii=False))
+    extra = (
+        {}
+        if conversation_id is None
+        else {
+            "conversation_id": conversation_id,
+            "answer_id": answer_id,
+        }
+    )
+    return finish_answer_output(result, as_json=args.json, extra=extra)
+
+
+def finish_answer_output(result: Any, *, as_json: bool, extra: dict[str, Any]) -> int:
+    """After an answer streamed (ask, replay): the JSON object or the closing newline and the
+    error line, and the exit code."""
+    if as_json:
+        print(json.dumps({**result.to_dict(), **extra}, ensure_ascii=False))
     else:
         if result.text and not result.text.endswith("\n"):
             sys.stdout.write("\n")
@@ -225,7 +235,8 @@ async def _ask(args: argparse.Namespace, catalog: Catalog, spec: ProviderSpec) -
             print(f"parley: {terminal_text(str(result.error), sys.stderr)}", file=sys.stderr)
     sys.stdout.flush()
     if result.error is not None:
-        return result.error.exit_code
+        code: int = result.error.exit_code
+        return code
     if result.status == "stopped":
         return EXIT_CODES[ErrorKind.CANCELLED]
     return EXIT_OK

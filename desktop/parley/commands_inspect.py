@@ -148,7 +148,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from parley.commands import _catalog, _echo, _key_for, _settings, _stream, terminal_text
+    from parley.commands import (
+        _catalog,
+        _echo,
+        _key_for,
+        _settings,
+        _stream,
+        finish_answer_output,
+    )
     from parley.core.chat.prepared import stored_request
     from parley.core.result import ChatResult
     from parley.core.secrets import KeyStore
@@ -193,19 +200,7 @@ async def _replay(args: argparse.Namespace) -> int:
     finally:
         await engine.aclose()
         store.close()
-    if args.json:
-        print(json.dumps({**result.to_dict(), **extra}, ensure_ascii=False))
-    else:
-        if result.text and not result.text.endswith("\n"):
-            sys.stdout.write("\n")
-        if result.error is not None:
-            print(f"parley: {terminal_text(str(result.error), sys.stderr)}", file=sys.stderr)
-    sys.stdout.flush()
-    if result.error is not None:
-        return result.error.exit_code
-    if result.status == "stopped":
-        return EXIT_CODES[ErrorKind.CANCELLED]
-    return 0
+    return finish_answer_output(result, as_json=args.json, extra=extra)
 
 
 class _EchoListener:

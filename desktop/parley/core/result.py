@@ -114,19 +114,22 @@ class Metrics:
         return asdict(self)
 
 
+# The facts of a Meta a provider sends as text (and may echo a key in).
+_META_TEXT_FIELDS = (
+    "model",
+    "routed_provider",
+    "response_id",
+    "system_fingerprint",
+    "session_id",
+    "completion_id",
+    "service_tier",
+)
+
+
 def _merge_meta(old: Meta, new: Meta) -> Meta:
     """Facts seen first win (response headers come first and are the authority on routing)."""
     changes: dict[str, Any] = {}
-    for name in (
-        "model",
-        "routed_provider",
-        "response_id",
-        "system_fingerprint",
-        "session_id",
-        "completion_id",
-        "service_tier",
-        "invalid_bytes",
-    ):
+    for name in (*_META_TEXT_FIELDS, "invalid_bytes"):
         if getattr(old, name) is None and getattr(new, name) is not None:
             changes[name] = getattr(new, name)
     if new.headers:
@@ -234,15 +237,7 @@ class ChatResult:
             if choice.completion_id:
                 choice.completion_id = redact(choice.completion_id, secrets)
         changes: dict[str, Any] = {}
-        for name in (
-            "model",
-            "routed_provider",
-            "response_id",
-            "system_fingerprint",
-            "session_id",
-            "completion_id",
-            "service_tier",
-        ):
+        for name in _META_TEXT_FIELDS:
             value = getattr(self.meta, name)
             if isinstance(value, str) and redact(value, secrets) != value:
                 changes[name] = redact(value, secrets)
