@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -170,12 +169,6 @@ def test_a_refused_ask_save_leaves_nothing_behind(tmp_path: Path, existing: bool
 # --- ask --save when the history cannot be written for a while --------------------------
 
 LONG = "".join(f"word{i} " for i in range(9_000))  # ~75 KB, streamed over a few seconds
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 def ask_save_args(emu: Emulator, prompt: str) -> list[str]:

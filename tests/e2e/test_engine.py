@@ -11,7 +11,6 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -41,20 +40,6 @@ PROVIDERS = {
 ALL = list(PROVIDERS)
 TEXT = "Hello from the emulator: a reply long enough for several chunks."
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.5)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    emulator.echo_full_key = False
-    yield emulator
-    assert not emulator.errors, emulator.errors
 
 
 def spec_for(route: str) -> ProviderSpec:

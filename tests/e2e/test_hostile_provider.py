@@ -12,7 +12,6 @@ import pty
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,19 +30,6 @@ HYPO = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SSE = {"content-type": "text/event-stream"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    assert not emulator.errors, emulator.errors
 
 
 def sse(*payloads: object) -> bytes:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,6 @@ from tests.helpers.emulator import Behavior, Emulator
 
 PROVIDER = "eurouter"
 MODEL = "mistral/mistral-small"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    assert not emulator.errors, emulator.errors
 
 
 def saved_answer(emu: Emulator, text: str = REPLY) -> dict[str, object]:

@@ -29,21 +29,6 @@ ROUTES = {"openai-compatible": "openai", "euri": "euri", "eurouter": "eurouter"}
 FAST = RetryRule(base_delay=0.01, max_delay=2.0)
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    emulator.default = Behavior()
-    yield emulator
-    emulator.default = Behavior()
-    assert not emulator.errors, emulator.errors
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "history.sqlite3") as s:

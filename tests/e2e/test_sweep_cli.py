@@ -12,28 +12,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.helpers.emulator import Behavior, Emulator
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    emulator.default = Behavior()
-    yield emulator
-    emulator.default = Behavior()
-    assert not emulator.errors, emulator.errors
 
 
 def env(emu: Emulator) -> dict[str, str]:
