@@ -20,13 +20,13 @@ import httpx
 from httpx_sse import aconnect_sse
 from tests.helpers.emulator import Behavior, Emulator
 
-from parley.core.catalog import ProviderSpec, load_catalog
 from parley.core.chat.loop import stream
 from parley.core.chat.prepared import prepare
-from parley.core.events import TextDelta
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.events import TextDelta
 from parley.core.protocol.exchange import Exchange
-from parley.core.request import ChatRequest, Message
-from parley.core.result import ChatResult
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.net.engine import Engine, RetryPolicy
 
 ROUTE = "openai"

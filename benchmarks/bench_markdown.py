@@ -52,7 +52,7 @@ def _time_each(ends: list[int], step: Callable[[int], object]) -> list[float]:
 
 
 def bench_core(text: str) -> list[tuple[str, list[float]]]:
-    from parley.core.markdown import IncrementalMarkdown, render_markdown
+    from parley.core.render.markdown import IncrementalMarkdown, render_markdown
 
     render_markdown("warm *up* `x`\n\n- a\n")
     ends = _ends(text, UPDATES)
@@ -72,7 +72,7 @@ def bench_view(text: str) -> list[tuple[str, list[float]]]:
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    from parley.core.markdown import warm_up
+    from parley.core.render.markdown import warm_up
     from parley.ui.chatview import ChatView
 
     warm_up()

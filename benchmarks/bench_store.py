@@ -60,7 +60,7 @@ def _build(path: Path) -> int:
 
 
 def _reverse_chain_import_ms(n: int) -> float:
-    from parley.core.export import import_json
+    from parley.core.store.export import import_json
 
     chain = [
         {"id": i, "parent_id": i - 1 if i else None, "role": "user", "text": f"m {i}"}

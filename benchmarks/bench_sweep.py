@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-from parley.core.catalog import load_catalog
 from parley.core.lab.experiment import parse_experiment
 from parley.core.lab.sweep import Sweep
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 

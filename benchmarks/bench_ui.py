@@ -309,9 +309,9 @@ async def _bench_in_window(app: Any) -> list[tuple[str, str, str, bool | None]]:
     from tests.helpers.emulator.dialects import key_for
 
     from parley.app import _wait_idle
-    from parley.core.catalog import load_catalog
-    from parley.core.secrets import KeyStore
-    from parley.core.settings import Settings
+    from parley.core.app.secrets import KeyStore
+    from parley.core.app.settings import Settings
+    from parley.core.providers.catalog import load_catalog
     from parley.core.store import Store
     from parley.ui.gc_guard import freeze_start_up
     from parley.ui.mainwindow import Services, open_main_window

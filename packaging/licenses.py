@@ -4,7 +4,7 @@ Used by parley.spec (every OS): Parley's LICENSE; each Python distribution Parle
 time, with the licence files from its installed metadata; Python's own licence; Qt's LGPL, the
 GPL it builds on and the source offer (the PySide6 wheels carry no licence file); PyInstaller's
 bootloader; and on Debian/Ubuntu, the copyright file of each Debian package a bundled system
-library comes from. The About dialog reads the index (parley.core.licences.load_index).
+library comes from. The About dialog reads the index (parley.core.app.licences.load_index).
 
     python packaging/licenses.py OUT_DIR      # what a build would write, without building
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "desktop"))
 
-from parley.core import licences  # noqa: E402
+from parley.core.app import licences  # noqa: E402
 
 
 def _slug(name: str) -> str:
@@ -72,7 +72,7 @@ def write(out: Path, binaries: Iterable[tuple[str, str, str]] = ()) -> list[dict
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for name in licences.QT_TEXTS:  # where parley.core.licences.static_texts_dir() looks
+    for name in licences.QT_TEXTS:  # where parley.core.app.licences.static_texts_dir() looks
         shutil.copy2(ROOT / "resources" / "licenses" / name, out / name)
     entries: list[dict[str, object]] = []
 

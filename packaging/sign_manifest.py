@@ -2,7 +2,7 @@
 
     python packaging/sign_manifest.py new-key KEYFILE
         writes a new raw Ed25519 private key (hex) to KEYFILE (mode 600) and prints the public
-        key for PUBLIC_KEY in desktop/parley/core/updates.py
+        key for PUBLIC_KEY in desktop/parley/core/app/updates.py
     PARLEY_UPDATE_KEY=<hex private key> python packaging/sign_manifest.py sign VERSION URL OUT
         writes OUT (update-manifest.json) announcing VERSION with its release page URL
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "desktop"))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from parley.core.updates import Release, sign_manifest, verify_manifest
+from parley.core.app.updates import Release, sign_manifest, verify_manifest
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,7 @@ def parley_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         if name.startswith("PARLEY_API_KEY_"):
             monkeypatch.delenv(name)
     yield home
-    from parley.core.logs import teardown_logging
+    from parley.core.app.logs import teardown_logging
 
     teardown_logging()  # a test that started the app's log file leaves none behind
 

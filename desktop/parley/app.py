@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # What the first frame shows, read before Qt is imported: PySide's import hook reads the
     # source of every module imported after it (to look for its __feature__ switches).
-    from parley.core.bootstate import read_boot_state
+    from parley.core.app.bootstate import read_boot_state
 
     state = read_boot_state()
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _set_window_icon(app: QApplication) -> None:
     """After the first frame (the window manager picks the icon up when it changes)."""
-    from parley.core.paths import resources_dir
+    from parley.core.app.paths import resources_dir
 
     icon = resources_dir() / "icons" / "png" / "parley-256.png"
     if icon.is_file():

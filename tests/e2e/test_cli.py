@@ -249,7 +249,7 @@ def test_save_history_export_and_import_round_trip(emu: Emulator, tmp_path: Path
 
 
 def test_providers_lists_the_base_urls_the_user_saved(emu: Emulator) -> None:
-    from parley.core.settings import load_settings, save_settings
+    from parley.core.app.settings import load_settings, save_settings
 
     settings = load_settings()
     settings.base_urls["llamacpp"] = "http://127.0.0.1:9999/v1"

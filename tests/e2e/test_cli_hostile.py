@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from parley.core.export import export_json
 from parley.core.store import Store
+from parley.core.store.export import export_json
 from tests.helpers.emulator import Emulator
 from tests.helpers.images import PNG_BASE64
 

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import ProviderSpec, load_catalog
 from parley.core.chat.prepared import prepare
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Event, Meta, Retrying, TextDelta
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Event, Meta, Retrying, TextDelta
 from parley.core.protocol.exchange import Exchange
-from parley.core.request import ChatRequest, Message
-from parley.core.result import ChatResult
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.net.engine import Engine, RetryPolicy
 from tests.helpers.emulator import Behavior, Emulator
 

@@ -7,10 +7,10 @@ import contextlib
 
 import pytest
 
-from parley.core.catalog import load_catalog
-from parley.core.events import TextDelta
-from parley.core.request import ChatRequest, Message
-from parley.core.result import ChatResult
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.events import TextDelta
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import load_catalog
 from parley.net.engine import Engine, RetryPolicy
 from tests.helpers.emulator import Behavior, Emulator
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from parley.core.catalog import ProviderSpec, load_catalog
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.modellist import ModelInfo
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.providers.catalog import ProviderSpec, load_catalog
+from parley.core.providers.modellist import ModelInfo
 from parley.net.engine import Engine
 from tests.helpers.emulator import Emulator
 

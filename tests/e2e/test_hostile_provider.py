@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parley.core.decode import MAX_RETRY_AFTER, parse_retry_after
-from parley.core.errors import ErrorKind, ParleyError, known_secrets, remember_secret
+from parley.core.protocol.errors import ErrorKind, ParleyError, known_secrets, remember_secret
 from parley.core.protocol.exchange import Exchange
+from parley.core.providers.decode import MAX_RETRY_AFTER, parse_retry_after
 from parley.net.engine import Engine
 from tests.e2e.test_engine import FAST_RETRY, TEXT, chat, run_one, spec_for
 from tests.helpers.emulator import Behavior, Emulator
@@ -242,8 +242,8 @@ def test_a_known_key_echoed_in_an_answer_is_scrubbed_from_the_result(
     async def scenario() -> tuple[object, Exchange]:
         from parley.core.chat.loop import stream
         from parley.core.chat.prepared import prepare
-        from parley.core.request import ChatRequest, Message
-        from parley.core.result import ChatResult
+        from parley.core.chat.result import ChatResult
+        from parley.core.protocol.request import ChatRequest, Message
 
         emu.push(Behavior(body=sse(chunk, "[DONE]"), headers=headers), provider="openai")
         engine = Engine()

@@ -80,7 +80,7 @@ def test_actionlint_passes_on_the_workflows() -> None:
 
 
 def test_the_release_manifest_tool_signs_what_the_app_verifies(tmp_path: Path) -> None:
-    from parley.core.updates import Release, newer_release
+    from parley.core.app.updates import Release, newer_release
 
     key = tmp_path / "key"
     made = subprocess.run(

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from parley.core.catalog import ProviderSpec, load_catalog
-from parley.core.errors import ErrorKind
 from parley.core.lab.experiment import parse_experiment
 from parley.core.lab.plan import PlanRefused
 from parley.core.lab.runner import LanePause, Outcome, RetryRule
 from parley.core.lab.sweep import Sweep
+from parley.core.protocol.errors import ErrorKind
+from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.core.store import Store
 from parley.core.store import lab as lab_store
 from parley.net.engine import Engine, RetryPolicy

@@ -23,8 +23,8 @@ HEAVY = (
     "markdown_it",
     "ziamath",
     "PySide6.QtSvg",
-    "parley.core.catalog",
-    "parley.core.settings",
+    "parley.core.providers.catalog",
+    "parley.core.app.settings",
     "parley.core.store",
     "parley.ui.mainwindow",
     "parley.ui.params_panel",
@@ -32,9 +32,9 @@ HEAVY = (
 # Made once the full window is in (its warm-up), before the first send needs them.
 DEFERRED = (
     "parley.ui.message_widgets",
-    "parley.core.session",
-    "parley.core.events",
-    "parley.core.markdown",
+    "parley.core.chat.session",
+    "parley.core.protocol.events",
+    "parley.core.render.markdown",
     "markdown_it",
     "pygments",
     "httpx",

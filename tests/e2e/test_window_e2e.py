@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from parley.core.catalog import load_catalog
-from parley.core.request import ImagePart
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings
+from parley.core.app.secrets import KeyStore
+from parley.core.app.settings import Settings
+from parley.core.protocol.request import ImagePart
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 from parley.ui.keys_dialog import KeysDialog

@@ -59,11 +59,11 @@ def stream(db: str, interval: float, burst: int, pause: float) -> None:
 
 async def _engine_stream(db: str, chunk_delay: float) -> None:
     # Imported here: the other commands start faster without the engine and the emulator.
-    from parley.core.catalog import load_catalog
-    from parley.core.events import TextDelta
-    from parley.core.request import ChatRequest, Message
-    from parley.core.result import ChatResult
-    from parley.core.wire import build_wire_request
+    from parley.core.chat.result import ChatResult
+    from parley.core.protocol.events import TextDelta
+    from parley.core.protocol.request import ChatRequest, Message
+    from parley.core.providers.catalog import load_catalog
+    from parley.core.providers.wire import build_wire_request
     from parley.net.engine import Engine
     from tests.helpers.emulator import Behavior, Emulator
 

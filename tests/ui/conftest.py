@@ -16,9 +16,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from qasync import QEventLoop
 
-from parley.core.catalog import load_catalog
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings
+from parley.core.app.secrets import KeyStore
+from parley.core.app.settings import Settings
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 from parley.ui.mainwindow import MainWindow, Services, open_main_window

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from parley import __version__
-from parley.core.licences import Component, components, load_index
-from parley.core.settings import Settings
+from parley.core.app.licences import Component, components, load_index
+from parley.core.app.settings import Settings
 from parley.ui.about_dialog import AboutDialog
 from parley.ui.settings_dialog import SettingsDialog
 

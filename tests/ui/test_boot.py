@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QListWidgetItem
 
-from parley.core.bootstate import BootConversation, BootState
-from parley.core.request import ImagePart
+from parley.core.app.bootstate import BootConversation, BootState
+from parley.core.protocol.request import ImagePart
 from parley.core.store import Store
 from parley.ui.boot import BootWindow
 from parley.ui.mainwindow import MainWindow, Services

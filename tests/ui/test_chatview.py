@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
-from parley.core.markdown import MathSource, code_colors, math_source, render_markdown
+from parley.core.render.markdown import MathSource, code_colors, math_source, render_markdown
 from parley.ui import chatview as chatview_module
 from parley.ui import theme
 from parley.ui.chatview import ChatView

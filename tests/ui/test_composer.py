@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QAbstractButton, QFileDialog
 from pytestqt.qtbot import QtBot
 
-from parley.core.request import ImagePart
+from parley.core.protocol.request import ImagePart
 from parley.ui.composer import AttachmentChip, Composer
 
 CTRL = Qt.KeyboardModifier.ControlModifier

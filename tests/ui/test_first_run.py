@@ -13,9 +13,9 @@ import keyring
 import pytest
 from pytestqt.qtbot import QtBot
 
-from parley.core.catalog import load_catalog
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings, load_settings
+from parley.core.app.secrets import KeyStore
+from parley.core.app.settings import Settings, load_settings
+from parley.core.providers.catalog import load_catalog
 from parley.net.engine import Engine, RetryPolicy
 from parley.ui.first_run import FirstRunGuide
 from tests.helpers.emulator import Emulator

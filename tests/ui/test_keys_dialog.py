@@ -14,11 +14,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from parley.core import paths
-from parley.core.catalog import AuthScheme, load_catalog, load_provider_file
-from parley.core.provider_file import provider_toml
-from parley.core.secrets import KeyStore
-from parley.core.settings import Settings, load_settings
+from parley.core.app import paths
+from parley.core.app.secrets import KeyStore
+from parley.core.app.settings import Settings, load_settings
+from parley.core.providers.catalog import AuthScheme, load_catalog, load_provider_file
+from parley.core.providers.provider_file import provider_toml
 from parley.net.engine import Engine, RetryPolicy
 from parley.ui.keys_dialog import KeysDialog
 from tests.helpers.emulator import Emulator

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from parley.core.settings import Preset, load_settings
+from parley.core.app.settings import Preset, load_settings
 from parley.core.store import Store
 from parley.ui.mainwindow import Services, open_main_window
 from parley.ui.params.pickers import model_details
@@ -208,7 +208,7 @@ def test_presets_settings_and_the_model_list(
 
 
 def test_model_details_say_context_and_price() -> None:
-    from parley.core.modellist import ModelInfo
+    from parley.core.providers.modellist import ModelInfo
 
     info = ModelInfo(
         id="m", context_length=128_000, prompt_price=0.15, completion_price=0.6, currency="USD"
@@ -221,7 +221,7 @@ def test_model_details_say_context_and_price() -> None:
 def test_a_corrupt_history_still_opens_the_window_and_offers_the_choices(
     qapp: QApplication, arun: Any, parley_home: Path
 ) -> None:
-    from parley.core.paths import database_path
+    from parley.core.app.paths import database_path
     from parley.ui.mainwindow import load_services
 
     db = database_path()

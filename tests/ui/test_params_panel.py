@@ -12,10 +12,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
-from parley.core.catalog import ParamSpec, ParamType, ProviderSpec, load_catalog
 from parley.core.chat.prepared import prepare
-from parley.core.request import ChatRequest, Message
-from parley.core.wire import build_wire_request
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import ParamSpec, ParamType, ProviderSpec, load_catalog
+from parley.core.providers.wire import build_wire_request
 from parley.ui.params_panel import (
     BooleanField,
     EnumField,
@@ -397,7 +397,7 @@ def test_set_and_unset_colours_follow_a_theme_switch(qapp: Any, panel: ParamsPan
 
 
 def test_collapsed_sections_build_their_fields_when_first_opened(qtbot: QtBot) -> None:
-    from parley.core.catalog import ParamGroup
+    from parley.core.providers.catalog import ParamGroup
     from parley.ui.params_panel import ParamField
 
     pn = ParamsPanel(_spec())

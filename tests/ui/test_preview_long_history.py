@@ -13,10 +13,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from parley.core.catalog import ProviderSpec, load_catalog
 from parley.core.chat.prepared import PreparedRequest, prepare
-from parley.core.request import ChatRequest, Message
-from parley.core.wire import build_wire_request
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import ProviderSpec, load_catalog
+from parley.core.providers.wire import build_wire_request
 from parley.ui.mainwindow import Services
 from parley.ui.params.preview import PREVIEW_HEAD_MESSAGES, PREVIEW_TAIL_MESSAGES
 from parley.ui.params_panel import ParamsPanel

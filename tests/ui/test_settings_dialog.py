@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from parley.core.settings import Settings, load_settings
+from parley.core.app.settings import Settings, load_settings
 from parley.ui.settings_dialog import SettingsDialog
 
 

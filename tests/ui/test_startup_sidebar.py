@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
-from parley.core.catalog import load_catalog
-from parley.core.settings import Settings
+from parley.core.app.settings import Settings
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import Store
 from parley.ui.mainwindow import SIDEBAR_FIRST_PAGE, MainWindow, Services
 from tests.ui.conftest import wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from parley.core.catalog import ModelsSpec, ProviderSpec
+from parley.core.providers.catalog import ModelsSpec, ProviderSpec
 from parley.ui.switcher import QuickSwitcher
 
 

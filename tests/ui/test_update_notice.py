@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
-from parley.core.settings import load_settings
-from parley.core.updates import Release, sign_manifest
+from parley.core.app.settings import load_settings
+from parley.core.app.updates import Release, sign_manifest
 from parley.ui import update_notice
 from parley.ui.mainwindow import Services
 from tests.ui.conftest import close, opened, wait_for

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.commands import _parse_params, build_parser
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.limits import MAX_DEPTH
+from parley.commands import build_parser
+from parley.commands.common import _parse_params
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.limits import MAX_DEPTH
 
 
 def parse(*args: str) -> tuple[object, str]:

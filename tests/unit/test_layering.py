@@ -43,7 +43,7 @@ def _modules(package: object) -> list[str]:
 
 def test_every_core_module_imports_without_qt_or_httpx() -> None:
     modules = _modules(parley.core)
-    assert "parley.core.catalog" in modules
+    assert "parley.core.providers.catalog" in modules
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     proc = _run(code, {"PySide6", "shiboken6", "qasync", "httpx", "httpx_sse"})
     assert proc.returncode == 0, proc.stderr
@@ -72,7 +72,7 @@ def test_the_window_entry_and_the_first_frames_data_need_no_pydantic_or_asyncio(
     # only inside main) and the plain-data read of settings and conversations.
     code = (
         "import parley.cli, parley.app\n"
-        "from parley.core.bootstate import read_boot_state\n"
+        "from parley.core.app.bootstate import read_boot_state\n"
         "read_boot_state()\n"
     )
     proc = _run(code, {"pydantic", "pydantic_core", "asyncio", "qasync", "PySide6", "httpx"})

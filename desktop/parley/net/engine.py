@@ -28,11 +28,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from parley import __version__
-from parley.core.catalog import ModelListing, ProviderSpec
 from parley.core.chat.prepared import PreparedRequest, check_url, prepare
-from parley.core.decode import StreamDecoder, decode_response, not_an_answer, parse_error
-from parley.core.errors import ErrorKind, ParleyError, known_secrets, redact
-from parley.core.events import (
+from parley.core.protocol import safejson
+from parley.core.protocol.errors import ErrorKind, ParleyError, known_secrets, redact
+from parley.core.protocol.events import (
     Event,
     Meta,
     ReasoningDelta,
@@ -41,11 +40,12 @@ from parley.core.events import (
     TextDelta,
     ToolCallDelta,
 )
-from parley.core.modellist import ModelInfo, fallback_models, parse_models
-from parley.core.protocol import safejson
 from parley.core.protocol.exchange import Attempt, Exchange
-from parley.core.request import ChatRequest
-from parley.core.wire import auth_headers, join_url
+from parley.core.protocol.request import ChatRequest
+from parley.core.providers.catalog import ModelListing, ProviderSpec
+from parley.core.providers.decode import StreamDecoder, decode_response, not_an_answer, parse_error
+from parley.core.providers.modellist import ModelInfo, fallback_models, parse_models
+from parley.core.providers.wire import auth_headers, join_url
 from parley.net.sse import SSEParser
 
 _ERROR_BODY_LIMIT = 256 * 1024

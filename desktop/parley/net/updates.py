@@ -1,4 +1,4 @@
-"""Fetch the release manifest and say whether a newer version is out (see parley.core.updates).
+"""Fetch the release manifest and say whether a newer version is out (see parley.core.app.updates).
 
 Every failure — no network, a timeout, an error status, a manifest too large, unsigned, forged,
 malformed or announcing an older version — ends in `None` and at most one log line: an update
@@ -13,7 +13,13 @@ import logging
 import httpx
 
 from parley import __version__
-from parley.core.updates import MAX_MANIFEST_BYTES, PUBLIC_KEY, Release, UpdateError, newer_release
+from parley.core.app.updates import (
+    MAX_MANIFEST_BYTES,
+    PUBLIC_KEY,
+    Release,
+    UpdateError,
+    newer_release,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """About Parley: version, where data and keys live, and every bundled component with its
-version and licence text (from parley.core.licences)."""
+version and licence text (from parley.core.app.licences)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from parley import APP_ID, __version__
-from parley.core.licences import Component, components
-from parley.core.paths import data_dir
+from parley.core.app.licences import Component, components
+from parley.core.app.paths import data_dir
 
 
 class AboutDialog(QDialog):

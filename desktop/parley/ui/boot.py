@@ -3,7 +3,7 @@
 Start-up, in order (see `parley.app.main`):
 
 1. The QApplication, then `BootWindow`: the main window's own layout (`parley.ui.layout`) with a
-   placeholder where the parameter panel goes, filled from plain data (`parley.core.bootstate`):
+   placeholder where the parameter panel goes, filled from plain data (`parley.core.app.bootstate`):
    theme, font size, the conversation list, the last provider and model. It is shown and takes
    input at once: the user can type, attach images, write a system prompt, search, click.
 2. Once it has painted and Qt's queue is idle, a worker thread imports what the full window needs
@@ -32,7 +32,7 @@ from PySide6 import QtCore  # `Qt` looked up when used (see parley.ui.lightqt)
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
-from parley.core.bootstate import BootState
+from parley.core.app.bootstate import BootState
 from parley.ui import theme
 from parley.ui.layout import WindowParts, build_layout
 from parley.ui.lightqt import add_item

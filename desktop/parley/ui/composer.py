@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent
     from PySide6.QtWidgets import QFileDialog
 
-    from parley.core.request import ImagePart
+    from parley.core.protocol.request import ImagePart
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
@@ -47,7 +47,7 @@ def image_part_from_qimage(image: QImage, name: str) -> ImagePart:
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buf, "PNG")  # type: ignore[call-overload]  # the stubs want bytes; Qt wants str
     data = base64.b64encode(bytes(buf.data().data())).decode("ascii")
-    from parley.core.request import ImagePart
+    from parley.core.protocol.request import ImagePart
 
     return ImagePart(mime="image/png", data=data, name=name)
 
@@ -413,7 +413,7 @@ class Composer(QWidget):
             if not mime.startswith("image/") or _unreadable_image(data):
                 problems.append(f"{path.name} is not an image Parley can read.")
                 continue
-            from parley.core.request import ImagePart
+            from parley.core.protocol.request import ImagePart
 
             self.add_attachment(
                 ImagePart(mime=mime, data=base64.b64encode(data).decode("ascii"), name=path.name)

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.catalog import AuthScheme, ModelListing, ProviderSpec
-from parley.core.keycheck import check_key, key_hint_text
-from parley.core.secrets import KeyringError, KeyStore
-from parley.core.settings import Settings
-from parley.core.settings import save_settings as default_save_settings
+from parley.core.app.secrets import KeyringError, KeyStore
+from parley.core.app.settings import Settings
+from parley.core.app.settings import save_settings as default_save_settings
+from parley.core.chat.keycheck import check_key, key_hint_text
+from parley.core.providers.catalog import AuthScheme, ModelListing, ProviderSpec
 from parley.net.probe import DEFAULT_PORTS, LocalServer, find_local_servers
 from parley.ui.keys_dialog import status_color
 from parley.ui.tasks import DialogTasks

@@ -26,21 +26,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.catalog import (
+from parley.core.app.secrets import KeyringError, KeyringUnavailable, KeyStore
+from parley.core.app.settings import Settings
+from parley.core.app.settings import save_settings as default_save_settings
+from parley.core.chat.keycheck import check_key, key_hint_text
+from parley.core.providers.catalog import (
     AuthScheme,
     ProviderSpec,
     builtin_providers_dir,
 )
-from parley.core.keycheck import check_key, key_hint_text
-from parley.core.provider_file import ProviderFileError, slugify, write_user_provider
-from parley.core.secrets import KeyringError, KeyringUnavailable, KeyStore
-from parley.core.settings import Settings
-from parley.core.settings import save_settings as default_save_settings
+from parley.core.providers.provider_file import ProviderFileError, slugify, write_user_provider
 from parley.ui import theme
 from parley.ui.tasks import DialogTasks
 
-# The key check (`parley.core.keycheck`) and the provider-file writer
-# (`parley.core.provider_file`) have no Qt in them: they live in core.
+# The key check (`parley.core.chat.keycheck`) and the provider-file writer
+# (`parley.core.providers.provider_file`) have no Qt in them: they live in core.
 
 
 def status_color(ok: bool) -> str:

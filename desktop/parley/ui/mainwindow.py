@@ -22,10 +22,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
-from parley.core.catalog import ProviderSpec, load_catalog
-from parley.core.paths import provider_cache_path, user_providers_dir
-from parley.core.request import ImagePart
-from parley.core.settings import Settings
+from parley.core.app.paths import provider_cache_path, user_providers_dir
+from parley.core.app.settings import Settings
+from parley.core.protocol.request import ImagePart
+from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.core.store import Store
 from parley.ui import chatview, theme
 from parley.ui.chat.controller import ChatController
@@ -40,7 +40,7 @@ from parley.ui.services import Services, load_services, open_store
 from parley.ui.tasks import TaskRegistry
 
 if TYPE_CHECKING:
-    from parley.core.session import ChatSession
+    from parley.core.chat.session import ChatSession
 
 __all__ = [
     "SIDEBAR_FIRST_PAGE",

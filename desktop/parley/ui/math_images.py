@@ -24,7 +24,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetricsF, QImage, QPainter
 
-from parley.core.markdown import MathSource, code_colors, math_source
+from parley.core.render.markdown import MathSource, code_colors, math_source
 
 PAUSE_S = 0.01  # after each formula typeset
 CACHE_SIZE = 500  # images kept (a formula is a few kB to a few hundred kB)
@@ -98,7 +98,7 @@ def _typeset(source: MathSource, key: _Key) -> QImage | None:
     from PySide6.QtCore import QByteArray
     from PySide6.QtSvg import QSvgRenderer
 
-    from parley.core.mathsvg import typeset
+    from parley.core.render.mathsvg import typeset
 
     size = key.pixel_size * (DISPLAY_SCALE if source.display else INLINE_SCALE)
     svg = typeset(source.tex, display=source.display, size=size, color=key.color)

@@ -45,8 +45,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from parley.core.errors import RETRYABLE, ErrorKind
-from parley.core.markdown import (
+from parley.core.protocol.errors import RETRYABLE, ErrorKind
+from parley.core.protocol.request import ImagePart
+from parley.core.render.markdown import (
     COPY_SCHEME,
     MATH_SCHEME,
     IncrementalMarkdown,
@@ -57,7 +58,6 @@ from parley.core.markdown import (
     render_markdown,
     render_open_code,
 )
-from parley.core.request import ImagePart
 from parley.ui import theme
 from parley.ui.math_images import math_images
 

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
 from parley.core.chat.prepared import PreparedRequest
-from parley.core.params import carry_over, unsupported_params, validate_value
+from parley.core.providers.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
+from parley.core.providers.params import carry_over, unsupported_params, validate_value
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 from parley.ui.params.preview import PreviewView, render_preview

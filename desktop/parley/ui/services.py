@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from parley.core.catalog import Catalog, load_catalog
-from parley.core.logs import setup_logging
-from parley.core.paths import provider_cache_path, user_providers_dir
-from parley.core.settings import Settings, load_settings, save_settings
+from parley.core.app.logs import setup_logging
+from parley.core.app.paths import provider_cache_path, user_providers_dir
+from parley.core.app.settings import Settings, load_settings, save_settings
+from parley.core.providers.catalog import Catalog, load_catalog
 from parley.core.store import Store, StoreError
 
 if TYPE_CHECKING:
-    from parley.core.secrets import KeyStore
+    from parley.core.app.secrets import KeyStore
 
 log = logging.getLogger("parley.ui.services")
 
@@ -65,7 +65,7 @@ class Services:
     @property
     def keys(self) -> KeyStore:
         if self._keys is None:
-            from parley.core.secrets import KeyStore
+            from parley.core.app.secrets import KeyStore
 
             self._keys = KeyStore()
         return self._keys
@@ -82,10 +82,10 @@ class Services:
         except Exception as exc:
             log.warning("the key store's backend failed its probe: %s", type(exc).__name__)
         # What a send needs (the window makes its session on first use, by then imported).
-        import parley.core.session  # noqa: F401
+        import parley.core.chat.session  # noqa: F401
 
         # The first code block would otherwise import Markdown rules and lexers mid-stream.
-        from parley.core import markdown
+        from parley.core.render import markdown
 
         markdown.warm_up()
 

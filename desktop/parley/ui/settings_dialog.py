@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.settings import Settings
-from parley.core.settings import save_settings as default_save_settings
+from parley.core.app.settings import Settings
+from parley.core.app.settings import save_settings as default_save_settings
 from parley.ui.keys_dialog import status_color
 
 THEMES = [("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")]

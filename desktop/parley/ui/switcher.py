@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.catalog import ProviderSpec
+from parley.core.providers.catalog import ProviderSpec
 
 SEPARATOR = " · "
 _ROLE = Qt.ItemDataRole.UserRole

@@ -1,7 +1,7 @@
 """The update notice in the window's banner: asked once, then (if allowed) a quiet check at start.
 
 `start(window)` runs when the window has started. Nothing happens in a source checkout (no
-manifest URL, see parley.core.updates.manifest_url) or for a new user still in the first-run
+manifest URL, see parley.core.app.updates.manifest_url) or for a new user still in the first-run
 guide. An unanswered question is asked in the banner; a "yes" checks at each start and shows
 "Parley X is available" with a link only when a signed, newer manifest arrives. Parley never
 downloads or installs anything by itself.
@@ -16,7 +16,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 
 from parley import __version__
-from parley.core.updates import PUBLIC_KEY, Release, manifest_url
+from parley.core.app.updates import PUBLIC_KEY, Release, manifest_url
 
 if TYPE_CHECKING:
     from parley.ui.mainwindow import MainWindow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
-from parley.core.errors import RETRYABLE, ErrorKind
+from parley.core.protocol.errors import RETRYABLE, ErrorKind
 from parley.ui.chat.answer import MessageView
 from parley.ui.message_widgets import ERROR_TITLES, RETRY_KINDS, AssistantMessageWidget
 

@@ -1,4 +1,4 @@
-"""The first frame's plain-data read of settings and conversations (parley.core.bootstate)."""
+"""The first frame's plain-data read of settings and conversations (parley.core.app.bootstate)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 import sqlite3
 from pathlib import Path
 
-from parley.core import bootstate
-from parley.core.bootstate import BootState, read_boot_state, read_conversations
-from parley.core.catalog import load_catalog
-from parley.core.paths import provider_cache_path
-from parley.core.settings import Settings, save_settings
+from parley.core.app import bootstate
+from parley.core.app.bootstate import BootState, read_boot_state, read_conversations
+from parley.core.app.paths import provider_cache_path
+from parley.core.app.settings import Settings, save_settings
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import LATEST_VERSION, Store
 
 

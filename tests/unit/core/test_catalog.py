@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.core.catalog import (
+from parley.core.providers.catalog import (
     AuthScheme,
     Catalog,
     ModelListing,
@@ -17,7 +17,7 @@ from parley.core.catalog import (
     builtin_providers_dir,
     load_catalog,
 )
-from parley.core.params import validate_value
+from parley.core.providers.params import validate_value
 
 BUILTIN_IDS = {
     "euri",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.core.catalog import ParseCache, builtin_providers_dir, load_catalog
+from parley.core.providers.catalog import ParseCache, builtin_providers_dir, load_catalog
 
 GOOD = """
 id = "mine"

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from parley.core.catalog import MAX_PARAMS, ParamSpec, load_catalog, load_provider_file
-from parley.core.limits import MAX_PATTERN_TEXT
-from parley.core.params import validate_value
-from parley.core.settings import load_settings
+from parley.core.app.settings import load_settings
+from parley.core.protocol.limits import MAX_PATTERN_TEXT
+from parley.core.providers.catalog import MAX_PARAMS, ParamSpec, load_catalog, load_provider_file
+from parley.core.providers.params import validate_value
 
 HEADER = 'id = "{id}"\nname = "Test {id}"\nbase_url = "http://127.0.0.1:1/v1"\n'
 GOOD = HEADER.format(id="still-fine")

@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.core.catalog import ProviderSpec, Quirks
-from parley.core.decode import StreamDecoder, ThinkSplitter, decode_response
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import (
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import (
     Event,
     Finished,
     LogprobsDelta,
@@ -24,6 +22,8 @@ from parley.core.events import (
     ToolCallDelta,
     Usage,
 )
+from parley.core.providers.catalog import ProviderSpec, Quirks
+from parley.core.providers.decode import StreamDecoder, ThinkSplitter, decode_response
 
 SPEC = ProviderSpec(id="nordlys", name="Nordlys", base_url="http://x")
 NO_THINK = ProviderSpec(

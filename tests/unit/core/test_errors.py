@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from parley.core.decode import parse_error, parse_retry_after
-from parley.core.errors import REDACTED, ErrorKind, ParleyError, redact
+from parley.core.protocol.errors import REDACTED, ErrorKind, ParleyError, redact
+from parley.core.providers.decode import parse_error, parse_retry_after
 
 KEY = "sk-live-ABCDEFGHIJKLMNOPQRSTUVWX"
 

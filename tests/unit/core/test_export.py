@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import load_catalog
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Meta, Usage
-from parley.core.export import (
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Meta, Usage
+from parley.core.protocol.request import ChatRequest, ImagePart, Message, TextPart, ToolCall
+from parley.core.providers.catalog import load_catalog
+from parley.core.providers.wire import auth_headers, build_wire_request
+from parley.core.store import Store, StoreError, StoreErrorKind
+from parley.core.store.export import (
     FORMAT_VERSION,
     export_conversation,
     export_json,
     export_markdown,
     import_json,
 )
-from parley.core.request import ChatRequest, ImagePart, Message, TextPart, ToolCall
-from parley.core.store import Store, StoreError, StoreErrorKind
-from parley.core.wire import auth_headers, build_wire_request
 
 FAKE_KEY = "sk-parley-test-9f8e7d6c5b4a39281706"
 

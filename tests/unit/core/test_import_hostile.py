@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Meta, Usage
-from parley.core.export import export_json, export_json_text, export_markdown, import_json
-from parley.core.request import ImagePart, TextPart
-from parley.core.session import context_message
+from parley.core.chat.session import context_message
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Meta, Usage
+from parley.core.protocol.request import ImagePart, TextPart
 from parley.core.store import Store, StoreError, StoreErrorKind
+from parley.core.store.export import export_json, export_json_text, export_markdown, import_json
 from tests.helpers.images import PNG_BASE64
 
 SETTINGS = settings(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from parley.core.catalog import load_catalog
 from parley.core.lab.experiment import ExperimentError, load_experiment, parse_experiment
 from parley.core.lab.plan import make_plan, plan_size
+from parley.core.providers.catalog import load_catalog
 
 CATALOG = load_catalog()
 REPO = Path(__file__).resolve().parents[3]

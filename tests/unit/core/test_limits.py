@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.limits import (
+from parley.core.protocol.limits import (
     MAX_DEPTH,
     LimitError,
     check_depth,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from parley.core import logs
-from parley.core.errors import remember_secret
+from parley.core.app import logs
+from parley.core.protocol.errors import remember_secret
 
 
 @pytest.fixture

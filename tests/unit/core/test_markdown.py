@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.markdown import (
+from parley.core.render.markdown import (
     IncrementalMarkdown,
     MathSource,
     OpenCode,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from parley.core.mathsvg import MAX_TEX, typeset
+from parley.core.render.mathsvg import MAX_TEX, typeset
 
 
 def test_a_formula_becomes_svg_of_plain_paths_with_its_size_and_depth() -> None:

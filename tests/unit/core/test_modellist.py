@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.core.catalog import ModelListing, ModelsSpec
-from parley.core.modellist import ModelInfo, fallback_models, parse_models
+from parley.core.providers.catalog import ModelListing, ModelsSpec
+from parley.core.providers.modellist import ModelInfo, fallback_models, parse_models
 
 
 def test_openai_data_shape_with_eurouter_pricing() -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import Catalog, ParamSpec, ProviderSpec, load_catalog
-from parley.core.params import (
+from parley.core.providers.catalog import Catalog, ParamSpec, ProviderSpec, load_catalog
+from parley.core.providers.params import (
     carry_over,
     parse_cli_value,
     resolve_name,

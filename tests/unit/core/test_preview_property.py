@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import load_catalog
-from parley.core.session import ChatSession, RunConfig
+from parley.core.chat.session import ChatSession, RunConfig
+from parley.core.providers.catalog import load_catalog
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 from tests.helpers.emulator import Behavior, Emulator

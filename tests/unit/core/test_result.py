@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import (
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import (
     Finished,
     LogprobsDelta,
     Meta,
@@ -19,8 +20,7 @@ from parley.core.events import (
     ToolCallDelta,
     Usage,
 )
-from parley.core.modellist import ModelInfo
-from parley.core.result import ChatResult
+from parley.core.providers.modellist import ModelInfo
 
 
 def test_text_reasoning_and_status_flow() -> None:

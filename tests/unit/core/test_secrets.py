@@ -17,8 +17,7 @@ import keyring.errors
 import pytest
 from keyring.backends import chainer, fail, null
 
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.secrets import (
+from parley.core.app.secrets import (
     NO_KEYRING_MESSAGE,
     KeyInfo,
     KeyringError,
@@ -28,7 +27,8 @@ from parley.core.secrets import (
     env_var,
     mask,
 )
-from parley.core.settings import Preset, Settings, load_settings, save_settings
+from parley.core.app.settings import Preset, Settings, load_settings, save_settings
+from parley.core.protocol.errors import ErrorKind, ParleyError
 from tests.keyring_support import (
     BrokenKeyring,
     MemoryKeyring,
@@ -176,7 +176,7 @@ def test_chainer_is_judged_by_its_first_backend() -> None:
 
 def test_python_keyring_backend_env_selects_the_fail_backend() -> None:
     code = (
-        "from parley.core.secrets import KeyStore, KeyringUnavailable\n"
+        "from parley.core.app.secrets import KeyStore, KeyringUnavailable\n"
         "s = KeyStore()\n"
         "print(s.backend_name(), s.backend_available())\n"
         "try:\n"
@@ -194,7 +194,7 @@ def test_python_keyring_backend_env_selects_the_fail_backend() -> None:
 
 def test_python_keyring_backend_env_selects_a_working_backend() -> None:
     code = (
-        "from parley.core.secrets import KeyStore\n"
+        "from parley.core.app.secrets import KeyStore\n"
         "s = KeyStore()\n"
         "print(s.backend_name(), s.backend_available())\n"
         "s.set('euri', 'sk-memory-0123456789abcd')\n"
@@ -406,7 +406,7 @@ def secret_service() -> Iterator[str]:
 @pytest.mark.keyring
 def test_secret_service_is_the_default_backend_in_the_session() -> None:
     code = (
-        "from parley.core.secrets import KeyStore\n"
+        "from parley.core.app.secrets import KeyStore\n"
         "s = KeyStore()\n"
         "print(s.backend_name(), s.backend_available())\n"
     )

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from parley.core.catalog import Catalog, load_catalog
-from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
-from parley.core.events import Event, TextDelta
-from parley.core.request import ImagePart, TextPart
-from parley.core.session import CONTINUE_PROMPT, ChatSession, RunConfig, Turn
+from parley.core.chat.session import CONTINUE_PROMPT, ChatSession, RunConfig, Turn
+from parley.core.protocol.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
+from parley.core.protocol.events import Event, TextDelta
+from parley.core.protocol.request import ImagePart, TextPart
+from parley.core.providers.catalog import Catalog, load_catalog
 from parley.core.store import Store
 from parley.net.engine import Engine, RetryPolicy
 from tests.helpers.emulator import Behavior, Emulator

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import parley.core.session as session_module
-from parley.core.request import Message
-from parley.core.session import ContextMessages, context_message
+import parley.core.chat.session as session_module
+from parley.core.chat.session import ContextMessages, context_message
+from parley.core.protocol.request import Message
 from parley.core.store import Store, StoredMessage
 
 

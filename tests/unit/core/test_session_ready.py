@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import load_catalog
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.session import RunConfig, check_ready
+from parley.core.chat.session import RunConfig, check_ready
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.providers.catalog import load_catalog
 
 CATALOG = load_catalog()
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from parley.core.catalog import Catalog, load_catalog
 from parley.core.chat.prepared import PreparedRequest
-from parley.core.errors import ParleyError
-from parley.core.events import Event
+from parley.core.chat.session import ChatSession, RunConfig, Turn
+from parley.core.protocol.errors import ParleyError
+from parley.core.protocol.events import Event
 from parley.core.protocol.exchange import Exchange
-from parley.core.session import ChatSession, RunConfig, Turn
+from parley.core.providers.catalog import Catalog, load_catalog
 from parley.core.store import Store, StoreError, StoreErrorKind
 
 

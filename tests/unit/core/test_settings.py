@@ -12,8 +12,8 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from parley.core import paths
-from parley.core.settings import (
+from parley.core.app import paths
+from parley.core.app.settings import (
     SCHEMA_VERSION,
     Preset,
     Settings,

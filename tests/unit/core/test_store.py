@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core import paths
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Meta, Usage
-from parley.core.request import ChatRequest, ImagePart, Message, TextPart, ToolCall
+from parley.core.app import paths
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Meta, Usage
+from parley.core.protocol.request import ChatRequest, ImagePart, Message, TextPart, ToolCall
 from parley.core.store import Store, StoreError, StoreErrorKind, make_title
 
 

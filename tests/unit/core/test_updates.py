@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from parley import APP_ID
-from parley.core.updates import (
+from parley.core.app.updates import (
     Release,
     UpdateError,
     manifest_url,
@@ -113,7 +113,7 @@ def test_only_installed_builds_or_an_explicit_url_check(monkeypatch: pytest.Monk
 
 
 def test_the_built_in_key_is_a_key_and_refuses_other_signers() -> None:
-    from parley.core.updates import PUBLIC_KEY
+    from parley.core.app.updates import PUBLIC_KEY
 
     assert len(PUBLIC_KEY) == 32 and PUBLIC_KEY != PUBLIC
     with pytest.raises(UpdateError, match="signature"):

@@ -8,10 +8,17 @@ from typing import Any
 import pytest
 
 from parley import __version__
-from parley.core.catalog import Catalog, ParamSpec, ParamType, ProviderSpec, load_catalog
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.request import ChatRequest, ImagePart, Message, TextPart, ToolCall, VideoPart
-from parley.core.wire import WireRequest, auth_headers, build_wire_request
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+    VideoPart,
+)
+from parley.core.providers.catalog import Catalog, ParamSpec, ParamType, ProviderSpec, load_catalog
+from parley.core.providers.wire import WireRequest, auth_headers, build_wire_request
 
 PNG_B64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from parley.core.catalog import AuthSpec, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Event, Retrying
-from parley.core.request import ChatRequest, Message
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Event, Retrying
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import AuthSpec, ProviderSpec
 from parley.net.engine import Engine, RetryPolicy
 
 SPEC = ProviderSpec(id="acme", name="Acme AI", base_url="http://unused")

@@ -13,10 +13,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parley.core.catalog import ProviderSpec
-from parley.core.decode import StreamDecoder
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.events import Event, Finished, ReasoningDelta, TextDelta
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.events import Event, Finished, ReasoningDelta, TextDelta
+from parley.core.providers.catalog import ProviderSpec
+from parley.core.providers.decode import StreamDecoder
 from parley.net.sse import SSEParser
 
 SPEC = ProviderSpec(id="p", name="Prov", base_url="http://x")

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from parley.core.updates import Release, sign_manifest
+from parley.core.app.updates import Release, sign_manifest
 from parley.net.updates import check_for_update
 
 PRIVATE = Ed25519PrivateKey.generate()

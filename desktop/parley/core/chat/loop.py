@@ -16,10 +16,10 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
 from parley.core.chat.prepared import PreparedRequest
-from parley.core.errors import ErrorKind, ParleyError, known_secrets
-from parley.core.events import Event, Retrying
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.errors import ErrorKind, ParleyError, known_secrets
+from parley.core.protocol.events import Event, Retrying
 from parley.core.protocol.exchange import Exchange
-from parley.core.result import ChatResult
 
 
 class Sender(Protocol):

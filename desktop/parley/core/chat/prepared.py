@@ -15,10 +15,10 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from parley.core.catalog import AuthScheme, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.request import ChatRequest
-from parley.core.wire import USER_AGENT, auth_headers, build_wire_request
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.request import ChatRequest
+from parley.core.providers.catalog import AuthScheme, ProviderSpec
+from parley.core.providers.wire import USER_AGENT, auth_headers, build_wire_request
 
 KEY_REDACTED = "[key redacted]"
 

@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parley.core.catalog import Catalog, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError
-from parley.core.params import validate_params
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.providers.catalog import Catalog, ProviderSpec
+from parley.core.providers.params import validate_params
 
 CHECK_TYPES = (
     "contains",

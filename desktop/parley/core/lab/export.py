@@ -16,10 +16,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from parley.core.errors import known_secrets, redact
 from parley.core.lab.experiment import MODEL_AXIS, CheckSpec, Experiment
 from parley.core.lab.plan import grid_cells
 from parley.core.lab.results import CellStats, Results, RunRecord
+from parley.core.protocol.errors import known_secrets, redact
 
 FORMATS = ("csv", "json", "jsonl", "md", "yaml")
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core.catalog import Catalog, ProviderSpec
 from parley.core.chat.prepared import PreparedRequest, prepare
-from parley.core.errors import ErrorKind, ParleyError
 from parley.core.lab.experiment import MODEL_AXIS, Experiment, Variant
-from parley.core.modellist import ModelInfo
-from parley.core.request import ChatRequest, Message
+from parley.core.protocol.errors import ErrorKind, ParleyError
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import Catalog, ProviderSpec
+from parley.core.providers.modellist import ModelInfo
 
 # What the pre-flight assumes where a variant sets no length limit, and the pace it assumes.
 DEFAULT_COMPLETION_TOKENS = 256

@@ -30,14 +30,14 @@ from typing import Any
 
 from parley.core.chat.loop import Sender, stream
 from parley.core.chat.prepared import PreparedRequest
-from parley.core.errors import ErrorKind
+from parley.core.chat.result import ChatResult
 from parley.core.lab.checks import Answer, evaluate_all, overall
 from parley.core.lab.plan import Plan, PlannedRun
 from parley.core.lab.results import RunRecord
 from parley.core.lab.signal import Signal
-from parley.core.modellist import ModelInfo
+from parley.core.protocol.errors import ErrorKind
 from parley.core.protocol.exchange import Exchange
-from parley.core.result import ChatResult
+from parley.core.providers.modellist import ModelInfo
 
 SaveRun = Callable[[RunRecord, list[dict[str, Any]]], int | None]
 

@@ -11,7 +11,7 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping
 
-from parley.core.errors import redact
+from parley.core.protocol.errors import redact
 
 KEY_MARK = "[key redacted]"
 

@@ -19,9 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
-from parley.core.catalog import Catalog, ProviderSpec
 from parley.core.chat.loop import Sender
-from parley.core.errors import ParleyError
 from parley.core.lab.experiment import Experiment, parse_experiment
 from parley.core.lab.plan import (
     Plan,
@@ -34,7 +32,9 @@ from parley.core.lab.plan import (
 )
 from parley.core.lab.results import Results, RunRecord
 from parley.core.lab.runner import Outcome, RetryRule, Runner
-from parley.core.modellist import ModelInfo
+from parley.core.protocol.errors import ParleyError
+from parley.core.providers.catalog import Catalog, ProviderSpec
+from parley.core.providers.modellist import ModelInfo
 from parley.core.store import Store, StoreError
 from parley.core.store import lab as lab_store
 

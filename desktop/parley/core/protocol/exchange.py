@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core.errors import redact
+from parley.core.protocol.errors import redact
 
 RAW_LIMIT = 5 * 1024 * 1024  # raw bytes kept per answer; the answer itself is never cut
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from parley.core import paths
+from parley.core.app import paths
 from parley.core.protocol.exchange import ExchangeRecord
-from parley.core.request import ChatRequest, ContentPart
+from parley.core.protocol.request import ChatRequest, ContentPart
 
 from . import rescue
 from .errors import StoreError, StoreErrorKind, translate
@@ -1303,7 +1303,7 @@ class Store:
         *,
         current_leaf: Any = None,
     ) -> int:
-        """Insert a whole conversation from plain records (see parley.core.export), with new
+        """Insert a whole conversation from plain records (see parley.core.store.export), with new
         ids; `parent_id` and `current_leaf` refer to the records' own `id`s. Atomic.
 
         Every record is validated first (ConversationRecord, MessageRecord): a field of the

@@ -21,7 +21,7 @@ from pydantic import (
     TypeAdapter,
 )
 
-from parley.core.request import ContentPart, ImagePart, Message, TextPart, ToolCall
+from parley.core.protocol.request import ContentPart, ImagePart, Message, TextPart, ToolCall
 
 MessageStatus = Literal["complete", "streaming", "stopped", "failed", "interrupted"]
 MESSAGE_STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))

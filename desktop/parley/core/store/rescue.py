@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from parley.core.limits import LimitError, loads_json, read_capped
+from parley.core.protocol.limits import LimitError, loads_json, read_capped
 
 FORMAT = "parley.unsaved-answers"
 _MAX_BYTES = 512 * 1024 * 1024

@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from parley.core.errors import ErrorKind
+from parley.core.protocol.errors import ErrorKind
 
 if TYPE_CHECKING:
-    from parley.core.session import Turn
+    from parley.core.chat.session import Turn
     from parley.core.store import StoredMessage
     from parley.ui.message_widgets import AssistantMessageWidget
 

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from parley.core.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
-from parley.core.request import ContentPart, ImagePart, TextPart
+from parley.core.protocol.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
+from parley.core.protocol.request import ContentPart, ImagePart, TextPart
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
 from parley.ui.chat.answer import MessageView
 
 if TYPE_CHECKING:
-    from parley.core.events import Event
-    from parley.core.session import ChatSession, RunConfig, Turn
+    from parley.core.chat.session import ChatSession, RunConfig, Turn
+    from parley.core.protocol.events import Event
     from parley.ui.chatview import ChatView
     from parley.ui.composer import Composer
     from parley.ui.layout import Banner, SystemPromptBox
@@ -134,8 +134,13 @@ class ChatController(QObject):
         """The chat session, made on first use: importing it (and the event types) is left to
         the warm-up thread, so the window shows without waiting for it."""
         if self._session is None:
-            from parley.core.events import ReasoningDelta, RefusalDelta, TextDelta, ToolCallDelta
-            from parley.core.session import ChatSession
+            from parley.core.chat.session import ChatSession
+            from parley.core.protocol.events import (
+                ReasoningDelta,
+                RefusalDelta,
+                TextDelta,
+                ToolCallDelta,
+            )
 
             self._event_handlers = {
                 TextDelta: self._on_text,

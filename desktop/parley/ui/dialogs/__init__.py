@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QWidget
 from parley.core.store import StoreError
 
 if TYPE_CHECKING:
-    from parley.core.catalog import Catalog
+    from parley.core.providers.catalog import Catalog
     from parley.core.store import Store
     from parley.ui.layout import Banner
     from parley.ui.mainwindow import Services
@@ -30,7 +30,7 @@ class Dialogs(QObject):
     key_changed = Signal(str)  # provider id
     base_urls_changed = Signal()
     provider_added = Signal(str)
-    settings_applied = Signal(object)  # parley.core.settings.Settings
+    settings_applied = Signal(object)  # parley.core.app.settings.Settings
     model_picked = Signal(str, str)  # provider id, model ("" for its default)
     first_run_completed = Signal(str, str, str)  # provider id, model, first message
     reproduce_requested = Signal(int)  # answer id
@@ -165,7 +165,7 @@ class Dialogs(QObject):
 
 def model_lists(catalog: Catalog, listed: Mapping[str, Sequence[Any]]) -> dict[str, list[str]]:
     """Each provider's model ids: the fetched list where there is one, else its file's."""
-    from parley.core.modellist import fallback_models
+    from parley.core.providers.modellist import fallback_models
 
     models = {pid: [m.id for m in ms] for pid, ms in listed.items()}
     for spec in catalog.providers.values():

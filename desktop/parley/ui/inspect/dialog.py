@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.errors import known_secrets
 from parley.core.lab.snippets import curl_snippet, js_snippet, json_snippet, python_snippet
+from parley.core.protocol.errors import known_secrets
 from parley.core.protocol.exchange import ExchangeRecord
 from parley.ui import theme
 from parley.ui.inspect.model import (

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core.errors import redact
+from parley.core.protocol.errors import redact
 from parley.core.protocol.exchange import ExchangeRecord, StreamLine
 from parley.core.store import Store, StoredMessage
 

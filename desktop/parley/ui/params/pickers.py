@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QStringListModel, Qt, Signal
 from PySide6.QtWidgets import QCompleter, QLabel
 
-from parley.core.catalog import Catalog, ModelListing, ProviderSpec
-from parley.core.errors import ParleyError
-from parley.core.modellist import ModelInfo, fallback_models
-from parley.core.settings import Preset, Settings
+from parley.core.app.settings import Preset, Settings
+from parley.core.protocol.errors import ParleyError
+from parley.core.providers.catalog import Catalog, ModelListing, ProviderSpec
+from parley.core.providers.modellist import ModelInfo, fallback_models
 from parley.core.store import Conversation
 
 if TYPE_CHECKING:
-    from parley.core.session import RunConfig
+    from parley.core.chat.session import RunConfig
     from parley.ui.layout import Banner, TopBar
     from parley.ui.params_panel import ParamsPanel
     from parley.ui.tasks import TaskRegistry
@@ -277,7 +277,7 @@ class Pickers(QObject):
         return self.settings.base_urls.get(provider_id) or None
 
     def run_config(self) -> RunConfig:
-        from parley.core.session import RunConfig
+        from parley.core.chat.session import RunConfig
 
         pid = self.provider_id() or ""
         model = self.model()

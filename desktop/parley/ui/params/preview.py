@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer
 
 from parley.core.chat.prepared import PreparedRequest, needs_key
-from parley.core.errors import ParleyError
+from parley.core.protocol.errors import ParleyError
 from parley.core.store import StoreError
 
 if TYPE_CHECKING:
-    from parley.core.session import ChatSession, RunConfig
+    from parley.core.chat.session import ChatSession, RunConfig
     from parley.ui.tasks import TaskRegistry
 
 PLACEHOLDER = "…"  # the message not typed yet

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from parley.core.errors import ErrorKind, ParleyError
+from parley.core.protocol.errors import ErrorKind, ParleyError
 
 APP_NAME = "Parley"
 
@@ -76,9 +76,9 @@ def resources_dir() -> Path:
     `parley/resources` otherwise."""
     here = Path(__file__).resolve()
     for candidate in (
-        here.parents[3] / "resources",  # checkout: desktop/parley/core/paths.py
-        here.parents[1] / "resources",  # wheel: parley/resources
+        here.parents[4] / "resources",  # checkout: desktop/parley/core/app/paths.py
+        here.parents[2] / "resources",  # wheel: parley/resources
     ):
         if (candidate / "providers").is_dir():
             return candidate
-    return here.parents[1] / "resources"
+    return here.parents[2] / "resources"

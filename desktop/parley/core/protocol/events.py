@@ -100,7 +100,7 @@ class Retrying:
 
     attempt: int
     delay: float
-    error: Any  # a parley.core.errors.ParleyError; typed loosely to avoid an import cycle
+    error: Any  # a parley.core.protocol.errors.ParleyError; typed loosely to avoid an import cycle
 
 
 Event = (

@@ -10,8 +10,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from parley.core.errors import ParleyError, redact
-from parley.core.events import (
+from parley.core.protocol.errors import ParleyError, redact
+from parley.core.protocol.events import (
     Event,
     Finished,
     LogprobsDelta,
@@ -26,8 +26,8 @@ from parley.core.events import (
 )
 
 if TYPE_CHECKING:
-    from parley.core.modellist import ModelInfo
-    from parley.core.request import ToolCall
+    from parley.core.protocol.request import ToolCall
+    from parley.core.providers.modellist import ModelInfo
 
 Status = Literal["pending", "streaming", "complete", "stopped", "failed"]
 
@@ -46,7 +46,7 @@ class AssembledToolCall:
     arguments: str = ""
 
     def to_tool_call(self) -> ToolCall:
-        from parley.core.request import ToolCall
+        from parley.core.protocol.request import ToolCall
 
         return ToolCall(
             id=self.id or f"call_{self.index}", name=self.name, arguments=self.arguments

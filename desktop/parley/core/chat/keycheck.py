@@ -10,13 +10,13 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any, Protocol
 
-from parley.core.catalog import AuthScheme, ModelListing, ProviderSpec
 from parley.core.chat.prepared import PreparedRequest, prepare
-from parley.core.errors import ParleyError
-from parley.core.events import Event
-from parley.core.modellist import ModelInfo
+from parley.core.protocol.errors import ParleyError
+from parley.core.protocol.events import Event
 from parley.core.protocol.exchange import Exchange
-from parley.core.request import ChatRequest, Message
+from parley.core.protocol.request import ChatRequest, Message
+from parley.core.providers.catalog import AuthScheme, ModelListing, ProviderSpec
+from parley.core.providers.modellist import ModelInfo
 
 
 def key_hint_text(spec: ProviderSpec) -> str:

@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from parley.core.catalog import ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError, redact
-from parley.core.events import (
+from parley.core.protocol import safejson
+from parley.core.protocol.errors import ErrorKind, ParleyError, redact
+from parley.core.protocol.events import (
     Event,
     Finished,
     LogprobsDelta,
@@ -33,7 +33,7 @@ from parley.core.events import (
     TopLogprob,
     Usage,
 )
-from parley.core.protocol import safejson
+from parley.core.providers.catalog import ProviderSpec
 
 DONE = "[DONE]"
 # Keys of Adaptive Engine's metric events, which are not chunks and carry nothing to show.

@@ -32,14 +32,14 @@ from pydantic import (
     model_validator,
 )
 
-from parley.core.limits import (
+from parley.core.app.paths import resources_dir
+from parley.core.protocol.limits import (
     MAX_DEPTH,
     LimitError,
     check_depth,
     pattern_risk,
     read_capped,
 )
-from parley.core.paths import resources_dir
 
 MAX_PROVIDER_FILE_BYTES = 1024 * 1024  # the built-in files are under 20 KB
 MAX_PARAMS = 500  # the built-in providers have under 60

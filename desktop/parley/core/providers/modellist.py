@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from parley.core.catalog import ModelListing, ModelsSpec
+from parley.core.providers.catalog import ModelListing, ModelsSpec
 
 # A price per token is always tiny (the dearest models cost well under $0.001 per token);
 # a figure above this is already per 1M tokens.

@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from parley.core import paths
+from parley.core.app import paths
 
 # The history's schema version this reads (importing `parley.core.store` would load pydantic;
 # a test keeps this equal to `parley.core.store.LATEST_VERSION`).

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from parley import __version__
-from parley.core.catalog import AuthScheme, ProviderSpec
-from parley.core.errors import ErrorKind, ParleyError, missing_key_error
-from parley.core.params import normalize_value, validate_params
-from parley.core.request import ChatRequest, ImagePart, Message, TextPart, VideoPart
+from parley.core.protocol.errors import ErrorKind, ParleyError, missing_key_error
+from parley.core.protocol.request import ChatRequest, ImagePart, Message, TextPart, VideoPart
+from parley.core.providers.catalog import AuthScheme, ProviderSpec
+from parley.core.providers.params import normalize_value, validate_params
 
 USER_AGENT = f"Parley/{__version__}"
 

@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from parley.core.errors import EXIT_CODES, ErrorKind, ParleyError
-from parley.core.paths import database_path
+from parley.core.app.paths import database_path
+from parley.core.protocol.errors import EXIT_CODES, ErrorKind, ParleyError
 
 FORMATS = ("request", "response", "events", "curl", "python", "js", "json")
 
@@ -29,7 +29,7 @@ INSPECT_EPILOG = """formats:
 
 
 def _fail(message: str, code: int) -> int:
-    from parley.commands import terminal_text
+    from parley.commands.common import terminal_text
 
     print(f"parley: {terminal_text(message, sys.stderr)}", file=sys.stderr)
     return code
@@ -57,14 +57,14 @@ def _answer_id(store: Any, answer_id: int | None, last: bool) -> int:
 
 
 def _secrets() -> list[str]:
-    from parley.core.export import env_secrets
+    from parley.core.store.export import env_secrets
 
     return env_secrets()
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from parley.core.errors import redact
     from parley.core.lab.snippets import SNIPPETS, json_snippet
+    from parley.core.protocol.errors import redact
     from parley.core.store import Store, StoreError
 
     if not database_path().exists():
@@ -148,18 +148,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from parley.commands import (
+    from parley.commands.ask import _stream
+    from parley.commands.common import (
         _catalog,
         _echo,
         _key_for,
         _settings,
-        _stream,
         finish_answer_output,
     )
+    from parley.core.app.secrets import KeyStore
     from parley.core.chat.prepared import stored_request
-    from parley.core.result import ChatResult
-    from parley.core.secrets import KeyStore
-    from parley.core.session import ChatSession, RunConfig, chat_url
+    from parley.core.chat.result import ChatResult
+    from parley.core.chat.session import ChatSession, RunConfig, chat_url
     from parley.core.store import Store
     from parley.net.engine import Engine
 
@@ -208,12 +208,12 @@ class _EchoListener:
         pass
 
     def on_event(self, turn: Any, event: Any) -> None:
-        from parley.commands import _echo
+        from parley.commands.common import _echo
 
         _echo(event)
 
     def on_retry(self, turn: Any, attempt: int, delay: float, error: ParleyError) -> None:
-        from parley.commands import _echo_retry
+        from parley.commands.common import _echo_retry
 
         _echo_retry(attempt, delay, error)
 
@@ -222,7 +222,10 @@ class _EchoListener:
 
 
 def add_parsers(sub: Any) -> None:
-    from parley.commands import _positive_int, _seconds  # bounded values: exit 2, clear words
+    from parley.commands.common import (  # bounded values: exit 2, clear words
+        _positive_int,
+        _seconds,
+    )
 
     inspect = sub.add_parser(
         "inspect",

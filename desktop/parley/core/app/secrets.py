@@ -19,7 +19,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from parley.core.errors import ErrorKind, ParleyError, redact, remember_secret
+from parley.core.protocol.errors import ErrorKind, ParleyError, redact, remember_secret
 
 Origin = Literal["env", "keyring", "session"]
 

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from parley.core.errors import known_secrets, redact
-from parley.core.limits import LimitError, check_depth, loads_json
-from parley.core.request import ImagePart, TextPart, VideoPart
+from parley.core.protocol.errors import known_secrets, redact
+from parley.core.protocol.limits import LimitError, check_depth, loads_json
+from parley.core.protocol.request import ImagePart, TextPart, VideoPart
 from parley.core.store import Store, StoredMessage
 from parley.core.store.errors import StoreError, StoreErrorKind
 

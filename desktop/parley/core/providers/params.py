@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from parley.core.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
-from parley.core.limits import MAX_PATTERN_TEXT, LimitError, loads_json
+from parley.core.protocol.limits import MAX_PATTERN_TEXT, LimitError, loads_json
+from parley.core.providers.catalog import ParamGroup, ParamSpec, ParamType, ProviderSpec
 
 _SHOWN_CHARS = 40
 

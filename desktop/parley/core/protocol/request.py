@@ -1,6 +1,6 @@
 """What the user asks for, before any provider's wire format: a ChatRequest.
 
-`parley.core.wire.build_wire_request(spec, request)` turns it into URL, headers and body.
+`parley.core.providers.wire.build_wire_request(spec, request)` turns it into URL, headers and body.
 """
 
 from __future__ import annotations

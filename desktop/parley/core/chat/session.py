@@ -20,17 +20,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, overload
 
-from parley.core.catalog import Catalog, ProviderSpec
 from parley.core.chat.loop import Sender, stream
 from parley.core.chat.prepared import PreparedRequest, needs_key, prepare
-from parley.core.errors import ErrorKind, ParleyError, missing_key_error
-from parley.core.events import Event, Retrying
-from parley.core.modellist import ModelInfo
+from parley.core.chat.result import ChatResult
+from parley.core.protocol.errors import ErrorKind, ParleyError, missing_key_error
+from parley.core.protocol.events import Event, Retrying
 from parley.core.protocol.exchange import Exchange
-from parley.core.request import ChatRequest, ContentPart, Message, TextPart
-from parley.core.result import ChatResult
+from parley.core.protocol.request import ChatRequest, ContentPart, Message, TextPart
+from parley.core.providers.catalog import Catalog, ProviderSpec
+from parley.core.providers.modellist import ModelInfo
+from parley.core.providers.wire import deep_merge
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
-from parley.core.wire import deep_merge
 
 CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
 

@@ -2,9 +2,9 @@
 in the data folder, and every key the app has read redacted from what is written.
 
 The file handler carries a `KeyRedactor`: every record is formatted and passed through
-`parley.core.errors.redact` with every key Parley knows (the key store remembers each key it
-hands out) before it is written, so a key that reaches a message, an argument or a traceback
-never reaches the file.
+`parley.core.protocol.errors.redact` with every key Parley knows (the key store remembers
+each key it hands out) before it is written, so a key that reaches a message, an argument or a
+traceback never reaches the file.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from parley.core.errors import known_secrets, redact
-from parley.core.paths import data_dir
+from parley.core.app.paths import data_dir
+from parley.core.protocol.errors import known_secrets, redact
 
 LOG_FILE = "parley.log"
 MAX_BYTES = 1_000_000

@@ -34,8 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from parley.core import paths
-from parley.core.limits import LimitError, loads_json, read_capped
+from parley.core.app import paths
+from parley.core.protocol.limits import LimitError, loads_json, read_capped
 
 SCHEMA_VERSION = 1
 MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few KB, even with many presets

@@ -12,9 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from parley.core import paths
-from parley.core.catalog import AuthScheme, CatalogProblem, ProviderSpec, load_provider_file
-from parley.core.settings import looks_like_secret_name, looks_like_secret_value
+from parley.core.app import paths
+from parley.core.app.settings import looks_like_secret_name, looks_like_secret_value
+from parley.core.providers.catalog import (
+    AuthScheme,
+    CatalogProblem,
+    ProviderSpec,
+    load_provider_file,
+)
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 

@@ -9,9 +9,12 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from parley.core.errors import EXIT_CODES, ErrorKind, ParleyError
+from parley.core.protocol.errors import EXIT_CODES, ErrorKind, ParleyError
+
+if TYPE_CHECKING:
+    from parley.core.store import Store
 
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 11
@@ -185,7 +188,7 @@ def _format_of(path: str) -> str | None:
     return format_for(path)
 
 
-def _open_store() -> Any:
+def _open_store() -> Store:
     from parley.core.store import Store, StoreError
 
     try:
@@ -195,7 +198,7 @@ def _open_store() -> Any:
 
 
 async def _sweep(args: argparse.Namespace) -> int:
-    from parley.commands import _catalog, _key_for, _settings
+    from parley.commands.common import _catalog, _key_for, _settings
     from parley.core.lab.experiment import load_experiment
     from parley.core.lab.sweep import Sweep
     from parley.core.store import lab as lab_store
@@ -212,7 +215,7 @@ async def _sweep(args: argparse.Namespace) -> int:
         overrides["max_cost"] = args.max_cost
     source = str(Path(args.file).resolve()) if args.file else None
     experiment = None
-    if args.file:
+    if args.file and source is not None:
         experiment = load_experiment(args.file, catalog, settings.base_urls)
         experiment = dataclasses.replace(experiment, source=source, **overrides)
     concurrency = overrides.get("concurrency") or (experiment.concurrency if experiment else 32)
@@ -227,6 +230,7 @@ async def _sweep(args: argparse.Namespace) -> int:
     store = None if args.dry_run and not args.resume else _open_store()
     try:
         if args.resume is not None:
+            assert store is not None  # opened whenever resuming
             experiment_id = args.resume
             if not experiment_id:
                 row = lab_store.latest_unfinished(store, source)
@@ -333,7 +337,7 @@ def _resume_hint(args: argparse.Namespace, experiment_id: int | None) -> str:
 
 
 def _write_outputs(outs: list[str], results: Any, experiment_id: int | None) -> None:
-    from parley.commands import _all_keys
+    from parley.commands.common import _all_keys
     from parley.core.lab.export import render
 
     keys = _all_keys() if outs else []
@@ -392,7 +396,7 @@ def history_json(store: Any, limit: int) -> list[dict[str, Any]]:
 
 def export_experiment(store: Any, experiment_id: int, fmt: str) -> str:
     """Experiment `experiment_id`'s stored results in `fmt` (csv, json, jsonl, md, yaml)."""
-    from parley.commands import _all_keys, _catalog
+    from parley.commands.common import _all_keys, _catalog
     from parley.core.lab.experiment import parse_experiment
     from parley.core.lab.plan import make_plan
     from parley.core.lab.results import Results, RunRecord
@@ -407,7 +411,7 @@ def export_experiment(store: Any, experiment_id: int, fmt: str) -> str:
 
 
 def cmd_export_experiment(args: argparse.Namespace) -> int:
-    from parley.commands import _open_store as open_history
+    from parley.commands.common import _open_store as open_history
     from parley.core.lab.experiment import ExperimentError
     from parley.core.store import StoreError
 
