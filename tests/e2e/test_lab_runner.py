@@ -275,3 +275,26 @@ def test_cancel_keeps_what_finished_and_resume_sends_only_the_rest(
     assert len(emu.chat_requests()) == 12 - kept
     assert [r["run"] for r in lab_store.run_rows(store, sweep.experiment_id)] == list(range(1, 13))
     assert lab_store.get_experiment(store, sweep.experiment_id).status == "finished"
+
+
+def test_runs_finishing_together_are_stored_in_one_commit_each_with_its_exchange(
+    emu: Emulator, store: Store
+) -> None:
+    emu.default = Behavior(text="same time", chunk_delay=0.0)
+    text = 'prompt = "x"\nrepeat = 40\nconcurrency = 20\n[limits]\nopenai-compatible = 20\n'
+    sweep = make(text + variant(emu, "openai-compatible"), emu, store)
+    commits: list[str] = []
+    store._conn.set_trace_callback(  # type: ignore[union-attr]
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    outcome = run(sweep)
+    store._conn.set_trace_callback(None)  # type: ignore[union-attr]
+    rows = lab_store.run_rows(store, sweep.experiment_id)
+    assert [r["run"] for r in rows] == list(range(1, 41))
+    assert sorted(r.exchange_id for r in outcome.records) == sorted(r["exchange_id"] for r in rows)
+    for row in rows:
+        (attempt,) = lab_store.run_exchange(store, row["exchange_id"])
+        assert attempt.status == 200 and any("same" in e.text for e in attempt.events)
+    # Runs that finished while a write was under way went together (the experiment's own
+    # rows are a few commits more).
+    assert len(commits) < 40

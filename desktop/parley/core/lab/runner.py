@@ -15,16 +15,20 @@ cut off after tokens) is recorded in the run's row, and the sweep goes on.
 
 Each finished run is stored as it finishes (`save`, in a worker thread), so a crash loses at
 most the runs in flight; `cancel()` (or cancelling `run()`) stops the workers, keeps every
-finished run, and waits for the saves under way.
+finished run, and waits for the saves under way. A lane does not wait for its run's write;
+runs that finish within 50 ms of each other are written together, in one `transaction` (at 32
+runs in flight, a commit and a thread hop per run cost a third of the throughput).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,7 @@ from parley.core.protocol.exchange import Exchange
 from parley.core.providers.modellist import ModelInfo
 
 SaveRun = Callable[[RunRecord, list[dict[str, Any]]], int | None]
+Transaction = Callable[[], AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class Runner:
         concurrency: int | None = None,
         prices: Mapping[int, ModelInfo | None] | None = None,
         save: SaveRun | None = None,
+        transaction: Transaction | None = None,
         runs: Iterable[PlannedRun] | None = None,
         already_done: int = 0,
         already_spent: float = 0.0,
@@ -135,6 +141,7 @@ class Runner:
         self.prepared = prepared
         self.prices = dict(prices or {})
         self.save = save
+        self._saver = _Saver(save, transaction or contextlib.nullcontext) if save else None
         self.retry = retry or RetryRule()
         self.max_cost = max_cost
         self.concurrency = max(1, concurrency or plan.experiment.concurrency)
@@ -165,6 +172,7 @@ class Runner:
         self._cancel_requested = False
         self._workers: list[asyncio.Task[None]] = []
         self._saving: set[asyncio.Future[Any]] = set()
+        self._store_error: BaseException | None = None
         self._records: list[RunRecord] = []
 
     # ------------------------------------------------------------------ control
@@ -192,10 +200,14 @@ class Runner:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
             await self._wait_saves()
+            if self._store_error is not None:
+                raise self._store_error from None
             if not (isinstance(exc, asyncio.CancelledError) and self._cancel_requested):
                 raise
             cancelled = True
         await self._wait_saves()
+        if self._store_error is not None:
+            raise self._store_error
         return Outcome(list(self._records), cancelled=cancelled, capped=self._capped)
 
     async def _wait_saves(self) -> None:
@@ -309,30 +321,30 @@ class Runner:
         return record
 
     async def _finish(self, record: RunRecord, exchange: Exchange) -> None:
-        if self.save is not None:
-            save = self.save
-
-            def store() -> int | None:
-                return save(record, exchange.to_records())
-
-            future = asyncio.ensure_future(asyncio.to_thread(store))
-            self._saving.add(future)
-            future.add_done_callback(self._saving.discard)
-            # A write under way cannot be stopped: a cancel waits for it, so what is stored is
-            # also in the results (then the cancel goes on).
-            cancelled = False
-            while not future.done():
-                try:
-                    await asyncio.shield(future)
-                except asyncio.CancelledError:
-                    cancelled = True
-            if cancelled and (future.cancelled() or future.exception() is not None):
-                raise asyncio.CancelledError
-            record.exchange_id = future.result()  # a store error is raised here
+        """Hand the run to the store and go on: its lane does not wait for the write. The run
+        counts as finished (signals, results) once it is stored; a cancel waits for the writes
+        under way, and a store error stops the sweep (`run` raises it)."""
+        self._spent += record.cost or 0.0  # now, so that max_cost stops the next run in time
+        if self._saver is None:
             self._count(record)
-            if cancelled:
-                raise asyncio.CancelledError
             return
+        future = self._saver.submit(record, exchange)
+        self._saving.add(future)
+        future.add_done_callback(lambda done: self._saved(record, done))
+
+    def _saved(self, record: RunRecord, future: asyncio.Future[int | None]) -> None:
+        self._saving.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            if self._store_error is None:
+                self._store_error = error
+            self._stop = True
+            for task in self._workers:
+                task.cancel()
+            return
+        record.exchange_id = future.result()
         self._count(record)
 
     def _count(self, record: RunRecord) -> None:
@@ -342,7 +354,6 @@ class Runner:
             self._failed += 1
         elif record.passed is False:
             self._checks_failed += 1
-        self._spent += record.cost or 0.0
         self._records.append(record)
         self.run_finished.emit(record)
         self.progress.emit(self.snapshot())
@@ -350,3 +361,58 @@ class Runner:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+class _Saver:
+    """Writes finished runs in a worker thread, those that finish within `window` of each
+    other (or while a write is under way) together, in one transaction. Each run's future has
+    its row id (or the store's error, for every run of the batch it failed in: none of them
+    was stored)."""
+
+    def __init__(
+        self, save: SaveRun, transaction: Transaction, window: float = 0.05, most: int = 256
+    ) -> None:
+        self._save = save
+        self._transaction = transaction
+        self._window = window  # how long the first run of a batch waits for others
+        self._most = most
+        self._pending: list[tuple[RunRecord, Exchange, asyncio.Future[int | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def submit(self, record: RunRecord, exchange: Exchange) -> asyncio.Future[int | None]:
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, exchange, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name="lab-store-writer")
+        return future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                if len(self._pending) < self._most:
+                    await asyncio.sleep(self._window)
+                batch, self._pending = self._pending, []
+
+                def write(batch: list[tuple[RunRecord, Exchange, Any]] = batch) -> list[int | None]:
+                    with self._transaction():
+                        return [self._save(record, ex.to_records()) for record, ex, _ in batch]
+
+                try:
+                    # Not cancelled from outside: a cancel of the sweep waits for the futures.
+                    ids = await asyncio.to_thread(write)
+                except Exception as exc:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:
+                    self._pending[:0] = batch
+                    raise
+                for (*_, future), row_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(row_id)
+        finally:
+            self._writer = None
+            for *_, future in self._pending:  # the loop is closing: they were not stored
+                future.cancel()
+            self._pending.clear()

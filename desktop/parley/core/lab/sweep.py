@@ -131,6 +131,7 @@ class Sweep:
             lanes=self.lanes,
             prices=self.prices,
             save=self._save if self.store is not None else None,
+            transaction=self.store.batch if self.store is not None else None,
             runs=self.todo,
             already_done=len(kept),
             already_spent=sum(r.cost or 0.0 for r in kept),
