@@ -24,6 +24,7 @@ class ThemeColors(NamedTuple):
     text: str
     muted: str
     accent: str
+    highlight: str  # selected text's background (white text on it)
     user_card: str
     assistant_card: str
     card_border: str
@@ -43,8 +44,9 @@ LIGHT = ThemeColors(
     window="#f5f6f8",
     base="#ffffff",
     text="#1f2328",
-    muted="#656d76",
+    muted="#59636e",
     accent="#0969da",
+    highlight="#0969da",
     user_card="#eaf2fd",
     assistant_card="#ffffff",
     card_border="#d0d7de",
@@ -64,8 +66,9 @@ DARK = ThemeColors(
     window="#16191d",
     base="#0d1117",
     text="#e6edf3",
-    muted="#8d96a0",
-    accent="#4493f8",
+    muted="#9ea7b3",
+    accent="#58a6ff",
+    highlight="#1f6feb",
     user_card="#1c2d41",
     assistant_card="#161b22",
     card_border="#30363d",
@@ -79,6 +82,42 @@ DARK = ThemeColors(
     chip_bg="#30363d",
     pygments_style="github-dark",
 )
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours (1 to 21; body text needs 4.5)."""
+
+    def luminance(color: str) -> float:
+        rgb = [int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def text_pairs(c: ThemeColors) -> dict[str, tuple[str, str]]:
+    """Every (text colour, background) pair the window paints text with, by where it is."""
+    return {
+        "text on window": (c.text, c.window),
+        "text on fields": (c.text, c.base),
+        "text on user card": (c.text, c.user_card),
+        "text on assistant card": (c.text, c.assistant_card),
+        "text on chip": (c.text, c.chip_bg),
+        "muted on window": (c.muted, c.window),
+        "muted on fields": (c.muted, c.base),
+        "muted on user card": (c.muted, c.user_card),
+        "muted on assistant card": (c.muted, c.assistant_card),
+        "muted on chip": (c.muted, c.chip_bg),
+        "link on window": (c.accent, c.window),
+        "link on fields": (c.accent, c.base),
+        "link on user card": (c.accent, c.user_card),
+        "link on assistant card": (c.accent, c.assistant_card),
+        "badge": (c.badge_text, c.badge_bg),
+        "warning": (c.warn_text, c.warn_bg),
+        "error": (c.error_text, c.error_bg),
+        "selected text": ("#ffffff", c.highlight),
+    }
 
 
 class _Notifier(QObject):
@@ -131,7 +170,7 @@ def palette_for(c: ThemeColors) -> QPalette:
     p.setColor(role.ToolTipBase, QColor(c.base))
     p.setColor(role.ToolTipText, QColor(c.text))
     p.setColor(role.PlaceholderText, QColor(c.muted))
-    p.setColor(role.Highlight, QColor(c.accent))
+    p.setColor(role.Highlight, QColor(c.highlight))
     p.setColor(role.HighlightedText, QColor("#ffffff"))
     p.setColor(role.Link, QColor(c.accent))
     p.setColor(role.LinkVisited, QColor(c.accent))
