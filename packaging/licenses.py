@@ -72,8 +72,10 @@ def write(out: Path, binaries: Iterable[tuple[str, str, str]] = ()) -> list[dict
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for name in licences.QT_TEXTS:  # where parley.core.app.licences.static_texts_dir() looks
-        shutil.copy2(ROOT / "resources" / "licenses" / name, out / name)
+    # The texts Parley ships itself (Qt's, the supplied ones, the bundled icons'), where
+    # parley.core.app.licences.static_texts_dir() looks.
+    for src in sorted((ROOT / "resources" / "licenses").glob("*.txt")):
+        shutil.copy2(src, out / src.name)
     entries: list[dict[str, object]] = []
 
     def add(component: licences.Component) -> None:

@@ -249,6 +249,10 @@ class MainWindow(QMainWindow):
 
     def _on_theme_changed(self, _dark: bool) -> None:
         self._apply_local_style()
+        if self._warm_up is not None:  # the icons are drawn once the window has started
+            from parley.ui import icons
+
+            icons.retint(self)
 
     def _apply_local_style(self) -> None:
         apply_local_style(self._parts)
@@ -447,7 +451,9 @@ class MainWindow(QMainWindow):
         # Qt classes are made on this thread: the message widgets, for the first answer.
         chatview.widgets()
         self.pickers.enable()
-        from parley.ui import update_notice
+        from parley.ui import icons, update_notice
+
+        icons.decorate(self._parts)
 
         update_notice.start(self)
 

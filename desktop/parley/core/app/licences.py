@@ -132,8 +132,25 @@ def component_of(dist: metadata.Distribution) -> Component:
     return Component(name, dist.version, licence_of(dist), files, note)
 
 
+def bundled_assets() -> list[Component]:
+    """What Parley bundles that is not a Python distribution: the interface's icons."""
+    return [
+        Component(
+            "Lucide icons",
+            "1.1.4",
+            "ISC",
+            (static_texts_dir() / "lucide-LICENSE.txt",),
+            "The interface's icons (resources/icons/ui), from lucide.dev, unmodified.",
+        )
+    ]
+
+
 def installed_components() -> list[Component]:
-    return [component_of(d) for d in runtime_distributions()] + [python_component()]
+    return [
+        *(component_of(d) for d in runtime_distributions()),
+        python_component(),
+        *bundled_assets(),
+    ]
 
 
 def load_index(folder: Path) -> list[Component]:
