@@ -1,4 +1,8 @@
-"""JSON from outside (providers, files) parsed so that no value of it can crash Parley later.
+"""JSON from providers parsed so that no value of it can crash Parley later.
+
+Replies are taken leniently (what can be kept is kept); files and arguments are read strictly,
+with a sentence for the person who wrote them, by `parley.core.protocol.limits`. Both stop at the
+same nesting depth.
 
 `loads` raises ValueError for nesting deeper than `MAX_DEPTH` (the standard parser would raise
 RecursionError, and every later walk over the data too). Numbers too large to be numbers
@@ -15,7 +19,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
-MAX_DEPTH = 64
+from parley.core.protocol.limits import MAX_DEPTH
+
 REPLACEMENT = "\ufffd"
 
 
@@ -94,17 +99,3 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         # Surrogates only come from escapes: a raw one cannot be in a decoded str here.
         value = _clean(value)
     return value
-
-
-def depth(value: Any) -> int:
-    """How deeply `value` nests (0 for a scalar), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            level += 1
-            deepest = max(deepest, level)
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, level) for child in children if isinstance(child, dict | list))
-    return deepest
