@@ -221,7 +221,7 @@ def network_error(
         return err(
             ErrorKind.TIMEOUT,
             f"{provider} did not start answering within {timeouts.read:g} s. "
-            "Try again, or raise the read timeout in Settings.",
+            "Try again, or allow more time: Settings, Read timeout (--timeout for a command).",
         )
     if isinstance(exc, httpx.WriteTimeout):
         return err(ErrorKind.TIMEOUT, f"Sending the request to {provider} ({host}) timed out.")

@@ -395,12 +395,16 @@ class MainWindow(QMainWindow):
             theme.apply_font_size(app, s.font_size)
         self.composer.set_send_key(s.send_key)
         engine = self.services.engine
-        if (s.proxy or None) != (getattr(engine, "proxy", None) or None):
+        timeout = getattr(getattr(engine, "timeout", None), "read", s.read_timeout)
+        if (s.proxy or None) != (getattr(engine, "proxy", None) or None) or (
+            timeout != s.read_timeout
+        ):
             from parley.net.engine import Engine
 
             # Streams running on the old client finish there; it is closed at shutdown.
             self._old_engines.append(engine)
-            self.services.engine = Engine(proxy=s.proxy)
+            retry = getattr(engine, "retry", None)
+            self.services.engine = Engine(proxy=s.proxy, read_timeout=s.read_timeout, retry=retry)
 
     def _save_settings(self) -> None:
         try:

@@ -51,7 +51,9 @@ class Services:
         if self._engine is None:
             from parley.net.engine import Engine
 
-            self._engine = Engine(proxy=self.settings.proxy)
+            self._engine = Engine(
+                proxy=self.settings.proxy, read_timeout=self.settings.read_timeout
+            )
         return self._engine
 
     @engine.setter

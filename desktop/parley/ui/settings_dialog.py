@@ -1,4 +1,4 @@
-"""Settings: theme, send key, font size, proxy, update notices; and the way to About."""
+"""Settings: theme, send key, font size, proxy, read timeout, update notices; and About."""
 
 from __future__ import annotations
 
@@ -81,6 +81,17 @@ class SettingsDialog(QDialog):
         self.proxy_edit.setAccessibleDescription(self.proxy_edit.toolTip())
         self._add_row(form, "&Proxy:", self.proxy_edit)
 
+        self.timeout_spin = QSpinBox(self)
+        self.timeout_spin.setAccessibleName("Read timeout")
+        self.timeout_spin.setRange(5, 3600)
+        self.timeout_spin.setSuffix(" s")
+        self.timeout_spin.setToolTip(
+            "How long a provider may stay silent, before its first token or between two, "
+            "before the answer stops as timed out. Slow local models may need more."
+        )
+        self.timeout_spin.setAccessibleDescription(self.timeout_spin.toolTip())
+        self._add_row(form, "&Read timeout:", self.timeout_spin)
+
         self.update_check = QCheckBox("Look for new versions when Parley starts", self)
         self.update_check.setAccessibleName("Look for new versions")
         self.update_check.setToolTip(
@@ -135,6 +146,7 @@ class SettingsDialog(QDialog):
         self.send_combo.setCurrentIndex(self.send_combo.findData(settings.send_key))
         self.font_spin.setValue(settings.font_size)
         self.proxy_edit.setText(settings.proxy or "")
+        self.timeout_spin.setValue(round(settings.read_timeout))
         self.update_check.setChecked(bool(settings.update_check))
 
     def apply(self) -> bool:
@@ -144,6 +156,7 @@ class SettingsDialog(QDialog):
             "send_key": self.send_combo.currentData(),
             "font_size": self.font_spin.value(),
             "proxy": self.proxy_edit.text().strip() or None,
+            "read_timeout": float(self.timeout_spin.value()),
         }
         # Unanswered stays unanswered (the banner asks) unless the box was ticked here.
         if self._settings.update_check is not None or self.update_check.isChecked():

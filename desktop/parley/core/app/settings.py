@@ -188,6 +188,9 @@ class Settings(BaseModel):
     send_key: Literal["enter", "ctrl_enter"] = "enter"
     font_size: int = Field(default=11, ge=8, le=32)
     proxy: str | None = None
+    # Seconds a provider may stay silent (before the first token, or between two) before the
+    # answer fails as timed out.
+    read_timeout: float = Field(default=120.0, ge=5.0, le=3600.0)
     last_provider: str | None = None
     last_model: str | None = None
     base_urls: dict[str, BaseUrl] = Field(default_factory=dict)
