@@ -261,3 +261,21 @@ def test_ask_save_on_a_disk_that_fills_mid_answer_keeps_it_and_adds_it_later(
             assert len(counted) == 3  # warm-up, the one the disk refused, and "again"
     finally:
         emulator.clear()
+
+
+def test_an_export_without_a_keyring_says_which_keys_it_could_not_look_for(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    _history(home)
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env.update(PARLEY_HOME=str(home), DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus")
+    env["PARLEY_API_KEY_EURI"] = "euri-env-key-1234567890"
+    proc = subprocess.run(
+        [*PARLEY, "export", "--last"], capture_output=True, text=True, env=env, timeout=60
+    )
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert "Everything you saved." in proc.stdout
+    assert "keyring could not be read" in proc.stderr
+    assert "PARLEY_API_KEY_* variables were" in proc.stderr

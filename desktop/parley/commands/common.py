@@ -4,7 +4,6 @@ output and the exit codes."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import sys
@@ -233,15 +232,30 @@ def _all_keys() -> list[str]:
     from parley.core.store.export import env_secrets
 
     keys = list(env_secrets())
+    failed: list[str] = []
     try:
         store = KeyStore()
+        if not store.backend_available():
+            failed.append("any provider (no keyring is available)")
         for spec in _catalog():
-            with contextlib.suppress(Exception):  # a locked or absent keyring: env only
+            try:
                 key = store.get(spec.id).key
-                if key:
-                    keys.append(key)
-    except Exception:
-        pass
+            except Exception as exc:  # a locked or absent keyring: the environment's keys only
+                failed.append(f"{spec.id} ({type(exc).__name__})")
+                continue
+            if key:
+                keys.append(key)
+    except Exception as exc:
+        failed.append(f"the keyring ({type(exc).__name__})")
+    if failed:
+        print(
+            "parley: the keyring could not be read for "
+            + ", ".join(failed[:3])
+            + (" and others" if len(failed) > 3 else "")
+            + ": a key kept there and pasted into a chat would not be scrubbed; "
+            "keys in PARLEY_API_KEY_* variables were.",
+            file=sys.stderr,
+        )
     return keys
 
 
