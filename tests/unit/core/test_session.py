@@ -213,6 +213,42 @@ def test_partial_text_reaches_the_database_while_streaming(
     assert seen_during_pause == [f"streaming:{received[0]}"]
 
 
+def test_a_key_the_provider_echoes_mid_stream_is_not_in_the_saved_partial(
+    store: Store, emu: Emulator, catalog: Catalog, tmp_path: Path
+) -> None:
+    key = emu.key("euri")
+    emu.push(
+        Behavior(
+            text=f"your key is {key} and more",
+            chunk_chars=len(key) + 12,
+            pause_after=2,  # after the role event and the piece that holds the key
+            pause=1.0,
+        ),
+        provider="euri",
+    )
+    rec = Recorder()
+    saved: list[str] = []
+
+    async def scenario(engine: Engine) -> None:
+        session = make_session(store, emu, catalog, engine, rec)
+        conv = session.new_conversation(config(emu))
+        task = asyncio.create_task(session.send(conv, "Go", config(emu)))
+        async with asyncio.timeout(5):
+            while not rec.started or key not in rec.started[0].result.text:
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.3)  # the store commits partials within its flush interval
+        other = Store.open(tmp_path / "history.sqlite3", read_only=True)
+        try:
+            saved.append(other.current_path(conv)[-1].text)
+        finally:
+            other.close()
+        await task
+
+    asyncio.run(with_engine(scenario))
+    assert saved[0].startswith("your key is ") and "[" in saved[0]
+    assert key not in saved[0] and key[:12] not in saved[0]
+
+
 def test_continue_after_length_asks_for_more_on_the_same_branch(
     store: Store, emu: Emulator, catalog: Catalog
 ) -> None:

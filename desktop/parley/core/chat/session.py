@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar, overload
 from parley.core.chat.loop import Sender, stream
 from parley.core.chat.prepared import PreparedRequest, needs_key, prepare
 from parley.core.chat.result import ChatResult
-from parley.core.protocol.errors import ErrorKind, ParleyError, missing_key_error
+from parley.core.protocol.errors import ErrorKind, ParleyError, missing_key_error, redact
 from parley.core.protocol.events import Event, Retrying
 from parley.core.protocol.exchange import Exchange
 from parley.core.protocol.request import ChatRequest, ContentPart, Message, TextPart
@@ -532,7 +532,11 @@ class ChatSession:
             nonlocal last_save, saved_size, trailing
             trailing = None
             if result.deltas != saved_size:
-                self.store.save_partial(turn.answer_id, result.text, result.reasoning)
+                # Scrubbed as the finished answer is: a kill now must not leave an echoed key.
+                secrets = turn.exchange.secrets
+                self.store.save_partial(
+                    turn.answer_id, redact(result.text, secrets), redact(result.reasoning, secrets)
+                )
                 last_save, saved_size = self.clock(), result.deltas
 
         def save_later() -> None:
