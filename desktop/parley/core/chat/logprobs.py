@@ -149,13 +149,18 @@ def max_alternatives(spec: ProviderSpec) -> int:
 
 # --------------------------------------------------------------------------- heatmap colours
 
-_LIGHT_BASE = (255, 255, 255)
-_DARK_BASE = (37, 37, 38)
+# The defaults are the chat theme's answer card and text colours (parley.ui.theme).
+_LIGHT_BASE = "#ffffff"
+_DARK_BASE = "#161b22"
+_LIGHT_TEXT = "#1f2328"
+_DARK_TEXT = "#e6edf3"
 _LIGHT_HOT = (232, 89, 12)  # an orange-red: unlikely tokens stand out
 _DARK_HOT = (224, 83, 52)
-_LIGHT_TEXT = (20, 20, 20)
-_DARK_TEXT = (236, 236, 236)
 _MAX_TINT = 0.55  # the tint of a token the model gave (almost) no probability
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16))
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
@@ -167,14 +172,18 @@ def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def heat_colors(logprob: float, *, dark: bool) -> tuple[str, str]:
-    """(background, text) colours of a token: the less likely, the stronger the tint. The text
-    colour is the theme's, and keeps a contrast of at least 4.5:1 on every tint."""
+def heat_colors(
+    logprob: float, *, dark: bool, base: str | None = None, text: str | None = None
+) -> tuple[str, str]:
+    """(background, text) colours of a token on `base` ("#rrggbb"): the less likely, the
+    stronger the tint. With the theme's colours the text keeps a contrast of at least 4.5:1
+    on every tint."""
     p = probability(logprob)
     tint = _MAX_TINT * (1.0 - p) ** 0.8
-    if dark:
-        return _hex(_mix(_DARK_BASE, _DARK_HOT, tint)), _hex(_DARK_TEXT)
-    return _hex(_mix(_LIGHT_BASE, _LIGHT_HOT, tint)), _hex(_LIGHT_TEXT)
+    base = base or (_DARK_BASE if dark else _LIGHT_BASE)
+    text = text or (_DARK_TEXT if dark else _LIGHT_TEXT)
+    hot = _DARK_HOT if dark else _LIGHT_HOT
+    return _hex(_mix(_rgb(base), hot, tint)), text
 
 
 def contrast_ratio(a: str, b: str) -> float:

@@ -19,7 +19,18 @@ from typing import Protocol
 from parley.core.chat.prepared import PreparedRequest
 from parley.core.chat.result import ChatResult
 from parley.core.protocol.errors import ErrorKind, ParleyError, known_secrets
-from parley.core.protocol.events import Event, Meta, Retrying, Usage
+from parley.core.protocol.events import (
+    Event,
+    Finished,
+    LogprobsDelta,
+    Meta,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from parley.core.protocol.exchange import Exchange
 
 
@@ -109,8 +120,10 @@ def _as_choice(event: Event, index: int) -> Event:
     """`event` of a fanned-out request's only choice as candidate `index` of the whole."""
     if isinstance(event, Meta):
         return replace(event, choice=index) if event.choice is not None else event
-    if hasattr(event, "choice"):
-        return replace(event, choice=index)  # type: ignore[type-var]
+    if isinstance(
+        event, TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | LogprobsDelta | Finished
+    ):
+        return replace(event, choice=index)
     return event
 
 

@@ -166,10 +166,11 @@ def validate_reply(text: str, response_format: Any) -> Verdict | None:
     body = _strip_fence(text)
     try:
         value = json.loads(body)
-    except ValueError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-        msg = getattr(exc, "msg", str(exc))
-        return Verdict(mode, False, (Problem("", f"Not valid JSON ({where}): {msg}."),), 1)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return Verdict(mode, False, (Problem("", f"Not valid JSON ({where}): {exc.msg}."),), 1)
+    except ValueError as exc:  # nested too deep, a huge number
+        return Verdict(mode, False, (Problem("", f"Not valid JSON: {exc}."),), 1)
     if mode == "json_object":
         if isinstance(value, dict):
             return Verdict(mode, True)

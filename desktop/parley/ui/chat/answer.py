@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from parley.core.protocol.errors import ErrorKind
 
 if TYPE_CHECKING:
+    from parley.core.chat.candidates import CandidateSet
     from parley.core.chat.session import Turn
     from parley.core.store import StoredMessage
     from parley.ui.message_widgets import AssistantMessageWidget
@@ -55,6 +56,10 @@ class MessageView:
     refusal: str = ""
     branch: tuple[int, int] = (0, 1)
     metrics: Mapping[str, Any] | None = field(default=None)
+    # The instruments (parley.ui.instruments): the request's candidates (with their token
+    # probabilities) and the response format it asked for.
+    candidates: CandidateSet | None = None
+    response_format: Any = None
 
     @classmethod
     def from_row(cls, row: Any) -> MessageView:
@@ -74,6 +79,8 @@ class MessageView:
             refusal=str(_get(row, "refusal", "") or ""),
             branch=(int(branch[0]), int(branch[1])),
             metrics=_get(row, "metrics", None),
+            candidates=_get(row, "candidates", None),
+            response_format=_get(row, "response_format", None),
         )
 
     @classmethod
@@ -88,6 +95,15 @@ class MessageView:
             metrics["model_used"] = m.model_used
         if m.cost is not None:
             metrics["cost"] = m.cost
+        candidates = None
+        response_format = None
+        if m.role == "assistant":
+            from parley.core.chat.candidates import from_stored
+
+            candidates = from_stored(m.text, m.reasoning, m.finish_reason, m.extra)
+            # Parsing a long chat's bodies costs: only those that asked for a format.
+            if m.request_body_text and '"response_format"' in m.request_body_text:
+                response_format = (m.request_body or {}).get("response_format")
         return cls(
             id=str(m.id),
             role=m.role,
@@ -100,6 +116,8 @@ class MessageView:
             refusal=m.refusal,
             branch=branch,
             metrics=metrics or None,
+            candidates=candidates,
+            response_format=response_format,
         )
 
     @classmethod
@@ -132,6 +150,12 @@ class MessageView:
             "currency": (turn.model_info.currency if turn.model_info else None) or "USD",
             "estimated": m.estimated,
         }
+        from parley.core.chat.session import turn_candidates
+
+        response_format = None
+        if b'"response_format"' in turn.prepared.body:
+            body = turn.prepared.body_json
+            response_format = body.get("response_format") if isinstance(body, dict) else None
         status = result.status if result.status in ("stopped", "failed") else "complete"
         if status == "failed" and error is None:
             status = "complete"
@@ -147,6 +171,8 @@ class MessageView:
             tool_calls=[c.to_dict() for c in result.tool_calls] or None,
             refusal=result.refusal,
             metrics=metrics,
+            candidates=turn_candidates(turn),
+            response_format=response_format,
         )
 
     @property
@@ -178,6 +204,7 @@ class MessageView:
             )
         elif self.status != "streaming":
             w.set_finished(self.finish_reason or "stop")
+        self._paint_instruments(w)
         if self.metrics:
             w.set_metrics(
                 **{
@@ -186,3 +213,14 @@ class MessageView:
                     if k in self.metrics and self.metrics[k] is not None
                 }
             )
+
+    def _paint_instruments(self, w: AssistantMessageWidget) -> None:
+        if w.instruments is None:
+            from parley.ui.instruments.answer import wants_instruments
+
+            if not wants_instruments(self.candidates, self.response_format):
+                return
+            from parley.ui.instruments.answer import AnswerInstruments
+
+            w.instruments = AnswerInstruments(w)
+        w.instruments.show(self.candidates, self.response_format)

@@ -128,6 +128,7 @@ class ChatController(QObject):
         view.branch_requested.connect(self.switch_branch)
         view.continue_requested.connect(self.continue_answer)
         view.retry_requested.connect(self.retry)
+        view.candidate_chosen.connect(self.choose_candidate)
 
     @property
     def session(self) -> ChatSession:
@@ -426,6 +427,18 @@ class ChatController(QObject):
             return
         config = self._config()
         self._start_turn(conv, self.session.replay(conv, answer_id, config, body))
+
+    def choose_candidate(self, message_id: str, index: int) -> None:
+        """The conversation goes on from candidate `index` of that answer (its tabs show it)."""
+        try:
+            self.session.choose_candidate(int(message_id), index)
+        except ParleyError as err:
+            self.notice(str(err))
+            return
+        except StoreError as err:
+            self.banner.show_message(f"The choice was not saved: {err.message}")
+            return
+        self.request_changed.emit()
 
     def stop(self) -> None:
         if self.conversation_id is not None:

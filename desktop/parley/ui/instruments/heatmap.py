@@ -1,0 +1,134 @@
+"""The token heatmap: an answer's tokens tinted by how likely the model found them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QColor, QHelpEvent, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
+
+from parley.core.chat import logprobs as lp
+from parley.core.protocol.events import TokenLogprob
+from parley.ui import theme
+from parley.ui.chat.markdown_view import SafeTextBrowser
+from parley.ui.json_editor import monospace_font
+
+TOKEN_PROPERTY = QTextFormat.Property.UserProperty + 1  # the token's index, on its characters
+
+
+class TokenHeatmap(SafeTextBrowser):
+    """The tokens as plain text, each on its own tint; hovering one shows its probability and
+    the top alternatives."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Token probabilities")
+        self.setMouseTracking(True)
+        self._tokens: tuple[TokenLogprob, ...] = ()
+
+    def set_tokens(self, tokens: Sequence[TokenLogprob]) -> None:
+        self._tokens = tuple(tokens)
+        self.paint_tokens()
+
+    def tokens(self) -> tuple[TokenLogprob, ...]:
+        return self._tokens
+
+    def paint_tokens(self) -> None:
+        """Lay the tokens out in the current theme's colours."""
+        c = theme.colors()
+        doc = self.document()
+        doc.clear()
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        font = monospace_font()
+        for i, token in enumerate(self._tokens):
+            bg, fg = lp.heat_colors(token.logprob, dark=c.dark, base=c.assistant_card, text=c.text)
+            fmt = QTextCharFormat()
+            fmt.setFont(font)
+            fmt.setBackground(QColor(bg))
+            fmt.setForeground(QColor(fg))
+            fmt.setProperty(TOKEN_PROPERTY, i)
+            # A lone newline token would vanish as a line break: show its mark before it.
+            text = (
+                token.token.replace("\n", "\u21b5\n") if token.token.strip() == "" else token.token
+            )
+            cursor.insertText(text, fmt)
+        cursor.endEditBlock()
+
+    def token_at(self, pos: QPoint) -> int | None:
+        """The index of the token under `pos` (viewport coordinates), or None."""
+        hit = self.document().documentLayout().hitTest(pos, Qt.HitTestAccuracy.ExactHit)
+        if hit < 0:
+            return None
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(hit)
+        cursor.movePosition(
+            QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor
+        )
+        value = cursor.charFormat().property(TOKEN_PROPERTY)
+        return value if isinstance(value, int) and 0 <= value < len(self._tokens) else None
+
+    def tooltip_for(self, index: int) -> str:
+        return lp.alternatives_text(self._tokens[index])
+
+    def colors_for(self, index: int) -> tuple[str, str]:
+        """(background, text) of token `index` as painted."""
+        cursor = self._cursor_on(index)
+        fmt = cursor.charFormat() if cursor is not None else QTextCharFormat()
+        return fmt.background().color().name(), fmt.foreground().color().name()
+
+    def _cursor_on(self, index: int) -> QTextCursor | None:
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        while not cursor.atEnd():
+            cursor.movePosition(
+                QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor
+            )
+            if cursor.charFormat().property(TOKEN_PROPERTY) == index:
+                return cursor
+            cursor.clearSelection()
+        return None
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ToolTip and isinstance(e, QHelpEvent):
+            index = self.token_at(self.viewport().mapFromGlobal(e.globalPos()))
+            if index is None:
+                QToolTip.hideText()
+            else:
+                QToolTip.showText(e.globalPos(), self.tooltip_for(index), self)
+            return True
+        return super().event(e)
+
+
+class LogprobsView(QWidget):
+    """The summary line (tokens, mean log-probability, perplexity, the least likely token)
+    above the heatmap."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Token probabilities")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 2, 0, 2)
+        lay.setSpacing(2)
+        self.summary_label = QLabel(self)
+        self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setAccessibleName("Token probability summary")
+        self.summary_label.setToolTip(
+            "Mean natural-log probability per token; perplexity is e to minus that mean "
+            "(1 = the model was sure of every token)."
+        )
+        theme.tag(self.summary_label, text="muted")
+        self.heatmap = TokenHeatmap(self)
+        lay.addWidget(self.summary_label)
+        lay.addWidget(self.heatmap)
+        self.summary = lp.summarize(())
+
+    def set_tokens(self, tokens: Sequence[TokenLogprob]) -> None:
+        self.summary = lp.summarize(tokens)
+        self.summary_label.setText(self.summary.describe(tokens))
+        self.heatmap.set_tokens(tokens)
+
+    def repaint_theme(self) -> None:
+        self.heatmap.paint_tokens()
