@@ -1031,6 +1031,9 @@ class ParamsPanel(QWidget):
             parts.append(f"{len(errors)} invalid")
         if self.advanced():
             parts.append("+ JSON")
+        fan_out = self.candidates()
+        if fan_out > 1:
+            parts.append(f"{fan_out} separate requests")
         self.summary.setText(" · ".join(parts))
         self.reset_all_button.setEnabled(any(f.is_set() for f in self._fields.values()))
         for group, section in self._sections.items():

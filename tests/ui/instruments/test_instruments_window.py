@@ -184,7 +184,8 @@ async def check_heatmap(w: AssistantMessageWidget, text: str) -> None:
     assert "".join(t.token for t in tokens) == text
     assert [t.logprob for t in tokens] == [logprob_at(k) for k in range(len(tokens))]
     expected = sum(t.logprob for t in tokens) / len(tokens)
-    assert f"mean log-prob {expected:.3f}".replace("-", "\u2212") in i.probs_line.text()
+    shown = f"{expected:.3f}".replace("-", "\u2212")
+    assert f"mean log-prob {shown}" in i.probs_line.text()
     assert f"perplexity {math.exp(-expected):,.2f}" in i.probs_line.text()
     sure, unsure = 0, 9  # the emulator's -0.01 and -2.5
     assert tokens[sure].logprob > tokens[unsure].logprob

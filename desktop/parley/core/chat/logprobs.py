@@ -37,7 +37,7 @@ class LogprobSummary:
             return "No token probabilities"
         parts = [
             f"{self.count:,} token{'s' if self.count != 1 else ''}",
-            f"mean log-prob {self.mean_logprob:.3f}".replace("-", "\u2212"),
+            "mean log-prob " + f"{self.mean_logprob:.3f}".replace("-", "\u2212"),
             f"perplexity {self.perplexity:,.2f}",
         ]
         if 0 <= self.lowest_index < len(tokens):

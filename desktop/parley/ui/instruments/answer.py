@@ -17,7 +17,7 @@ from parley.core.chat import structured
 from parley.core.chat.candidates import Candidate, CandidateSet
 from parley.ui import theme
 from parley.ui.instruments.candidates import CandidateTabs
-from parley.ui.instruments.heatmap import LogprobsView
+from parley.ui.instruments.heatmap import LogprobsView, legend_html
 from parley.ui.instruments.verdict import VerdictView
 from parley.ui.message_widgets import FINISH_BADGES
 
@@ -47,6 +47,7 @@ class AnswerInstruments(QObject):
         self._probs_row: QWidget | None = None
         self._logprobs: LogprobsView | None = None
         self._verdict: VerdictView | None = None
+        self._heat_on = False
         theme.notifier().changed.connect(self._on_theme)
 
     # --- built when first needed -----------------------------------------------------------
@@ -67,19 +68,23 @@ class AnswerInstruments(QObject):
             lay.setContentsMargins(0, 0, 0, 0)
             lay.setSpacing(6)
             toggle = QToolButton(row)
-            toggle.setCheckable(True)
-            toggle.setText("Show token probabilities")
-            toggle.setAccessibleName("Show token probabilities")
             toggle.setToolTip("Show the answer as its tokens, tinted by how likely each was")
             theme.style_link_button(toggle)
-            toggle.toggled.connect(self._toggle_heatmap)
+            toggle.clicked.connect(lambda: self._toggle_heatmap(not self._heat_on))
             self.probs_toggle = toggle
             self.probs_line = QLabel(row)
             self.probs_line.setTextFormat(Qt.TextFormat.PlainText)
+            self.probs_line.setWordWrap(True)
             self.probs_line.setAccessibleName("Token probability summary line")
             theme.tag(self.probs_line, text="muted")
+            self.legend = QLabel(row)
+            self.legend.setTextFormat(Qt.TextFormat.RichText)
+            self.legend.setAccessibleName("Heatmap key: from likely to unlikely tokens")
+            self.legend.setToolTip("The tint of a token the model gave this probability")
+            self.legend.hide()
             lay.addWidget(toggle)
             lay.addWidget(self.probs_line, 1)
+            lay.addWidget(self.legend)
             self._probs_row = row
             self._logprobs = LogprobsView(self.w)
             self._logprobs.summary_label.hide()  # the row above says it
@@ -123,7 +128,7 @@ class AnswerInstruments(QObject):
             self.probs_line.setText(view.summary.describe(tokens))
             assert self._probs_row is not None
             self._probs_row.show()
-            self._toggle_heatmap(self.probs_toggle.isChecked())
+            self._toggle_heatmap(self._heat_on)
         elif self._logprobs is not None and self._probs_row is not None:
             self._probs_row.hide()
             self._logprobs.hide()
@@ -152,13 +157,17 @@ class AnswerInstruments(QObject):
         self.tabs.show_candidate(index)
 
     def _toggle_heatmap(self, on: bool) -> None:
+        """Show the answer as its tokens (on) or as its text."""
         if self._logprobs is None:
             return
+        self._heat_on = on
         self._logprobs.setVisible(on)
         self.w.body.setVisible(not on and bool(self.w.text()))
         text = "Show text" if on else "Show token probabilities"
         self.probs_toggle.setText(text)
         self.probs_toggle.setAccessibleName(text)
+        self.legend.setText(legend_html() if on else "")
+        self.legend.setVisible(on)
 
     def heatmap_shown(self) -> bool:
         return self._logprobs is not None and not self._logprobs.isHidden()
@@ -166,4 +175,4 @@ class AnswerInstruments(QObject):
     def _on_theme(self, _dark: bool) -> None:
         if self._logprobs is not None:
             self._logprobs.repaint_theme()
-            self._toggle_heatmap(self.probs_toggle.isChecked())
+            self._toggle_heatmap(self._heat_on)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
@@ -12,7 +13,6 @@ from parley.core.chat import logprobs as lp
 from parley.core.protocol.events import TokenLogprob
 from parley.ui import theme
 from parley.ui.chat.markdown_view import SafeTextBrowser
-from parley.ui.json_editor import monospace_font
 
 TOKEN_PROPERTY = QTextFormat.Property.UserProperty + 1  # the token's index, on its characters
 
@@ -41,11 +41,9 @@ class TokenHeatmap(SafeTextBrowser):
         doc.clear()
         cursor = QTextCursor(doc)
         cursor.beginEditBlock()
-        font = monospace_font()
         for i, token in enumerate(self._tokens):
             bg, fg = lp.heat_colors(token.logprob, dark=c.dark, base=c.assistant_card, text=c.text)
             fmt = QTextCharFormat()
-            fmt.setFont(font)
             fmt.setBackground(QColor(bg))
             fmt.setForeground(QColor(fg))
             fmt.setProperty(TOKEN_PROPERTY, i)
@@ -63,11 +61,29 @@ class TokenHeatmap(SafeTextBrowser):
             return None
         cursor = QTextCursor(self.document())
         cursor.setPosition(hit)
+        # The hit is the cursor position nearest to `pos`: on a character's right half, the
+        # position after it.
+        if hit > 0 and pos.x() < self.cursorRect(cursor).left():
+            cursor.setPosition(hit - 1)
         cursor.movePosition(
             QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor
         )
         value = cursor.charFormat().property(TOKEN_PROPERTY)
         return value if isinstance(value, int) and 0 <= value < len(self._tokens) else None
+
+    def token_rect(self, index: int) -> QRect:
+        """Where token `index` starts and ends on its first line (viewport coordinates)."""
+        cursor = self._cursor_on(index)
+        if cursor is None:
+            return QRect()
+        start = QTextCursor(self.document())
+        start.setPosition(cursor.selectionStart())
+        end = QTextCursor(self.document())
+        end.setPosition(cursor.selectionEnd())
+        a, b = self.cursorRect(start), self.cursorRect(end)
+        if b.top() != a.top():  # wrapped: the first line's part
+            b = QRect(self.viewport().width(), a.top(), 0, a.height())
+        return QRect(a.left(), a.top(), max(1, b.left() - a.left()), a.height())
 
     def tooltip_for(self, index: int) -> str:
         return lp.alternatives_text(self._tokens[index])
@@ -79,16 +95,28 @@ class TokenHeatmap(SafeTextBrowser):
         return fmt.background().color().name(), fmt.foreground().color().name()
 
     def _cursor_on(self, index: int) -> QTextCursor | None:
+        """A cursor selecting token `index`'s characters."""
         doc = self.document()
         cursor = QTextCursor(doc)
+        start = None
         while not cursor.atEnd():
             cursor.movePosition(
                 QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor
             )
-            if cursor.charFormat().property(TOKEN_PROPERTY) == index:
+            here = cursor.charFormat().property(TOKEN_PROPERTY) == index
+            if here and start is None:
+                start = cursor.selectionStart()
+            elif not here and start is not None:
+                end = cursor.selectionStart()
+                cursor.setPosition(start)
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
                 return cursor
             cursor.clearSelection()
-        return None
+        if start is None:
+            return None
+        cursor.setPosition(start)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        return cursor
 
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.ToolTip and isinstance(e, QHelpEvent):
@@ -99,6 +127,18 @@ class TokenHeatmap(SafeTextBrowser):
                 QToolTip.showText(e.globalPos(), self.tooltip_for(index), self)
             return True
         return super().event(e)
+
+
+def legend_html() -> str:
+    """A small key of the tints, from sure to unlikely, in the current theme."""
+    c = theme.colors()
+    cells = []
+    for p in (0.99, 0.75, 0.5, 0.25, 0.02):
+        bg, fg = lp.heat_colors(math.log(p), dark=c.dark, base=c.assistant_card, text=c.text)
+        cells.append(
+            f'<span style="background-color:{bg}; color:{fg}">&nbsp;{round(p * 100)}%&nbsp;</span>'
+        )
+    return "".join(cells)
 
 
 class LogprobsView(QWidget):

@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from parley.core.chat.structured import Verdict
 from parley.ui import theme
-from parley.ui.json_editor import monospace_font
 from parley.ui.message_widgets import Card, Pill
 
 
@@ -29,7 +28,6 @@ class VerdictView(QWidget):
         self.problems_label = QLabel(self.problems_card)
         self.problems_label.setTextFormat(Qt.TextFormat.PlainText)
         self.problems_label.setWordWrap(True)
-        self.problems_label.setFont(monospace_font())
         self.problems_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.problems_label.setAccessibleName("Structured output problems")
         card_lay.addWidget(self.problems_label)
