@@ -296,7 +296,9 @@ def test_fan_out_where_the_provider_has_no_n(store: Store, emu: Emulator, catalo
     # The conversation goes on from the chosen candidate.
     assert sent[3].json["messages"][-2] == {"role": "assistant", "content": "third answer"}
     assert all(len(c.logprobs) > 0 for c in got.candidates)
-    assert len(store.exchanges(turn.answer_id)) == 3
+    records = store.exchanges(turn.answer_id)
+    assert [(r.attempt, r.request) for r in records] == [(1, 1), (2, 2), (3, 3)]
+    assert all(r.status == 200 for r in records)
     assert answer.usage is not None and answer.usage["completion_tokens"] > 0
 
 
@@ -338,3 +340,23 @@ def test_single_answer_keeps_its_logprobs_and_euri_gets_none(
         ("efgh", logprob_at(1)),
     ]
     assert all(len(t.top) == 2 for t in got.logprobs)
+
+
+def test_non_streamed_reply_keeps_candidates_and_logprobs(
+    store: Store, emu: Emulator, catalog: Catalog
+) -> None:
+    async def scenario(session: ChatSession) -> Any:
+        cfg = run_config(emu, "nordlys", 2, logprobs=True, top_logprobs=1)
+        cfg.stream = False
+        conv = session.new_conversation(cfg)
+        return await session.send(conv, "Not streamed", cfg)
+
+    turn = session_run(store, emu, catalog, scenario)
+    sent = emu.chat_requests("nordlys")
+    assert len(sent) == 1 and sent[0].json["stream"] is False and sent[0].json["n"] == 2
+    answer = store.get_message(turn.answer_id)
+    got = cands.from_stored(answer.text, extra=answer.extra)
+    assert len(got) == 2 and got.candidates[1].text.startswith("Choice 2:")
+    for c in got.candidates:
+        assert "".join(t.token for t in c.logprobs) == c.text
+        assert [t.logprob for t in c.logprobs] == [logprob_at(i) for i in range(len(c.logprobs))]

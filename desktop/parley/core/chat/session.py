@@ -676,7 +676,12 @@ def turn_candidates(turn: Turn) -> cands.CandidateSet:
 def _records(turn: Turn) -> list[dict[str, Any]]:
     if not turn.parts:
         return turn.exchange.to_records()
-    return [record for _, exchange in turn.parts for record in exchange.to_records()]
+    # One request per candidate: numbered on, each saying which request it belongs to.
+    records: list[dict[str, Any]] = []
+    for request, (_, exchange) in enumerate(turn.parts, start=1):
+        for record in exchange.to_records():
+            records.append({**record, "attempt": len(records) + 1, "request": request})
+    return records
 
 
 def check_ready(catalog: Catalog, keys: KeyLookup, content: Content, config: RunConfig) -> None:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
+from parley.core.chat import logprobs as lp
 from parley.core.chat import structured
 from parley.core.chat.candidates import Candidate, CandidateSet
+from parley.core.protocol.events import TokenLogprob
 from parley.ui import theme
 from parley.ui.instruments.candidates import CandidateTabs
 from parley.ui.instruments.heatmap import LogprobsView, legend_html
@@ -48,6 +50,8 @@ class AnswerInstruments(QObject):
         self._logprobs: LogprobsView | None = None
         self._verdict: VerdictView | None = None
         self._heat_on = False
+        self._tokens: tuple[TokenLogprob, ...] = ()
+        self._painted_tokens = False
         theme.notifier().changed.connect(self._on_theme)
 
     # --- built when first needed -----------------------------------------------------------
@@ -122,10 +126,11 @@ class AnswerInstruments(QObject):
             self.w.badge.setToolTip(c.error or "")
             self.w.badge.setVisible(bool(label))
         tokens = c.logprobs if c is not None else ()
+        self._tokens = tokens
+        self._painted_tokens = False
         if tokens:
-            view = self.logprobs
-            view.set_tokens(tokens)
-            self.probs_line.setText(view.summary.describe(tokens))
+            self.logprobs  # noqa: B018 - built now: the row shows the summary
+            self.probs_line.setText(lp.summarize(tokens).describe(tokens))
             assert self._probs_row is not None
             self._probs_row.show()
             self._toggle_heatmap(self._heat_on)
@@ -161,6 +166,10 @@ class AnswerInstruments(QObject):
         if self._logprobs is None:
             return
         self._heat_on = on
+        if on and not self._painted_tokens:
+            # Laid out when first shown: most answers' probabilities are never looked at.
+            self._logprobs.set_tokens(self._tokens)
+            self._painted_tokens = True
         self._logprobs.setVisible(on)
         self.w.body.setVisible(not on and bool(self.w.text()))
         text = "Show text" if on else "Show token probabilities"
@@ -173,6 +182,6 @@ class AnswerInstruments(QObject):
         return self._logprobs is not None and not self._logprobs.isHidden()
 
     def _on_theme(self, _dark: bool) -> None:
-        if self._logprobs is not None:
+        if self._logprobs is not None and self._painted_tokens:
             self._logprobs.repaint_theme()
             self._toggle_heatmap(self._heat_on)
