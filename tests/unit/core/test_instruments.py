@@ -360,3 +360,37 @@ def test_non_streamed_reply_keeps_candidates_and_logprobs(
     for c in got.candidates:
         assert "".join(t.token for t in c.logprobs) == c.text
         assert [t.logprob for t in c.logprobs] == [logprob_at(i) for i in range(len(c.logprobs))]
+
+
+def test_stopping_a_fan_out_keeps_what_each_request_sent(
+    store: Store, emu: Emulator, catalog: Catalog
+) -> None:
+    emu.push(
+        Behavior(text="slow " * 40, chunk_chars=5, chunk_delay=0.05, repeat=2), provider="eurouter"
+    )
+
+    async def scenario(session: ChatSession) -> Any:
+        cfg = run_config(emu, "eurouter", 2)
+        conv = session.new_conversation(cfg)
+        task = asyncio.ensure_future(session.send(conv, "Go", cfg))
+
+        def saved_text() -> str:
+            answer = store.latest_answer_id()
+            return store.get_message(answer).text if answer is not None else ""
+
+        while not saved_text():
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.15)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return store.latest_answer_id()
+
+    answer_id = session_run(store, emu, catalog, scenario)
+    answer = store.get_message(answer_id)
+    assert answer.status == "stopped"
+    got = cands.from_stored(answer.text, extra=answer.extra)
+    assert len(got) == 2 and got.fan_out == 2 and got.label() == "2 separate requests"
+    assert all(c.status == "stopped" for c in got.candidates)
+    assert all(c.text.startswith("slow") and len(c.text) < 200 for c in got.candidates)
+    assert [r.request for r in store.exchanges(answer_id)] == [1, 2]

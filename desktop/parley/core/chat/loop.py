@@ -135,13 +135,17 @@ async def stream_many(
     on_event: EventHook | None = None,
     on_retry: RetryHook | None = None,
     yield_interval: float = 0.003,
+    parts: list[tuple[ChatResult, Exchange]] | None = None,
 ) -> list[tuple[ChatResult, Exchange]]:
     """Send each request at once (the candidates of a provider without `n`), each through
     `stream()`, and fold request j's answer into `result` as candidate j. Returns every
     request's own result and exchange; `result` ends complete when any request gave an answer,
-    failed (with the first error) when none did, stopped when cancelled."""
+    failed (with the first error) when none did, stopped when cancelled. `parts`: a list to
+    keep each request's result and exchange in as they go (what a stop leaves is then known)."""
     clock = time.monotonic
-    parts = [(ChatResult(result.provider, result.model), Exchange()) for _ in requests]
+    if parts is None:
+        parts = []
+    parts[:] = [(ChatResult(result.provider, result.model), Exchange()) for _ in requests]
     for index in range(len(requests)):
         result.choice(index)  # every candidate exists before any finishes
     result.mark_started(clock())

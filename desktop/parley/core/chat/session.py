@@ -571,13 +571,14 @@ class ChatSession:
 
         try:
             if turn.fan_out > 1:
-                turn.parts = await stream_many(
+                await stream_many(
                     self.engine,
                     [turn.prepared] * turn.fan_out,
                     result,
                     on_event=on_event,
                     on_retry=on_retry,
                     yield_interval=self.yield_interval,
+                    parts=turn.parts,
                 )
                 turn.exchange = turn.parts[0][1]
             else:
@@ -670,7 +671,7 @@ def request_params(spec: ProviderSpec, config: RunConfig) -> dict[str, Any]:
 def turn_candidates(turn: Turn) -> cands.CandidateSet:
     """The candidates a turn produced (one for an ordinary answer)."""
     statuses = [(sub.status, sub.error.message if sub.error else None) for sub, _ in turn.parts]
-    return cands.from_result(turn.result, statuses, turn.fan_out if turn.parts else 0)
+    return cands.from_result(turn.result, statuses, turn.fan_out if turn.fan_out > 1 else 0)
 
 
 def _records(turn: Turn) -> list[dict[str, Any]]:
