@@ -253,3 +253,38 @@ def test_schema_errors_with_pointers_and_a_pass_badge(
             await close(window)
 
     arun(scenario())
+
+
+def test_candidates_stream_into_their_tabs(
+    qapp: QApplication, services: Services, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    emu.push(Behavior(text="streaming words " * 12, chunk_chars=6, chunk_delay=0.03), "vllm")
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.set_provider("vllm", "qwen3")
+            box(window).candidates_spin.setValue(3)
+            window.composer.set_draft("Stream three")
+            window.composer.request_send()
+            await wait_for(lambda: bool(answers(window)), what="the answer to start")
+            w = answers(window)[-1]
+            await wait_for(lambda: w.instruments is not None, what="the live tabs")
+            t = inst(w).tabs
+            assert t.tabs.count() == 3 and w.status == "streaming"
+            await wait_for(lambda: len(w.text()) > 12, what="some text")
+            t.tabs.setCurrentIndex(1)
+            await wait_for(lambda: w.text().startswith("Choice 2:"), what="candidate 2 shown")
+            so_far = len(w.text())
+            await wait_for(lambda: len(w.text()) > so_far, what="candidate 2 to grow")
+            assert w.status == "streaming"
+            await wait_for(lambda: not window.is_streaming(), what="the end")
+            await wait_for(lambda: w.status != "streaming", what="the answer to settle")
+            assert inst(w).tabs.current() == 1 and w.text().startswith("Choice 2:")
+            stored = window.services.store.get_message(int(w.msg_id))
+            assert stored.extra is not None and stored.extra["chosen"] == 1
+            assert stored.text == w.text()
+        finally:
+            await close(window)
+
+    arun(scenario())

@@ -175,6 +175,24 @@ class MessageView:
             response_format=response_format,
         )
 
+    def with_chosen(self, index: int) -> MessageView:
+        """This answer with candidate `index` as the one shown and carried on from."""
+        from dataclasses import replace
+
+        from parley.core.chat.candidates import CandidateSet
+
+        cands = self.candidates
+        chosen = cands.get(index) if cands is not None else None
+        if cands is None or chosen is None:
+            return self
+        return replace(
+            self,
+            content=chosen.text,
+            reasoning=chosen.reasoning,
+            finish_reason=chosen.finish_reason,
+            candidates=CandidateSet(cands.candidates, index, cands.fan_out),
+        )
+
     @property
     def text(self) -> str:
         if isinstance(self.content, str):

@@ -50,6 +50,7 @@ class AnswerInstruments(QObject):
         self._logprobs: LogprobsView | None = None
         self._verdict: VerdictView | None = None
         self._heat_on = False
+        self.live = False
         self._tokens: tuple[TokenLogprob, ...] = ()
         self._painted_tokens = False
         theme.notifier().changed.connect(self._on_theme)
@@ -107,6 +108,7 @@ class AnswerInstruments(QObject):
     # --- painting --------------------------------------------------------------------------
 
     def show(self, cands: CandidateSet | None, response_format: Any) -> None:
+        self.live = False
         self.cands = cands
         self.response_format = response_format
         if cands is not None and len(cands) > 1:
@@ -115,7 +117,8 @@ class AnswerInstruments(QObject):
         elif self._tabs is not None:
             self._tabs.hide()
         chosen = cands.chosen_candidate if cands is not None else None
-        self._paint_candidate(chosen, text_shown=True)
+        shown = chosen is None or (chosen.text == self.w.text())
+        self._paint_candidate(chosen, text_shown=shown)
 
     def _paint_candidate(self, c: Candidate | None, *, text_shown: bool) -> None:
         self.shown = c
@@ -147,8 +150,24 @@ class AnswerInstruments(QObject):
         elif self._verdict is not None:
             self._verdict.hide()
 
+    def show_live(self, count: int, fan_out: int, shown: int = 0) -> None:
+        """Tabs for an answer still streaming its `count` candidates (`fan_out` > 1: as
+        separate requests); the controller streams the one shown."""
+        self.live = True
+        self.cands = CandidateSet(
+            tuple(Candidate(i, "", status="streaming") for i in range(count)),
+            shown,
+            fan_out if fan_out > 1 else 0,
+        )
+        self.tabs.set_candidates(self.cands)
+        self.tabs.show()
+
     def _on_chosen(self, index: int) -> None:
         if self.cands is None:
+            return
+        if self.live and self.w.status == "streaming":
+            self.cands = CandidateSet(self.cands.candidates, index, self.cands.fan_out)
+            self.w.candidate_chosen.emit(self.w.msg_id, index)
             return
         c = self.cands.get(index)
         if c is None:

@@ -44,7 +44,7 @@ class CandidateTabs(QWidget):
                 self.tabs.removeTab(0)
             self._indexes = []
             for position, c in enumerate(cands.candidates):
-                mark = "" if c.status == "complete" else " \u26a0"
+                mark = " \u26a0" if c.status == "failed" else ""
                 self.tabs.addTab(f"{position + 1}{mark}")
                 tip = f"Candidate {position + 1} of {len(cands)}"
                 if c.error:
