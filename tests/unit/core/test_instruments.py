@@ -394,3 +394,28 @@ def test_stopping_a_fan_out_keeps_what_each_request_sent(
     assert all(c.status == "stopped" for c in got.candidates)
     assert all(c.text.startswith("slow") and len(c.text) < 200 for c in got.candidates)
     assert [r.request for r in store.exchanges(answer_id)] == [1, 2]
+
+
+def test_candidates_and_logprobs_survive_export_and_import(
+    store: Store, emu: Emulator, catalog: Catalog, tmp_path: Path
+) -> None:
+    from parley.core.store.export import export_json_text, import_json
+
+    async def scenario(session: ChatSession) -> Any:
+        cfg = run_config(emu, "vllm", 2, logprobs=True, top_logprobs=2)
+        conv = session.new_conversation(cfg)
+        turn = await session.send(conv, "Export me", cfg)
+        session.choose_candidate(turn.answer_id, 1)
+        return conv, turn
+
+    conv, turn = session_run(store, emu, catalog, scenario)
+    before = store.get_message(turn.answer_id)
+    with Store.open(tmp_path / "other.sqlite3") as other:
+        new_conv = import_json(other, export_json_text(store, conv))
+        answer = next(m for m in other.messages(new_conv) if m.role == "assistant")
+        assert answer.text == before.text and answer.text.startswith("Choice 2:")
+        assert cands.from_stored(answer.text, extra=answer.extra) == cands.from_stored(
+            before.text, extra=before.extra
+        )
+        got = cands.from_stored(answer.text, extra=answer.extra)
+        assert got.chosen == 1 and all(c.logprobs for c in got.candidates)
