@@ -95,3 +95,39 @@ def test_instruments_section_on_providers_with_and_without_n(qtbot: QtBot) -> No
     assert lp.logprobs_unsupported(catalog.providers["ollama"]) == box.logprobs_note.text()
     panel.set_provider(catalog.providers["eigenai"])
     assert not box.format_editor.isEnabled() or box.format_note.text()
+
+
+def test_heatmap_follows_the_theme_and_keeps_the_text_hidden(qtbot: QtBot) -> None:
+    from parley.core.chat.candidates import Candidate, CandidateSet
+    from parley.ui import theme
+    from parley.ui.chat.answer import MessageView
+    from parley.ui.chatview import ChatView
+
+    view = ChatView(open_links=False)
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    tokens = (TokenLogprob("Sure", math.log(0.95)), TokenLogprob(" maybe", math.log(0.1)))
+    row = MessageView(
+        id="7",
+        role="assistant",
+        content="Sure maybe",
+        candidates=CandidateSet((Candidate(0, "Sure maybe", logprobs=tokens),)),
+    )
+    view.load_messages([row])
+    w = view.assistant_widget("7")
+    assert w is not None and w.instruments is not None
+    w.instruments.probs_toggle.click()
+    heat = w.instruments.logprobs.heatmap
+    light = heat.colors_for(1)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        theme.apply_theme(app, "dark")
+        dark = heat.colors_for(1)
+        assert dark != light and dark[1] == theme.DARK.text
+        assert lp.contrast_ratio(*dark) >= 4.5
+        assert w.instruments.heatmap_shown() and not w.body.isVisibleTo(w)
+    finally:
+        theme.apply_theme(app, "light")
+    assert heat.colors_for(1) == light
