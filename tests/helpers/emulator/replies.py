@@ -221,7 +221,9 @@ def _logprob_entry(token: str, i: int, k: int) -> dict[str, Any]:
     left = max(1e-4, 1.0 - math.exp(lp))
     top = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
     for m in range(1, k):
-        alt = f"alt{m}"
+        alt = f" {_WORDS[(i * 5 + m * 3) % len(_WORDS)]}"  # a plausible other word
+        if alt == token:
+            alt += "s"
         share = left * 0.6 / (2 ** (m - 1))
         top.append(
             {"token": alt, "logprob": round(math.log(share), 4), "bytes": list(alt.encode())}
