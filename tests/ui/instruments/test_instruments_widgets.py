@@ -4,6 +4,7 @@ the parameter panel's Instruments section on providers with and without n."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtGui import QHelpEvent
@@ -131,3 +132,24 @@ def test_heatmap_follows_the_theme_and_keeps_the_text_hidden(qtbot: QtBot) -> No
     finally:
         theme.apply_theme(app, "light")
     assert heat.colors_for(1) == light
+
+
+def test_a_stored_answer_reads_its_candidates_only_when_painted(tmp_path: Path) -> None:
+    from parley.core.chat import candidates as cands
+    from parley.core.store import Store
+    from parley.ui.chat.answer import MessageView
+
+    tokens = tuple(TokenLogprob(f" t{i}", -0.01 * i) for i in range(50))
+    extra = cands.to_extra(cands.CandidateSet((cands.Candidate(0, "x", logprobs=tokens),)))
+    with Store.open(tmp_path / "h.sqlite3") as store:
+        conv = store.create_conversation()
+        user = store.add_message(conv, None, "user", "q")
+        answer = store.begin_answer(conv, user, "{}", "eurouter", "m")
+        store.finish_answer(answer, text="x", extra=extra)
+        plain = store.begin_answer(conv, user, "{}", "eurouter", "m")
+        store.finish_answer(plain, text="y")
+        view = MessageView.from_stored(store.get_message(answer))
+        assert view.candidates is None  # not decoded while the chat's rows are made
+        got = view.candidate_set()
+        assert got is not None and got.candidates[0].logprobs == tokens
+        assert MessageView.from_stored(store.get_message(plain)).candidate_set() is None

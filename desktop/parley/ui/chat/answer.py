@@ -60,6 +60,9 @@ class MessageView:
     # probabilities) and the response format it asked for.
     candidates: CandidateSet | None = None
     response_format: Any = None
+    # A stored answer's `extra`, read into `candidates` only when it is painted: a long chat's
+    # rows are all made when it opens, and decoding their log-probabilities would cost.
+    stored_extra: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: Any) -> MessageView:
@@ -81,6 +84,7 @@ class MessageView:
             metrics=_get(row, "metrics", None),
             candidates=_get(row, "candidates", None),
             response_format=_get(row, "response_format", None),
+            stored_extra=_get(row, "stored_extra", None),
         )
 
     @classmethod
@@ -95,15 +99,14 @@ class MessageView:
             metrics["model_used"] = m.model_used
         if m.cost is not None:
             metrics["cost"] = m.cost
-        candidates = None
         response_format = None
-        if m.role == "assistant":
-            from parley.core.chat.candidates import from_stored
-
-            candidates = from_stored(m.text, m.reasoning, m.finish_reason, m.extra)
-            # Parsing a long chat's bodies costs: only those that asked for a format.
-            if m.request_body_text and '"response_format"' in m.request_body_text:
-                response_format = (m.request_body or {}).get("response_format")
+        # Parsing a long chat's bodies costs: only those that asked for a format.
+        if (
+            m.role == "assistant"
+            and m.request_body_text
+            and '"response_format"' in (m.request_body_text)
+        ):
+            response_format = (m.request_body or {}).get("response_format")
         return cls(
             id=str(m.id),
             role=m.role,
@@ -116,8 +119,8 @@ class MessageView:
             refusal=m.refusal,
             branch=branch,
             metrics=metrics or None,
-            candidates=candidates,
             response_format=response_format,
+            stored_extra=m.extra if m.role == "assistant" else None,
         )
 
     @classmethod
@@ -181,7 +184,7 @@ class MessageView:
 
         from parley.core.chat.candidates import CandidateSet
 
-        cands = self.candidates
+        cands = self.candidate_set()
         chosen = cands.get(index) if cands is not None else None
         if cands is None or chosen is None:
             return self
@@ -232,13 +235,26 @@ class MessageView:
                 }
             )
 
+    def candidate_set(self) -> CandidateSet | None:
+        """The answer's candidates (one when it has no others), or None when it has nothing
+        for the instruments (no candidates, no token probabilities)."""
+        if self.candidates is not None:
+            return self.candidates
+        extra = self.stored_extra
+        if not extra or not ("choices" in extra or "logprobs" in extra):
+            return None
+        from parley.core.chat.candidates import from_stored
+
+        return from_stored(self.text, self.reasoning, self.finish_reason, extra)
+
     def _paint_instruments(self, w: AssistantMessageWidget) -> None:
+        cands = self.candidate_set()
         if w.instruments is None:
             from parley.ui.instruments.answer import wants_instruments
 
-            if not wants_instruments(self.candidates, self.response_format):
+            if not wants_instruments(cands, self.response_format):
                 return
             from parley.ui.instruments.answer import AnswerInstruments
 
             w.instruments = AnswerInstruments(w)
-        w.instruments.show(self.candidates, self.response_format)
+        w.instruments.show(cands, self.response_format)
