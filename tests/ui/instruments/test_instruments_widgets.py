@@ -39,7 +39,15 @@ def test_hovering_a_token_shows_its_alternatives(qtbot: QtBot, qapp: QApplicatio
     heat.event(event)
     qtbot.waitUntil(QToolTip.isVisible)
     assert "\u201c there\u201d  70%" in QToolTip.text() and "5.0%" in QToolTip.text()
+    assert view.detail_label.text().startswith(
+        "\u201c world\u201d 5.0% · instead: \u201c there\u201d 70%"
+    )
     assert "2 tokens" in view.summary_label.text()
+    # Keyboard users: the text cursor on a token shows its details too.
+    cursor = heat.textCursor()
+    cursor.setPosition(1)
+    heat.setTextCursor(cursor)
+    assert view.detail_label.text().startswith("\u201cHello\u201d 90%")
     assert heat.colors_for(1)[0] != heat.colors_for(0)[0]
     QToolTip.hideText()
 

@@ -419,3 +419,13 @@ def test_candidates_and_logprobs_survive_export_and_import(
         )
         got = cands.from_stored(answer.text, extra=answer.extra)
         assert got.chosen == 1 and all(c.logprobs for c in got.candidates)
+
+
+def test_alternatives_line_leaves_the_token_itself_out() -> None:
+    token = TokenLogprob(
+        " cat",
+        math.log(0.25),
+        (TopLogprob(" cat", math.log(0.25)), TopLogprob(" dog", math.log(0.7))),
+    )
+    assert lp.alternatives_line(token) == "\u201c cat\u201d 25% · instead: \u201c dog\u201d 70%"
+    assert lp.alternatives_line(TokenLogprob("x", 0.0)) == "\u201cx\u201d 100%"

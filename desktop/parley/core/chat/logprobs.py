@@ -91,6 +91,18 @@ def alternatives_text(token: TokenLogprob) -> str:
     return "\n".join(lines)
 
 
+def alternatives_line(token: TokenLogprob) -> str:
+    """One line for a token: its probability, then the other likely tokens."""
+    likely = sorted(token.top, key=lambda t: t.logprob, reverse=True)
+    others = [a for a in likely if a.token != token.token]
+    line = f"{shown_token(token.token)} {percent(token.logprob)}"
+    if others:
+        line += " · instead: " + ", ".join(
+            f"{shown_token(a.token)} {percent(a.logprob)}" for a in others
+        )
+    return line
+
+
 # --------------------------------------------------------------------------- stored form
 
 

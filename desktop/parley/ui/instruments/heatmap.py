@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QPoint, QRect, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QHelpEvent, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
@@ -21,11 +21,17 @@ class TokenHeatmap(SafeTextBrowser):
     """The tokens as plain text, each on its own tint; hovering one shows its probability and
     the top alternatives."""
 
+    token_focused = Signal(int)  # the token under the pointer or after the text cursor
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Token probabilities")
+        self.setAccessibleDescription(
+            "The answer's tokens tinted by probability; move the cursor for each one's details"
+        )
         self.setMouseTracking(True)
         self._tokens: tuple[TokenLogprob, ...] = ()
+        self.cursorPositionChanged.connect(self._on_cursor)
 
     def set_tokens(self, tokens: Sequence[TokenLogprob]) -> None:
         self._tokens = tuple(tokens)
@@ -85,6 +91,19 @@ class TokenHeatmap(SafeTextBrowser):
             b = QRect(self.viewport().width(), a.top(), 0, a.height())
         return QRect(a.left(), a.top(), max(1, b.left() - a.left()), a.height())
 
+    def _on_cursor(self) -> None:
+        """Keyboard users get a token's details by moving the text cursor onto it."""
+        cursor = self.textCursor()
+        probe = QTextCursor(cursor)
+        probe.clearSelection()
+        if not probe.atEnd():
+            probe.movePosition(
+                QTextCursor.MoveOperation.NextCharacter, QTextCursor.MoveMode.KeepAnchor
+            )
+        value = probe.charFormat().property(TOKEN_PROPERTY)
+        if isinstance(value, int) and 0 <= value < len(self._tokens):
+            self.token_focused.emit(value)
+
     def tooltip_for(self, index: int) -> str:
         return lp.alternatives_text(self._tokens[index])
 
@@ -125,6 +144,7 @@ class TokenHeatmap(SafeTextBrowser):
                 QToolTip.hideText()
             else:
                 QToolTip.showText(e.globalPos(), self.tooltip_for(index), self)
+                self.token_focused.emit(index)
             return True
         return super().event(e)
 
@@ -161,14 +181,29 @@ class LogprobsView(QWidget):
         )
         theme.tag(self.summary_label, text="muted")
         self.heatmap = TokenHeatmap(self)
+        self.detail_label = QLabel(self)
+        self.detail_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.detail_label.setWordWrap(True)
+        self.detail_label.setAccessibleName("Token details")
+        self.detail_label.setText(
+            "Point at a token, or move the cursor onto it, for its alternatives."
+        )
+        theme.tag(self.detail_label, text="muted")
+        self.heatmap.token_focused.connect(self._show_detail)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.heatmap)
+        lay.addWidget(self.detail_label)
         self.summary = lp.summarize(())
 
     def set_tokens(self, tokens: Sequence[TokenLogprob]) -> None:
         self.summary = lp.summarize(tokens)
         self.summary_label.setText(self.summary.describe(tokens))
         self.heatmap.set_tokens(tokens)
+
+    def _show_detail(self, index: int) -> None:
+        tokens = self.heatmap.tokens()
+        if 0 <= index < len(tokens):
+            self.detail_label.setText(lp.alternatives_line(tokens[index]))
 
     def repaint_theme(self) -> None:
         self.heatmap.paint_tokens()
