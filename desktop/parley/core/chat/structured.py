@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -189,7 +189,3 @@ def validate_reply(text: str, response_format: Any) -> Verdict | None:
 def response_format_of(body: Any) -> Any:
     """The response format a request body asked for (None if it asked for none)."""
     return body.get("response_format") if isinstance(body, dict) else None
-
-
-def verdict_lines(verdict: Verdict) -> Sequence[str]:
-    return [str(p) for p in verdict.problems]

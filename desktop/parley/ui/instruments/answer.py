@@ -3,7 +3,11 @@ probabilities (the answer shown as a heatmap on demand) and the structured-outpu
 
 Built only for answers that have something to show, and painted from the answer's view-model
 (`parley.ui.chat.answer.MessageView`), so a live answer and the same answer reopened from the
-history look alike.
+history look alike. The host is an `AssistantMessageWidget`: it gives the two layouts around its
+answer (`instruments_top`, `instruments_bottom`), its `body`, `set_text`, `badge` and the
+`candidate_chosen` signal. A Lab pane that shows a `ChatResult` some other way can use the
+widgets themselves (`CandidateTabs`, `LogprobsView`, `VerdictView`) with
+`parley.core.chat.candidates.from_result` and `parley.core.chat.structured.validate_reply`.
 """
 
 from __future__ import annotations
