@@ -429,3 +429,45 @@ def test_alternatives_line_leaves_the_token_itself_out() -> None:
     )
     assert lp.alternatives_line(token) == "\u201c cat\u201d 25% · instead: \u201c dog\u201d 70%"
     assert lp.alternatives_line(TokenLogprob("x", 0.0)) == "\u201cx\u201d 100%"
+
+
+def test_a_schema_never_makes_parley_fetch_anything() -> None:
+    import socket
+
+    from referencing.exceptions import Unresolvable
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/schema.json"
+        schema = {"type": "object", "properties": {"a": {"$ref": url}}}
+        problems = so.schema_problems(schema)
+        assert [p.pointer for p in problems] == ["/properties/a/$ref"]
+        assert "nothing is fetched" in problems[0].message
+        verdict = so.validate_reply('{"a": 1}', so.build("json_schema", schema=schema, name="x"))
+        assert verdict is not None and not verdict.passed
+        assert "/properties/a/$ref" in verdict.problems[0].message
+        with pytest.raises(Unresolvable):  # even asked directly, the validator fetches nothing
+            list(so._validator(json.dumps(schema)).iter_errors({"a": 1}))
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+
+
+def test_references_inside_the_schema_work_and_broken_ones_are_said() -> None:
+    defs = {"$defs": {"n": {"type": "integer"}}, "type": "object"}
+    ok = {**defs, "properties": {"a": {"$ref": "#/$defs/n"}}}
+    verdict = so.validate_reply('{"a": "x"}', so.build("json_schema", schema=ok, name="x"))
+    assert verdict is not None and [str(p) for p in verdict.problems] == [
+        "/a: 'x' is not of type 'integer'"
+    ]
+    broken = {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}
+    verdict = so.validate_reply('{"a": 1}', so.build("json_schema", schema=broken, name="x"))
+    assert (
+        verdict is not None
+        and not verdict.passed
+        and "leads nowhere" in verdict.problems[0].message
+    )
+    loop = {"$defs": {"n": {"$ref": "#/$defs/n"}}, "$ref": "#/$defs/n"}
+    verdict = so.validate_reply("{}", so.build("json_schema", schema=loop, name="x"))
+    assert verdict is not None and not verdict.passed

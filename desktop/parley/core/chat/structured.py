@@ -80,7 +80,9 @@ def schema_problems(schema: Any) -> list[Problem]:
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
     meta = cls(cls.META_SCHEMA)
     errors = sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path)))
-    return [Problem(pointer(e.absolute_path), e.message) for e in errors[:MAX_SHOWN_ERRORS]]
+    problems = [Problem(pointer(e.absolute_path), e.message) for e in errors]
+    problems += _remote_refs(schema)
+    return problems[:MAX_SHOWN_ERRORS]
 
 
 def response_format_problems(response_format: Any) -> list[Problem]:
@@ -142,13 +144,45 @@ class Verdict:
         }
 
 
+def _no_retrieval(uri: str) -> Any:
+    # jsonschema would fetch a remote "$ref" over the network: a schema must never make
+    # Parley open a connection, so only references inside the schema resolve.
+    from referencing.exceptions import NoSuchResource
+
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
 @lru_cache(maxsize=32)
 def _validator(schema_json: str) -> Any:
     from jsonschema import validators
+    from referencing import Registry
 
     schema = json.loads(schema_json)
     cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    return cls(schema)
+    return cls(schema, registry=Registry(retrieve=_no_retrieval))  # type: ignore[call-arg]
+
+
+def _remote_refs(schema: Any, path: tuple[Any, ...] = (), depth: int = 0) -> list[Problem]:
+    """Every "$ref" that points outside the schema (those are not followed)."""
+    found: list[Problem] = []
+    if depth > 64:
+        return found
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            found.append(
+                Problem(
+                    pointer((*path, "$ref")),
+                    f"{ref!r} is outside the schema; only references inside it (#/…) are "
+                    "followed, nothing is fetched.",
+                )
+            )
+        for key, value in schema.items():
+            found += _remote_refs(value, (*path, key), depth + 1)
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            found += _remote_refs(value, (*path, i), depth + 1)
+    return found
 
 
 def _strip_fence(text: str) -> str:
@@ -176,10 +210,22 @@ def validate_reply(text: str, response_format: Any) -> Verdict | None:
             return Verdict(mode, True)
         return Verdict(mode, False, (Problem("", "The reply is JSON but not an object."),), 1)
     schema = schema_of(response_format)
-    if schema is None or schema_problems(schema):
-        return Verdict(mode, False, (Problem("", "The schema asked for is not valid."),), 1)
+    wrong = schema_problems(schema) if schema is not None else []
+    if schema is None or wrong:
+        why = f"The schema asked for is not valid ({wrong[0]})." if wrong else "There is no schema."
+        return Verdict(mode, False, (Problem("", why),), 1)
     validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    from referencing.exceptions import Unresolvable
+
+    try:
+        errors = sorted(
+            validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]
+        )
+    except Unresolvable as exc:  # a "$ref" to nothing in the schema
+        message = f"The schema's reference {getattr(exc, 'ref', '')!r} leads nowhere."
+        return Verdict(mode, False, (Problem("", message),), 1)
+    except RecursionError:
+        return Verdict(mode, False, (Problem("", "The schema refers to itself endlessly."),), 1)
     if not errors:
         return Verdict(mode, True)
     shown = tuple(Problem(pointer(e.absolute_path), e.message) for e in errors[:MAX_SHOWN_ERRORS])
