@@ -449,7 +449,7 @@ def test_a_schema_never_makes_parley_fetch_anything() -> None:
         assert verdict is not None and not verdict.passed
         assert "/properties/a/$ref" in verdict.problems[0].message
         with pytest.raises(Unresolvable):  # even asked directly, the validator fetches nothing
-            list(so._validator(json.dumps(schema)).iter_errors({"a": 1}))
+            list(so.validator_for_json(json.dumps(schema)).iter_errors({"a": 1}))
         with pytest.raises(BlockingIOError):
             listener.accept()
 
@@ -471,3 +471,13 @@ def test_references_inside_the_schema_work_and_broken_ones_are_said() -> None:
     loop = {"$defs": {"n": {"$ref": "#/$defs/n"}}, "$ref": "#/$defs/n"}
     verdict = so.validate_reply("{}", so.build("json_schema", schema=loop, name="x"))
     assert verdict is not None and not verdict.passed
+
+
+def test_the_labs_schema_check_fetches_nothing_either() -> None:
+    from parley.core.lab.checks import Answer, evaluate
+    from parley.core.lab.experiment import CheckSpec
+
+    schema = {"type": "object", "properties": {"a": {"$ref": "http://127.0.0.1:9/s.json"}}}
+    check = CheckSpec(type="json-schema", value=schema)
+    result = evaluate(check, Answer('{"a": 1}', "stop", 10.0, None))
+    assert result.passed is False and "leads nowhere" in result.detail

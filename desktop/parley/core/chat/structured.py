@@ -153,7 +153,8 @@ def _no_retrieval(uri: str) -> Any:
 
 
 @lru_cache(maxsize=32)
-def _validator(schema_json: str) -> Any:
+def validator_for_json(schema_json: str) -> Any:
+    """A validator for a schema (JSON text) that resolves only references inside it."""
     from jsonschema import validators
     from referencing import Registry
 
@@ -214,7 +215,7 @@ def validate_reply(text: str, response_format: Any) -> Verdict | None:
     if schema is None or wrong:
         why = f"The schema asked for is not valid ({wrong[0]})." if wrong else "There is no schema."
         return Verdict(mode, False, (Problem("", why),), 1)
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = validator_for_json(json.dumps(schema, sort_keys=True))
     from referencing.exceptions import Unresolvable
 
     try:
