@@ -161,3 +161,25 @@ def test_a_stored_answer_reads_its_candidates_only_when_painted(tmp_path: Path) 
         got = view.candidate_set()
         assert got is not None and got.candidates[0].logprobs == tokens
         assert MessageView.from_stored(store.get_message(plain)).candidate_set() is None
+
+
+def test_only_a_finished_reply_is_checked_against_the_schema(qtbot: QtBot) -> None:
+    from parley.ui.chat.answer import MessageView
+    from parley.ui.message_widgets import AssistantMessageWidget
+
+    fmt = {"type": "json_object"}
+    for status, expect in (("failed", None), ("stopped", None), ("complete", False)):
+        w = AssistantMessageWidget("1")
+        qtbot.addWidget(w)
+        error = {"kind": "server", "message": "boom"} if status == "failed" else None
+        MessageView(
+            id="1",
+            role="assistant",
+            content='{"half',
+            status=status,
+            error=error,
+            response_format=fmt,
+        ).paint(w)
+        v = w.instruments._verdict if w.instruments is not None else None
+        shown = v.verdict.passed if v is not None and not v.isHidden() and v.verdict else None
+        assert shown is expect, status

@@ -145,10 +145,13 @@ class AnswerInstruments(QObject):
             self._probs_row.hide()
             self._logprobs.hide()
             self.w.body.show()
-        verdict = structured.validate_reply(
-            c.text if c is not None else self.w.text(), self.response_format
-        )
-        if verdict is not None and (c is None or c.status == "complete" or c.text):
+        # Only a finished reply is checked: a stopped or failed one is not the model's answer.
+        finished = self.w.status == "complete" and (c is None or c.status == "complete")
+        verdict = None
+        if finished:
+            text = c.text if c is not None else self.w.text()
+            verdict = structured.validate_reply(text, self.response_format)
+        if verdict is not None:
             self.verdict.set_verdict(verdict)
             self.verdict.show()
         elif self._verdict is not None:
