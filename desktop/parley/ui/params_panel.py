@@ -1039,6 +1039,24 @@ class ParamsPanel(QWidget):
         for group, section in self._sections.items():
             names = [n for n, f in self._fields.items() if f.spec.group is group and f.is_set()]
             section.set_summary(f"({len(names)} set)" if names else "")
+        self.instruments_section.set_summary(self._instruments_summary())
+
+    def _instruments_summary(self) -> str:
+        """What the Instruments section asks for, shown on its header while it is closed."""
+        values = self.values()
+        on = []
+        n = values.get("n")
+        if isinstance(n, int) and n > 1:
+            on.append(f"{n} candidates")
+        elif self.candidates() > 1:
+            on.append(f"{self.candidates()} requests")
+        if values.get("logprobs") is True:
+            on.append("probabilities")
+        fmt = values.get("response_format")
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind in ("json_object", "json_schema"):
+            on.append("JSON schema" if kind == "json_schema" else "JSON")
+        return f"({', '.join(on)})" if on else ""
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip()

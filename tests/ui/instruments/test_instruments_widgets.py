@@ -97,6 +97,7 @@ def test_instruments_section_on_providers_with_and_without_n(qtbot: QtBot) -> No
     assert panel.candidates() == 3 and "3 separate requests" in panel.summary.text()
     box.logprobs_check.setChecked(True)
     assert panel.values()["logprobs"] is True and panel.values()["top_logprobs"] == 5
+    assert panel.instruments_section.header.text().endswith("(3 requests, probabilities)")
     box.logprobs_check.setChecked(False)
     assert "logprobs" not in panel.values() and "top_logprobs" not in panel.values()
     panel.set_provider(catalog.providers["ollama"])
