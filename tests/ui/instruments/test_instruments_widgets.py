@@ -27,6 +27,7 @@ def test_hovering_a_token_shows_its_alternatives(qtbot: QtBot, qapp: QApplicatio
         TokenLogprob(" world", math.log(0.05), (TopLogprob(" there", math.log(0.7)),)),
     ]
     view.set_tokens(tokens)
+    assert view.detail_label.text().startswith("Point at a token")  # none focused yet
     view.resize(400, 120)
     view.show()
     qtbot.waitExposed(view)

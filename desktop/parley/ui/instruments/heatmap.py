@@ -44,6 +44,7 @@ class TokenHeatmap(SafeTextBrowser):
         """Lay the tokens out in the current theme's colours."""
         c = theme.colors()
         doc = self.document()
+        blocked = self.blockSignals(True)  # building it moves the cursor: no token is focused
         doc.clear()
         cursor = QTextCursor(doc)
         cursor.beginEditBlock()
@@ -59,6 +60,7 @@ class TokenHeatmap(SafeTextBrowser):
             )
             cursor.insertText(text, fmt)
         cursor.endEditBlock()
+        self.blockSignals(blocked)
 
     def token_at(self, pos: QPoint) -> int | None:
         """The index of the token under `pos` (viewport coordinates), or None."""
