@@ -481,3 +481,34 @@ def test_the_labs_schema_check_fetches_nothing_either() -> None:
     check = CheckSpec(type="json-schema", value=schema)
     result = evaluate(check, Answer('{"a": 1}', "stop", 10.0, None))
     assert result.passed is False and "leads nowhere" in result.detail
+
+
+def test_a_fan_out_partial_is_scrubbed_of_an_echoed_key(
+    store: Store, emu: Emulator, catalog: Catalog, tmp_path: Path
+) -> None:
+    key = emu.key("eurouter")
+    text = f"your key is {key} and more"
+    emu.push(
+        Behavior(text=text, chunk_chars=len(key) + 12, pause_after=2, pause=1.0, repeat=2),
+        provider="eurouter",
+    )
+    saved: list[str] = []
+
+    async def scenario(session: ChatSession) -> None:
+        cfg = run_config(emu, "eurouter", 2)
+        conv = session.new_conversation(cfg)
+        task = asyncio.ensure_future(session.send(conv, "Go", cfg))
+        async with asyncio.timeout(5):
+            while emu.active_streams < 2:
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.5)  # the key's piece arrived; the store commits partials
+        other = Store.open(tmp_path / "history.sqlite3", read_only=True)
+        try:
+            saved.append(other.current_path(conv)[-1].text)
+        finally:
+            other.close()
+        await task
+
+    session_run(store, emu, catalog, scenario)
+    assert saved[0].startswith("your key is ")
+    assert key not in saved[0] and key[:12] not in saved[0]

@@ -542,7 +542,7 @@ class ChatSession:
             trailing = None
             if result.deltas != saved_size:
                 # Scrubbed as the finished answer is: a kill now must not leave an echoed key.
-                secrets = turn.exchange.secrets
+                secrets = _turn_secrets(turn)
                 self.store.save_partial(
                     turn.answer_id, redact(result.text, secrets), redact(result.reasoning, secrets)
                 )
@@ -672,6 +672,14 @@ def turn_candidates(turn: Turn) -> cands.CandidateSet:
     """The candidates a turn produced (one for an ordinary answer)."""
     statuses = [(sub.status, sub.error.message if sub.error else None) for sub, _ in turn.parts]
     return cands.from_result(turn.result, statuses, turn.fan_out if turn.fan_out > 1 else 0)
+
+
+def _turn_secrets(turn: Turn) -> list[str]:
+    """Every key the turn's requests were given (a fan-out's are in its parts' exchanges)."""
+    found = list(turn.exchange.secrets)
+    for _, exchange in turn.parts:
+        found += [s for s in exchange.secrets if s not in found]
+    return found
 
 
 def _records(turn: Turn) -> list[dict[str, Any]]:
