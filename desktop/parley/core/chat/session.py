@@ -676,9 +676,9 @@ def turn_candidates(turn: Turn) -> cands.CandidateSet:
 
 def _turn_secrets(turn: Turn) -> list[str]:
     """Every key the turn's requests were given (a fan-out's are in its parts' exchanges)."""
-    found = list(turn.exchange.secrets)
+    found = [s for s in turn.exchange.secrets if s]
     for _, exchange in turn.parts:
-        found += [s for s in exchange.secrets if s not in found]
+        found += [s for s in exchange.secrets if s and s not in found]
     return found
 
 
