@@ -89,6 +89,7 @@ class ChatView(QWidget):
     retry_requested = Signal(str)
     open_keys_requested = Signal(str)
     inspect_requested = Signal(str)
+    candidate_chosen = Signal(str, int)  # an answer's id, the candidate shown in its tabs
     link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
@@ -178,6 +179,7 @@ class ChatView(QWidget):
             w.open_keys_requested.connect(self.open_keys_requested)
             w.stop_requested.connect(self.stop_requested)
             w.inspect_requested.connect(self.inspect_requested)
+            w.candidate_chosen.connect(self.candidate_chosen)
 
     def add_user_message(
         self,

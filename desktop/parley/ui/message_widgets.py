@@ -392,6 +392,7 @@ class AssistantMessageWidget(MessageWidget):
     open_keys_requested = Signal(str)  # provider id
     stop_requested = Signal()
     inspect_requested = Signal(str)
+    candidate_chosen = Signal(str, int)  # msg_id, the candidate the conversation goes on from
 
     def __init__(
         self,
@@ -437,6 +438,11 @@ class AssistantMessageWidget(MessageWidget):
         self._reasoning_toggle: QToolButton | None = None
         self._reasoning_body: SafeTextBrowser | None = None
 
+        # Where the instruments go (parley.ui.instruments.answer): candidate tabs above the
+        # answer, token probabilities and the structured-output check below it.
+        self.instruments: Any = None
+        self.instruments_top = QVBoxLayout()
+        self._layout.addLayout(self.instruments_top)
         self.body = MarkdownView(self)
         self.body.render_timer.timeout.connect(self._flush_reasoning)
         self.body.setAccessibleName("Answer")
@@ -455,6 +461,9 @@ class AssistantMessageWidget(MessageWidget):
         self.tool_box.setSpacing(4)
         self._layout.addLayout(self.tool_box)
         self.tool_cards: list[QFrame] = []
+        self.instruments_bottom = QVBoxLayout()
+        self.instruments_bottom.setSpacing(2)
+        self._layout.addLayout(self.instruments_bottom)
 
         self._error_card: QFrame | None = None
 

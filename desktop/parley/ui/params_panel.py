@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
@@ -39,6 +39,9 @@ from parley.core.providers.params import carry_over, unsupported_params, validat
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 from parley.ui.params.preview import PreviewView, render_preview
+
+if TYPE_CHECKING:
+    from parley.ui.instruments.controls import InstrumentsBox
 
 GROUP_TITLES: dict[ParamGroup, str] = {
     ParamGroup.SAMPLING: "Sampling",
@@ -689,8 +692,17 @@ class ParamsPanel(QWidget):
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll, 1)
 
-        # Advanced JSON and the preview live outside the per-provider part: they survive a
-        # provider switch.
+        # The instruments (candidates, token probabilities, structured output), Advanced JSON
+        # and the preview live outside the per-provider part: they survive a provider switch.
+        # The instruments' controls are built when the section is first opened.
+        self.instruments_section = CollapsibleSection("Instruments", self, expanded=False)
+        self.instruments_section.header.setToolTip(
+            "Candidates (n), token probabilities and structured output"
+        )
+        self._instruments: InstrumentsBox | None = None
+        self.instruments_section.header.toggled.connect(
+            lambda on: self.instruments() if on else None
+        )
         self.advanced_section = CollapsibleSection("Advanced JSON", self, expanded=False)
         self.advanced_editor = JsonEditor(
             self.advanced_section.content,
@@ -782,10 +794,12 @@ class ParamsPanel(QWidget):
             layout.addWidget(section)
         old = self.scroll.takeWidget()
         if old is not None:
-            # The advanced and preview sections outlive the per-provider fields.
+            # The instruments, advanced and preview sections outlive the per-provider fields.
+            self.instruments_section.setParent(None)
             self.advanced_section.setParent(None)
             self.preview_section.setParent(None)
             old.deleteLater()
+        layout.addWidget(self.instruments_section)
         layout.addWidget(self.advanced_section)
         layout.addWidget(self.preview_section)
         layout.addStretch(1)
@@ -833,6 +847,8 @@ class ParamsPanel(QWidget):
                 self.field(name).set_value(value)
         finally:
             self._bulk -= 1
+        if self._instruments is not None:
+            self._instruments.set_provider(spec)
         self._after_bulk()
 
     def set_supported_parameters(self, supported: Sequence[str] | None) -> None:
@@ -859,6 +875,20 @@ class ParamsPanel(QWidget):
                 out[name] = field.value()
         return out
 
+    def instruments(self) -> InstrumentsBox:
+        """The instruments' controls (built now if the section was not opened yet)."""
+        if self._instruments is None:
+            from parley.ui.instruments.controls import InstrumentsBox
+
+            self._instruments = InstrumentsBox(self, self.instruments_section.content)
+            self._instruments.changed.connect(self._after_bulk)
+            self.instruments_section.content_layout.addWidget(self._instruments)
+        return self._instruments
+
+    def candidates(self) -> int:
+        """Candidates to ask for as separate requests (a provider without `n`; else 1)."""
+        return self._instruments.candidates() if self._instruments is not None else 1
+
     def advanced(self) -> dict[str, Any]:
         """The advanced JSON object ({} when empty or invalid)."""
         value = self.advanced_editor.value()
@@ -870,6 +900,9 @@ class ParamsPanel(QWidget):
         adv = self.advanced_editor.error()
         if adv is not None:
             out["advanced"] = adv
+        schema = self._instruments.error() if self._instruments is not None else None
+        if schema is not None:
+            out["response_format"] = schema
         return {k: v for k, v in out.items() if v is not None}
 
     def is_valid(self) -> bool:
@@ -984,6 +1017,8 @@ class ParamsPanel(QWidget):
     def _after_bulk(self) -> None:
         if self._bulk:
             return
+        if self._instruments is not None:
+            self._instruments.sync_from_fields()
         self._refresh_summary()
         self.preview_wanted.emit()
         self.changed.emit()
@@ -996,11 +1031,32 @@ class ParamsPanel(QWidget):
             parts.append(f"{len(errors)} invalid")
         if self.advanced():
             parts.append("+ JSON")
+        fan_out = self.candidates()
+        if fan_out > 1:
+            parts.append(f"{fan_out} separate requests")
         self.summary.setText(" · ".join(parts))
         self.reset_all_button.setEnabled(any(f.is_set() for f in self._fields.values()))
         for group, section in self._sections.items():
             names = [n for n, f in self._fields.items() if f.spec.group is group and f.is_set()]
             section.set_summary(f"({len(names)} set)" if names else "")
+        self.instruments_section.set_summary(self._instruments_summary())
+
+    def _instruments_summary(self) -> str:
+        """What the Instruments section asks for, shown on its header while it is closed."""
+        values = self.values()
+        on = []
+        n = values.get("n")
+        if isinstance(n, int) and n > 1:
+            on.append(f"{n} candidates")
+        elif self.candidates() > 1:
+            on.append(f"{self.candidates()} requests")
+        if values.get("logprobs") is True:
+            on.append("probabilities")
+        fmt = values.get("response_format")
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind in ("json_object", "json_schema"):
+            on.append("JSON schema" if kind == "json_schema" else "JSON")
+        return f"({', '.join(on)})" if on else ""
 
     def _apply_filter(self, text: str) -> None:
         needle = text.strip()

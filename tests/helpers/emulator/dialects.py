@@ -13,6 +13,9 @@ from typing import Any
 
 from .behavior import Behavior
 
+# Providers that return no log-probabilities, asked or not (their files: logprobs = false).
+NO_LOGPROBS = frozenset({"euri", "eigenai", "adaptive-engine", "ollama", "lmstudio", "lm-studio"})
+
 LOCAL_PROVIDERS = frozenset(
     {"ollama", "lmstudio", "lm-studio", "llamacpp", "llama-cpp", "llama.cpp", "vllm", "local"}
 )
@@ -60,7 +63,8 @@ class Ctx:
 
     @property
     def wants_logprobs(self) -> bool:
-        return self.body.get("logprobs") is True
+        # Only where the provider returns them (its provider file says logprobs = true).
+        return self.body.get("logprobs") is True and self.provider not in NO_LOGPROBS
 
     @property
     def top_logprobs(self) -> int:

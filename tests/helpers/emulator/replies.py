@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,12 +206,29 @@ def _pieces(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+# Deterministic log-probabilities by token position: mostly sure, now and then unsure, so a
+# heatmap has every shade to show. The alternatives share what the token left over.
+_LOGPROB_CYCLE = (-0.01, -0.05, -0.2, -0.02, -0.7, -0.1, -1.6, -0.03, -0.4, -2.5, -0.08)
+
+
+def logprob_at(i: int) -> float:
+    """The log-probability the emulator gives the token at position `i` of a choice."""
+    return _LOGPROB_CYCLE[i % len(_LOGPROB_CYCLE)]
+
+
 def _logprob_entry(token: str, i: int, k: int) -> dict[str, Any]:
-    lp = -round(0.05 + (i % 7) * 0.13, 4)
+    lp = logprob_at(i)
+    left = max(1e-4, 1.0 - math.exp(lp))
     top = [{"token": token, "logprob": lp, "bytes": list(token.encode())}]
     for m in range(1, k):
-        alt = f"alt{m}"
-        top.append({"token": alt, "logprob": round(lp - m - 0.5, 4), "bytes": list(alt.encode())})
+        alt = f" {_WORDS[(i * 5 + m * 3) % len(_WORDS)]}"  # a plausible other word
+        if alt == token:
+            alt += "s"
+        share = left * 0.6 / (2 ** (m - 1))
+        top.append(
+            {"token": alt, "logprob": round(math.log(share), 4), "bytes": list(alt.encode())}
+        )
+    top.sort(key=lambda t: -float(t["logprob"]))
     return {"token": token, "logprob": lp, "bytes": list(token.encode()), "top_logprobs": top[:k]}
 
 

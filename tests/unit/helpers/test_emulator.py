@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import ssl
 import subprocess
@@ -844,3 +845,18 @@ def test_system_fingerprint_in_chunks_and_json(emu: Emulator, client: httpx.Clie
     assert plain["system_fingerprint"] == "fp_abc"
     emu.default = Behavior()
     assert "system_fingerprint" not in chunks(post(client, emu, "openai", body()).content)[0]
+
+
+def test_logprobs_only_where_the_provider_returns_them(emu: Emulator, client: httpx.Client) -> None:
+    from tests.helpers.emulator.replies import logprob_at
+
+    for provider in ("eurouter", "nordlys", "vllm"):
+        data = post(client, emu, provider, body(stream=False, logprobs=True, top_logprobs=3)).json()
+        entries = data["choices"][0]["logprobs"]["content"]
+        assert [e["logprob"] for e in entries] == [logprob_at(i) for i in range(len(entries))]
+        for e in entries:  # the alternatives, most likely first, never more than all of it
+            lps = [t["logprob"] for t in e["top_logprobs"]]
+            assert lps == sorted(lps, reverse=True) and len(lps) == 3
+            assert sum(math.exp(x) for x in lps) <= 1.0 + 1e-6
+    data = post(client, emu, "euri", body(stream=False, logprobs=True)).json()
+    assert not data["choices"][0].get("logprobs")

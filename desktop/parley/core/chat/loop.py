@@ -12,13 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from parley.core.chat.prepared import PreparedRequest
 from parley.core.chat.result import ChatResult
 from parley.core.protocol.errors import ErrorKind, ParleyError, known_secrets
-from parley.core.protocol.events import Event, Retrying
+from parley.core.protocol.events import (
+    Event,
+    Finished,
+    LogprobsDelta,
+    Meta,
+    ReasoningDelta,
+    RefusalDelta,
+    Retrying,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 from parley.core.protocol.exchange import Exchange
 
 
@@ -102,3 +114,103 @@ async def stream(
         # shows, stores or exports it (a provider may echo a key in any field).
         result.scrub([s for s in exchange.secrets if s])
     return exchange
+
+
+def _as_choice(event: Event, index: int) -> Event:
+    """`event` of a fanned-out request's only choice as candidate `index` of the whole."""
+    if isinstance(event, Meta):
+        return replace(event, choice=index) if event.choice is not None else event
+    if isinstance(
+        event, TextDelta | ReasoningDelta | RefusalDelta | ToolCallDelta | LogprobsDelta | Finished
+    ):
+        return replace(event, choice=index)
+    return event
+
+
+async def stream_many(
+    engine: Sender,
+    requests: Sequence[PreparedRequest],
+    result: ChatResult,
+    *,
+    on_event: EventHook | None = None,
+    on_retry: RetryHook | None = None,
+    yield_interval: float = 0.003,
+    parts: list[tuple[ChatResult, Exchange]] | None = None,
+) -> list[tuple[ChatResult, Exchange]]:
+    """Send each request at once (the candidates of a provider without `n`), each through
+    `stream()`, and fold request j's answer into `result` as candidate j. Returns every
+    request's own result and exchange; `result` ends complete when any request gave an answer,
+    failed (with the first error) when none did, stopped when cancelled. `parts`: a list to
+    keep each request's result and exchange in as they go (what a stop leaves is then known)."""
+    clock = time.monotonic
+    if parts is None:
+        parts = []
+    parts[:] = [(ChatResult(result.provider, result.model), Exchange()) for _ in requests]
+    for index in range(len(requests)):
+        result.choice(index)  # every candidate exists before any finishes
+    result.mark_started(clock())
+
+    def forward(index: int, sub: ChatResult) -> EventHook:
+        def hook(event: Event) -> None:
+            if isinstance(event, Usage):
+                return  # summed at the end
+            if result.request_started_at is None:
+                result.request_started_at = sub.request_started_at
+            mapped = _as_choice(event, index)
+            result.apply(mapped, sub.last_token_at or clock())
+            if on_event is not None:
+                on_event(mapped)
+
+        return hook
+
+    tasks = [
+        asyncio.ensure_future(
+            stream(
+                engine,
+                prepared,
+                sub,
+                exchange=exchange,
+                on_event=forward(index, sub),
+                on_retry=on_retry,
+                yield_interval=yield_interval,
+            )
+        )
+        for index, (prepared, (sub, exchange)) in enumerate(zip(requests, parts, strict=True))
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        result.mark_stopped(clock())
+        raise
+    finally:
+        secrets = [s for _, ex in parts for s in ex.secrets if s]
+        result.scrub(secrets)
+        usages = [sub.usage for sub, _ in parts if sub.usage is not None]
+        if usages:
+            result.usage = _sum_usage(usages)
+        result.retries = sum(sub.retries for sub, _ in parts)
+    answered = [sub for sub, _ in parts if sub.status != "failed"]
+    if answered:
+        result.mark_complete(clock())
+    else:
+        first = parts[0][0].error
+        if first is not None:
+            result.mark_failed(first, clock())
+    return parts
+
+
+def _sum_usage(usages: Sequence[Usage]) -> Usage:
+    def total(name: str) -> int | None:
+        values = [getattr(u, name) for u in usages if getattr(u, name) is not None]
+        return sum(values) if values else None
+
+    return Usage(
+        total("prompt_tokens"),
+        total("completion_tokens"),
+        total("total_tokens"),
+        total("reasoning_tokens"),
+        total("cached_tokens"),
+    )

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar, overload
 
-from parley.core.chat.loop import Sender, stream
+from parley.core.chat import candidates as cands
+from parley.core.chat.loop import Sender, stream, stream_many
 from parley.core.chat.prepared import PreparedRequest, needs_key, prepare
 from parley.core.chat.result import ChatResult
 from parley.core.protocol.errors import ErrorKind, ParleyError, missing_key_error, redact
@@ -54,6 +55,9 @@ class RunConfig:
     base_url: str | None = None
     stream: bool = True
     model_info: ModelInfo | None = None  # for the cost, where the model list gives prices
+    # Candidates to ask for: sent as `n` where the provider lists it, else as that many
+    # separate requests (see `parley.core.chat.candidates`).
+    candidates: int = 1
 
 
 @dataclass
@@ -69,6 +73,9 @@ class Turn:
     model_info: ModelInfo | None = None
     retry_delay: float | None = None  # set while waiting to retry (429, 5xx, network)
     exchange: Exchange = field(default_factory=Exchange)
+    fan_out: int = 1  # separate requests for the candidates (a provider without `n`)
+    # Each fanned-out request's own result and exchange, once they have ended.
+    parts: list[tuple[ChatResult, Exchange]] = field(default_factory=list)
 
     @property
     def request(self) -> ChatRequest | None:
@@ -290,7 +297,7 @@ class ChatSession:
             provider=config.provider,
             model=config.model,
             messages=messages,
-            params=dict(config.params),
+            params=request_params(spec, config),
             advanced=dict(config.advanced),
             stream=config.stream,
             base_url=config.base_url or None,
@@ -316,7 +323,7 @@ class ChatSession:
                 provider=config.provider,
                 model=config.model,
                 messages=[*first, extra] if extra is not None else first,
-                params=dict(config.params),
+                params=request_params(self.spec(config.provider), config),
                 advanced=dict(config.advanced),
                 stream=config.stream,
                 base_url=config.base_url or None,
@@ -482,6 +489,8 @@ class ChatSession:
         )
         if prefix:
             turn.result.choice(0)._text.append(prefix)  # the answer goes on from here
+        elif prepared.request is not None:
+            turn.fan_out = cands.fan_out_count(spec, config.candidates)
         self.listener.on_turn_started(turn)
         if cancelled:
             # Stopped while the answer was being stored: it ends as any answer stopped before
@@ -533,7 +542,7 @@ class ChatSession:
             trailing = None
             if result.deltas != saved_size:
                 # Scrubbed as the finished answer is: a kill now must not leave an echoed key.
-                secrets = turn.exchange.secrets
+                secrets = _turn_secrets(turn)
                 self.store.save_partial(
                     turn.answer_id, redact(result.text, secrets), redact(result.reasoning, secrets)
                 )
@@ -561,15 +570,27 @@ class ChatSession:
                 self.listener.on_retry(turn, event.attempt, event.delay, event.error)
 
         try:
-            await stream(
-                self.engine,
-                turn.prepared,
-                result,
-                exchange=turn.exchange,
-                on_event=on_event,
-                on_retry=on_retry,
-                yield_interval=self.yield_interval,
-            )
+            if turn.fan_out > 1:
+                await stream_many(
+                    self.engine,
+                    [turn.prepared] * turn.fan_out,
+                    result,
+                    on_event=on_event,
+                    on_retry=on_retry,
+                    yield_interval=self.yield_interval,
+                    parts=turn.parts,
+                )
+                turn.exchange = turn.parts[0][1]
+            else:
+                await stream(
+                    self.engine,
+                    turn.prepared,
+                    result,
+                    exchange=turn.exchange,
+                    on_event=on_event,
+                    on_retry=on_retry,
+                    yield_interval=self.yield_interval,
+                )
         except asyncio.CancelledError:
             if trailing is not None:
                 trailing.cancel()
@@ -577,7 +598,7 @@ class ChatSession:
             raise
         if trailing is not None:
             trailing.cancel()
-        records, cancelled = await _settle(asyncio.to_thread(turn.exchange.to_records))
+        records, cancelled = await _settle(asyncio.to_thread(_records, turn))
         self._finish(turn, records)
         if cancelled:
             raise asyncio.CancelledError
@@ -585,15 +606,14 @@ class ChatSession:
     def _finish(self, turn: Turn, records: list[dict[str, Any]] | None = None) -> None:
         result = turn.result
         if records is None:
-            records = turn.exchange.to_records()
+            records = _records(turn)
         turn.retry_delay = None
         extra: dict[str, Any] = {}
         if result.retries:
             extra["retries"] = result.retries
         if result.meta.routed_provider:
             extra["routed_provider"] = result.meta.routed_provider
-        if len(result.choices) > 1:
-            extra["choices"] = [c.to_dict() for _, c in sorted(result.choices.items())]
+        extra.update(cands.to_extra(turn_candidates(turn)))
         try:
             self.store.finish_answer(
                 turn.answer_id,
@@ -615,11 +635,62 @@ class ChatSession:
         finally:
             self.listener.on_turn_done(turn)
 
+    def choose_candidate(self, answer_id: int, index: int) -> StoredMessage:
+        """Make candidate `index` the answer the conversation goes on from (its text becomes
+        the answer's, so the next request sends it as context)."""
+        answer = self.store.get_message(answer_id)
+        try:
+            extra, chosen = cands.choose(answer.extra, index)
+        except ValueError as exc:
+            raise ParleyError(ErrorKind.CONFIG, str(exc)) from None
+        self.store.choose_candidate(
+            answer_id,
+            text=chosen.text,
+            reasoning=chosen.reasoning,
+            finish_reason=chosen.finish_reason,
+            extra=extra,
+        )
+        return self.store.get_message(answer_id)
+
     def _key(self, spec: ProviderSpec) -> str | None:
         key = self.keys(spec.id)
         if needs_key(spec) and not (key or "").strip():
             raise missing_key_error(spec.name, spec.env_key_name)
         return key
+
+
+def request_params(spec: ProviderSpec, config: RunConfig) -> dict[str, Any]:
+    """The parameters a request carries: the ones set, with `n` for the candidates where the
+    provider takes it (a value set for `n` itself wins)."""
+    params = dict(config.params)
+    if config.candidates > 1 and cands.sends_n(spec) and params.get("n") is None:
+        params["n"] = min(config.candidates, cands.MAX_CANDIDATES)
+    return params
+
+
+def turn_candidates(turn: Turn) -> cands.CandidateSet:
+    """The candidates a turn produced (one for an ordinary answer)."""
+    statuses = [(sub.status, sub.error.message if sub.error else None) for sub, _ in turn.parts]
+    return cands.from_result(turn.result, statuses, turn.fan_out if turn.fan_out > 1 else 0)
+
+
+def _turn_secrets(turn: Turn) -> list[str]:
+    """Every key the turn's requests were given (a fan-out's are in its parts' exchanges)."""
+    found = [s for s in turn.exchange.secrets if s]
+    for _, exchange in turn.parts:
+        found += [s for s in exchange.secrets if s and s not in found]
+    return found
+
+
+def _records(turn: Turn) -> list[dict[str, Any]]:
+    if not turn.parts:
+        return turn.exchange.to_records()
+    # One request per candidate: numbered on, each saying which request it belongs to.
+    records: list[dict[str, Any]] = []
+    for request, (_, exchange) in enumerate(turn.parts, start=1):
+        for record in exchange.to_records():
+            records.append({**record, "attempt": len(records) + 1, "request": request})
+    return records
 
 
 def check_ready(catalog: Catalog, keys: KeyLookup, content: Content, config: RunConfig) -> None:

@@ -69,13 +69,11 @@ def _pointer(path: Sequence[Any]) -> str:
     return "/" + "/".join(parts) if parts else "/"
 
 
-@lru_cache(maxsize=64)
 def _validator(schema_json: str) -> Any:
-    from jsonschema import validators
+    # The chat's validator: it never fetches a remote "$ref" (jsonschema's default would).
+    from parley.core.chat.structured import validator_for_json
 
-    schema = json.loads(schema_json)
-    cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-    return cls(schema)
+    return validator_for_json(schema_json)
 
 
 @lru_cache(maxsize=256)
@@ -116,7 +114,14 @@ def _evaluate(check: CheckSpec, answer: Answer) -> tuple[bool | None, str]:
             if not ok:
                 return False, why
             validator = _validator(json.dumps(check.value, sort_keys=True))
-            errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+            from referencing.exceptions import Unresolvable
+
+            try:
+                errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+            except Unresolvable as exc:
+                return False, f"the schema's reference {getattr(exc, 'ref', '')!r} leads nowhere"
+            except RecursionError:
+                return False, "the schema refers to itself endlessly"
             if not errors:
                 return True, ""
             shown = "; ".join(

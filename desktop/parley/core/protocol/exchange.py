@@ -187,6 +187,9 @@ class ExchangeRecord:
     first_content_event: int | None
     duration_ms: float | None
     error: dict[str, Any] | None
+    # Which of an answer's separate requests this attempt belongs to (1-based; None: the
+    # answer made one request). Candidates fanned out over a provider without `n` make several.
+    request: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExchangeRecord:
@@ -210,10 +213,11 @@ class ExchangeRecord:
             first_content_event=_int(data.get("first_content_event")),
             duration_ms=_float(data.get("duration_ms")),
             error=data.get("error") if isinstance(data.get("error"), dict) else None,
+            request=_int(data.get("request")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "attempt": self.attempt,
             "method": self.method,
             "url": self.url,
@@ -228,6 +232,9 @@ class ExchangeRecord:
             "duration_ms": self.duration_ms,
             "error": self.error,
         }
+        if self.request is not None:
+            out["request"] = self.request
+        return out
 
     @property
     def first_content_line(self) -> int | None:

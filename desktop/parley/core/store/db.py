@@ -1012,6 +1012,26 @@ class Store:
                 path=self.path,
             ) from exc
 
+    def choose_candidate(
+        self,
+        msg_id: int,
+        *,
+        text: str,
+        reasoning: str,
+        finish_reason: str | None,
+        extra: Mapping[str, Any],
+    ) -> None:
+        """Make one of an answer's candidates its text (see `parley.core.chat.candidates`):
+        the conversation goes on from it, and search finds it."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE messages SET text = ?, reasoning = ?, finish_reason = ?, extra = ?, "
+                "updated_at = ? WHERE id = ? AND role = 'assistant'",
+                (text, reasoning, finish_reason, to_json(extra), time.time(), msg_id),
+            )
+            if cur.rowcount == 0:
+                raise StoreError(StoreErrorKind.NOT_FOUND, f"There is no answer {msg_id}.")
+
     def exchanges(self, msg_id: int) -> list[ExchangeRecord]:
         """What was sent and received for answer `msg_id`, attempt by attempt ([] for answers
         stored before exchanges were recorded)."""

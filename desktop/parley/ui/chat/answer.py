@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from parley.core.protocol.errors import ErrorKind
 
 if TYPE_CHECKING:
+    from parley.core.chat.candidates import CandidateSet
     from parley.core.chat.session import Turn
     from parley.core.store import StoredMessage
     from parley.ui.message_widgets import AssistantMessageWidget
@@ -55,6 +56,13 @@ class MessageView:
     refusal: str = ""
     branch: tuple[int, int] = (0, 1)
     metrics: Mapping[str, Any] | None = field(default=None)
+    # The instruments (parley.ui.instruments): the request's candidates (with their token
+    # probabilities) and the response format it asked for.
+    candidates: CandidateSet | None = None
+    response_format: Any = None
+    # A stored answer's `extra`, read into `candidates` only when it is painted: a long chat's
+    # rows are all made when it opens, and decoding their log-probabilities would cost.
+    stored_extra: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: Any) -> MessageView:
@@ -74,6 +82,9 @@ class MessageView:
             refusal=str(_get(row, "refusal", "") or ""),
             branch=(int(branch[0]), int(branch[1])),
             metrics=_get(row, "metrics", None),
+            candidates=_get(row, "candidates", None),
+            response_format=_get(row, "response_format", None),
+            stored_extra=_get(row, "stored_extra", None),
         )
 
     @classmethod
@@ -88,6 +99,14 @@ class MessageView:
             metrics["model_used"] = m.model_used
         if m.cost is not None:
             metrics["cost"] = m.cost
+        response_format = None
+        # Parsing a long chat's bodies costs: only those that asked for a format.
+        if (
+            m.role == "assistant"
+            and m.request_body_text
+            and '"response_format"' in (m.request_body_text)
+        ):
+            response_format = (m.request_body or {}).get("response_format")
         return cls(
             id=str(m.id),
             role=m.role,
@@ -100,6 +119,8 @@ class MessageView:
             refusal=m.refusal,
             branch=branch,
             metrics=metrics or None,
+            response_format=response_format,
+            stored_extra=m.extra if m.role == "assistant" else None,
         )
 
     @classmethod
@@ -132,6 +153,12 @@ class MessageView:
             "currency": (turn.model_info.currency if turn.model_info else None) or "USD",
             "estimated": m.estimated,
         }
+        from parley.core.chat.session import turn_candidates
+
+        response_format = None
+        if b'"response_format"' in turn.prepared.body:
+            body = turn.prepared.body_json
+            response_format = body.get("response_format") if isinstance(body, dict) else None
         status = result.status if result.status in ("stopped", "failed") else "complete"
         if status == "failed" and error is None:
             status = "complete"
@@ -147,6 +174,26 @@ class MessageView:
             tool_calls=[c.to_dict() for c in result.tool_calls] or None,
             refusal=result.refusal,
             metrics=metrics,
+            candidates=turn_candidates(turn),
+            response_format=response_format,
+        )
+
+    def with_chosen(self, index: int) -> MessageView:
+        """This answer with candidate `index` as the one shown and carried on from."""
+        from dataclasses import replace
+
+        from parley.core.chat.candidates import CandidateSet
+
+        cands = self.candidate_set()
+        chosen = cands.get(index) if cands is not None else None
+        if cands is None or chosen is None:
+            return self
+        return replace(
+            self,
+            content=chosen.text,
+            reasoning=chosen.reasoning,
+            finish_reason=chosen.finish_reason,
+            candidates=CandidateSet(cands.candidates, index, cands.fan_out),
         )
 
     @property
@@ -178,6 +225,7 @@ class MessageView:
             )
         elif self.status != "streaming":
             w.set_finished(self.finish_reason or "stop")
+        self._paint_instruments(w)
         if self.metrics:
             w.set_metrics(
                 **{
@@ -186,3 +234,27 @@ class MessageView:
                     if k in self.metrics and self.metrics[k] is not None
                 }
             )
+
+    def candidate_set(self) -> CandidateSet | None:
+        """The answer's candidates (one when it has no others), or None when it has nothing
+        for the instruments (no candidates, no token probabilities)."""
+        if self.candidates is not None:
+            return self.candidates
+        extra = self.stored_extra
+        if not extra or not ("choices" in extra or "logprobs" in extra):
+            return None
+        from parley.core.chat.candidates import from_stored
+
+        return from_stored(self.text, self.reasoning, self.finish_reason, extra)
+
+    def _paint_instruments(self, w: AssistantMessageWidget) -> None:
+        cands = self.candidate_set()
+        if w.instruments is None:
+            from parley.ui.instruments.answer import wants_instruments
+
+            if not wants_instruments(cands, self.response_format):
+                return
+            from parley.ui.instruments.answer import AnswerInstruments
+
+            w.instruments = AnswerInstruments(w)
+        w.instruments.show(cands, self.response_format)

@@ -112,6 +112,7 @@ class ChatController(QObject):
         self._attachments: dict[int | None, list[ImagePart]] = {}
         self._shown_leaf: int | None = None  # the last message the view shows
         self._tool_call_counts: dict[int, int] = {}
+        self._live_choice: dict[int, int] = {}  # streaming answer -> the candidate its tabs show
 
         self._system_timer = QTimer(self)
         self._system_timer.setSingleShot(True)
@@ -128,6 +129,7 @@ class ChatController(QObject):
         view.branch_requested.connect(self.switch_branch)
         view.continue_requested.connect(self.continue_answer)
         view.retry_requested.connect(self.retry)
+        view.candidate_chosen.connect(self.choose_candidate)
 
     @property
     def session(self) -> ChatSession:
@@ -259,7 +261,9 @@ class ChatController(QObject):
             w = self.view.assistant_widget(str(turn.answer_id))
             if w is not None:
                 w.status = "streaming"
-                w.set_text(turn.result.text, turn.result.reasoning)
+                shown = turn.result.choice(self._live_choice.get(turn.answer_id, 0))
+                w.set_text(shown.text, shown.reasoning)
+                self._show_live_tabs(turn, w)
         self.request_changed.emit()
 
     def _branch_rows(self, conversation_id: int) -> tuple[list[MessageView], list[StoredMessage]]:
@@ -427,6 +431,22 @@ class ChatController(QObject):
         config = self._config()
         self._start_turn(conv, self.session.replay(conv, answer_id, config, body))
 
+    def choose_candidate(self, message_id: str, index: int) -> None:
+        """The conversation goes on from candidate `index` of that answer (its tabs show it)."""
+        live = next((t for t in self._turns.values() if str(t.answer_id) == message_id), None)
+        if live is not None:
+            self._switch_live(live, index)  # chosen in the history once it has ended
+            return
+        try:
+            self.session.choose_candidate(int(message_id), index)
+        except ParleyError as err:
+            self.notice(str(err))
+            return
+        except StoreError as err:
+            self.banner.show_message(f"The choice was not saved: {err.message}")
+            return
+        self.request_changed.emit()
+
     def stop(self) -> None:
         if self.conversation_id is not None:
             self.tasks.cancel(("stream", self.conversation_id))
@@ -488,6 +508,8 @@ class ChatController(QObject):
         if turn.conversation_id == self.conversation_id:
             if not self._append_turn(turn):
                 self.render()
+            elif (w := self._answer_widget(turn)) is not None:
+                self._show_live_tabs(turn, w)
             self.view.scroll_to_bottom()
         self.conversation_changed.emit(turn.conversation_id)  # titled by its first prompt
         self.update_streaming_state()
@@ -524,12 +546,35 @@ class ChatController(QObject):
             handler(turn, event)
 
     def _on_text(self, turn: Turn, event: Any) -> None:
-        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
+        shown = self._live_choice.get(turn.answer_id, 0)
+        if event.choice == shown and (w := self._answer_widget(turn)) is not None:
             w.append_text(event.text)
 
     def _on_reasoning(self, turn: Turn, event: Any) -> None:
-        if event.choice == 0 and (w := self._answer_widget(turn)) is not None:
+        shown = self._live_choice.get(turn.answer_id, 0)
+        if event.choice == shown and (w := self._answer_widget(turn)) is not None:
             w.append_reasoning(event.text)
+
+    def _show_live_tabs(self, turn: Turn, w: AssistantMessageWidget) -> None:
+        """An answer asking for several candidates streams with its tabs: the one shown
+        streams in, another tab shows what its candidate has so far."""
+        count = turn.fan_out
+        if count <= 1 and b'"n"' in turn.prepared.body:
+            n = turn.prepared.body_json.get("n")
+            count = n if isinstance(n, int) and not isinstance(n, bool) else 1
+        if count <= 1:
+            return
+        from parley.ui.instruments.answer import AnswerInstruments
+
+        if w.instruments is None:
+            w.instruments = AnswerInstruments(w)
+        w.instruments.show_live(count, turn.fan_out, self._live_choice.get(turn.answer_id, 0))
+
+    def _switch_live(self, turn: Turn, index: int) -> None:
+        self._live_choice[turn.answer_id] = index
+        if (w := self._answer_widget(turn)) is not None:
+            shown = turn.result.choice(index)
+            w.set_text(shown.text, shown.reasoning)
 
     def _on_refusal(self, turn: Turn, _event: Any) -> None:
         if (w := self._answer_widget(turn)) is not None:
@@ -551,11 +596,20 @@ class ChatController(QObject):
 
     def on_turn_done(self, turn: Turn) -> None:
         self._tool_call_counts.pop(turn.answer_id, None)
+        live = self._live_choice.pop(turn.answer_id, 0)
         if self.closing:
             return
+        view = MessageView.from_turn(turn)
+        if live and view.candidates is not None and view.candidates.get(live) is not None:
+            # The tab shown while it streamed is the one the conversation goes on from.
+            try:
+                self.session.choose_candidate(turn.answer_id, live)
+                view = view.with_chosen(live)
+            except (ParleyError, StoreError) as err:
+                log.warning("the candidate shown was not saved as chosen: %s", err)
         w = self._answer_widget(turn)
         if w is not None:
-            MessageView.from_turn(turn).paint(w)
+            view.paint(w)
         self.conversation_changed.emit(turn.conversation_id)
         if turn.conversation_id == self.conversation_id:
             self.request_changed.emit()

@@ -158,7 +158,8 @@ class InspectorDialog(QDialog):
         self.attempt_combo.setAccessibleName("Attempt")
         for a in inspection.attempts:
             status = a.status if a.status is not None else "no response"
-            self.attempt_combo.addItem(f"Attempt {a.attempt} · {status}", a.attempt)
+            label = f"Attempt {a.attempt}" if a.request is None else f"Request {a.request}"
+            self.attempt_combo.addItem(f"{label} · {status}", a.attempt)
         self.attempt_combo.setVisible(len(inspection.attempts) > 1)
         self.attempt_combo.currentIndexChanged.connect(lambda _i: self._show_attempt())
         head.addWidget(self.attempt_combo)

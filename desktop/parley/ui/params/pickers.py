@@ -288,6 +288,7 @@ class Pickers(QObject):
             advanced=self.panel.advanced(),
             base_url=self.base_url(pid),
             model_info=self.model_info_for(pid, model),
+            candidates=self.panel.candidates(),
         )
 
     def precheck(self, config: RunConfig) -> str | None:
