@@ -466,11 +466,14 @@ class ChatController(QObject):
         self.composer.notice.show()
 
     def _show_send_error(self, err: ParleyError, provider_id: str) -> None:
-        self.notice(str(err))
+        # Said once: where the key settings are offered (the banner), else under the composer.
         if err.kind is ErrorKind.AUTH or err.code == MISSING_KEY_CODE:
+            self.composer.notice.hide()
             self.banner.show_message(
                 str(err), [("Open key settings", lambda: self.keys_wanted.emit(provider_id))]
             )
+        else:
+            self.notice(str(err))
 
     # --- the session's listener ---------------------------------------------------------------
 
