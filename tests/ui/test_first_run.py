@@ -205,6 +205,11 @@ def test_a_server_that_takes_no_key_shows_no_key_field(
     assert not guide.key_edit.isVisible() and guide.base_url_edit.isVisible()
     assert guide.base_url_edit.hasFocus() or not guide.isActiveWindow()
     assert "needs no key" in guide.key_intro.text()
+    guide.back()
+    guide.select_provider("euri")  # a cloud key again: the key row is back, first
+    guide.next()
+    assert guide.key_edit.isVisible() and "API key from your Euron EURI" in guide.key_intro.text()
+    assert guide._key_form.getWidgetPosition(guide.base_url_edit)[0] == 2
 
 
 def test_a_keyless_openai_compatible_server_is_not_asked_for_an_account_key(

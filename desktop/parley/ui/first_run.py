@@ -351,10 +351,8 @@ class FirstRunGuide(QDialog):
         self.key_intro.setText(intro)
         # The address first where it is what matters (no key needed), else after the key.
         form = self._key_form
-        row = form.takeRow(self.base_url_edit)
-        form.insertRow(
-            0 if not spec.auth.required else 2, row.labelItem.widget(), row.fieldItem.widget()
-        )
+        form.takeRow(self.base_url_edit)  # the label and field stay, owned by the page
+        form.insertRow(0 if not spec.auth.required else 2, self.base_label, self.base_url_edit)
         self.base_label.setText("&Address:" if spec.local else "&Base URL:")
         form.setRowVisible(self._key_row, takes_key)
         form.setRowVisible(self.session_check, takes_key)
