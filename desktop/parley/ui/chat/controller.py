@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from parley.core.chat.waiting import retry_reason
 from parley.core.protocol.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
 from parley.core.protocol.request import ContentPart, ImagePart, TextPart
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
@@ -260,7 +261,15 @@ class ChatController(QObject):
             if w is not None:
                 w.status = "streaming"
                 w.set_text(turn.result.text, turn.result.reasoning)
+                self._show_waiting(turn)
         self.request_changed.emit()
+
+    def _show_waiting(self, turn: Turn) -> None:
+        """An answer with nothing in it yet says that it waits, counted from the send."""
+        w = self._answer_widget(turn)
+        result = turn.result
+        if w is not None and not (result.text or result.reasoning or result.tool_calls):
+            w.start_waiting(result.started_at)
 
     def _branch_rows(self, conversation_id: int) -> tuple[list[MessageView], list[StoredMessage]]:
         messages = self.store.messages(conversation_id)
@@ -491,6 +500,7 @@ class ChatController(QObject):
         if turn.conversation_id == self.conversation_id:
             if not self._append_turn(turn):
                 self.render()
+            self._show_waiting(turn)
             self.view.scroll_to_bottom()
         self.conversation_changed.emit(turn.conversation_id)  # titled by its first prompt
         self.update_streaming_state()
@@ -549,8 +559,12 @@ class ChatController(QObject):
     def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
         w = self._answer_widget(turn)
         if w is not None:
-            w.set_retrying(attempt, delay)
-            w.setToolTip(str(error))
+            policy = getattr(self._engine(), "retry", None)
+            # `attempt` failed; the badge counts down to the next one.
+            w.set_retrying(
+                attempt + 1, delay, retry_reason(error), getattr(policy, "max_attempts", None)
+            )
+            w.badge.setToolTip(str(error))
 
     def on_turn_done(self, turn: Turn) -> None:
         self._tool_call_counts.pop(turn.answer_id, None)
