@@ -158,6 +158,14 @@ def test_continue_after_a_truncated_answer(
             cut = await chat(window, "Write a story")
             assert cut.continue_button.isVisible()
             assert cut.badge.isVisible()
+            # EURI cannot extend an answer: the button says what it does instead.
+            assert cut.continue_button.text() == "Ask to continue"
+            assert "a message of yours" in cut.continue_button.toolTip()
+            window.set_provider("llamacpp")  # goes on from a final assistant message
+            assert cut.continue_button.text() == "Continue"
+            assert "the answer is extended" in cut.continue_button.toolTip()
+            window.set_provider("euri")
+            assert cut.continue_button.text() == "Ask to continue"
             cut.continue_button.click()
             await wait_for(lambda: len(answers(window)) == 2, what="the continuation")
             await wait_for(lambda: not window.is_streaming(), what="it to finish")

@@ -341,6 +341,7 @@ class MainWindow(QMainWindow):
         self.chats.stop()
 
     def _spec_changed(self, spec: ProviderSpec) -> None:
+        self.chat.set_continue_in_place(spec.quirks.continue_final is not None)
         self.composer.set_images_allowed(
             spec.capabilities.vision,
             f"{spec.name} does not take images here (its provider file lists no vision support).",

@@ -470,6 +470,7 @@ class AssistantMessageWidget(MessageWidget):
         self.continue_button = _link_button("Continue", "Continue the answer", self)
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.msg_id))
         self.continue_button.hide()
+        self.set_continue_in_place(False)
         self.metrics_label = QLabel(self)
         theme.tag(self.metrics_label, text="muted")
         self.metrics_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -742,6 +743,23 @@ class AssistantMessageWidget(MessageWidget):
             label = str(finish_reason)
         self._show_badge(label)
         self.continue_button.setVisible(finish_reason == "length")
+
+    def set_continue_in_place(self, in_place: bool) -> None:
+        """Say what Continue does with the chosen provider: extend this answer, or ask for
+        more in a new message of yours."""
+        if in_place:
+            self.continue_button.setText("Continue")
+            self.continue_button.setToolTip(
+                "The model goes on from where this answer was cut off; the answer is extended "
+                "(a new version of it, beside this one)."
+            )
+        else:
+            self.continue_button.setText("Ask to continue")
+            self.continue_button.setToolTip(
+                "This provider cannot extend an answer: a message of yours asks the model to "
+                "go on exactly where it stopped."
+            )
+        self.continue_button.setAccessibleName(self.continue_button.text())
 
     def set_stopped(self, label: str = "stopped") -> None:
         """The partial answer is kept: stopped by the user, or "interrupted" by a crash."""
