@@ -420,3 +420,28 @@ def test_a_long_model_hint_ends_in_an_ellipsis_and_shows_whole_on_hover(
             await close(window)
 
     arun(scenario())
+
+
+def test_ctrl_k_lists_the_configured_providers_models_first(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            await wait_for(lambda: window.model_combo.count() > 0, what="the model list")
+            switcher: Any = window.open_switcher()
+            ids = [pid for pid, _ in switcher.entries()]
+            assert ids[0] == "euri"  # the current one, with a key
+            unset = [
+                switcher.list.item(i).text().endswith("(not set up)")
+                for i in range(switcher.list.count())
+            ]
+            assert unset[0] is False and True in unset
+            assert unset == sorted(unset)  # every set-up entry before every other
+            adaptive = ids.index("adaptive-engine")  # first in the catalog, no key here
+            assert unset[adaptive]
+            switcher.close()
+        finally:
+            await close(window)
+
+    arun(scenario())

@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
             self.banner,
             current_provider=self.pickers.provider_id,
             models=lambda: model_lists(self.services.catalog, self.pickers.models),
+            listed=lambda: [pid for pid, ms in self.pickers.models.items() if ms],
         )
         self._dialogs = self.dialogs.open_dialogs
 
