@@ -445,3 +445,36 @@ def test_ctrl_k_lists_the_configured_providers_models_first(
             await close(window)
 
     arun(scenario())
+
+
+def test_a_new_chat_starts_from_the_defaults_or_the_chosen_preset_and_says_which(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    services.settings.presets = {"precise": Preset(params={"temperature": 0.1}, advanced={})}
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.panel.set_values({"seed": 42, "max_tokens": 64, "stop": ["END"]}, {})
+            await chat(window, "first chat")
+            first = window.conversation_id
+            assert first is not None
+            window.new_chat()
+            assert window.panel.values() == {}  # nothing carried over from the chat left
+            notice = window.composer.notice
+            assert notice.isVisible() and notice.is_news()
+            assert notice.text() == "New chat with the default parameters (none set)."
+            await chat(window, "second chat")
+            assert not notice.isVisible()
+            sent = emu.chat_requests("euri")[-1].json
+            assert not {"seed", "max_tokens", "stop"} & set(sent)
+            window.open_conversation(first)  # the first chat keeps its own
+            await wait_for(lambda: window.panel.values().get("seed") == 42, what="its params")
+            window.apply_preset("precise")
+            window.new_chat()
+            assert window.panel.values() == {"temperature": 0.1}
+            assert notice.text() == "New chat with the preset “precise”."
+        finally:
+            await close(window)
+
+    arun(scenario())

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         pickers.settings_changed.connect(self._save_settings)
 
         chats.current_changed.connect(history.show_current)
+        chats.current_changed.connect(self._current_changed)
         chats.conversation_changed.connect(history.update_row)
         chats.title_changed.connect(self.setWindowTitle)
         chats.opening.connect(pickers.restore)
@@ -340,6 +341,13 @@ class MainWindow(QMainWindow):
             focus.cancel.emit()  # Esc in an inline editor cancels the edit
             return
         self.chats.stop()
+
+    def _current_changed(self, conversation_id: int | None) -> None:
+        notice = self.composer.notice
+        if conversation_id is None:
+            notice.inform(self.pickers.start_new_chat())
+        elif notice.is_news():
+            notice.hide()
 
     def _spec_changed(self, spec: ProviderSpec) -> None:
         self.chat.set_continue_in_place(spec.quirks.continue_final is not None)

@@ -376,6 +376,17 @@ class Pickers(QObject):
         self.fill_presets(name)
         self.preset_chosen.emit(name)
 
+    def start_new_chat(self) -> str:
+        """A new chat starts from the chosen preset, else from the defaults (nothing carried
+        over from the chat left: seed, max_tokens, stop…). Says which, in words."""
+        name = self.preset_combo.currentData()
+        if isinstance(name, str) and name in self.settings.presets:
+            self.apply_preset(name)
+            return f"New chat with the preset “{name}”."
+        self.panel.set_values({}, {})
+        self.request_changed.emit()
+        return "New chat with the default parameters (none set)."
+
     def save_preset(self, name: str) -> None:
         name = name.strip()
         if not name:
