@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
@@ -485,7 +485,15 @@ class MainWindow(QMainWindow):
             self._painted = True
             QTimer.singleShot(0, self.finish_startup)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        history = getattr(self, "history", None)  # None while the window is being built
+        if event.type() == QEvent.Type.ActivationChange and history and not self._close_requested:
+            # `parley import` run meanwhile shows when the window is back in front.
+            history.watch(self.isActiveWindow())
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.history.watch(False)
         if self._shut_down:
             event.accept()
             return
