@@ -91,7 +91,7 @@ def test_an_empty_model_list_says_why_in_the_model_picker(
             _add_keyless(qtbot, window, "Empty Box", emu.base_url("empty-box")).close()
             await wait_for(lambda: pickers.empty_list_reason() != "", what="the reason")
             assert pickers.model_combo.count() == 0
-            assert placeholder() == "No models: the server listed none"
+            assert placeholder() == "No models: server listed none"
             assert "empty model list" in pickers.empty_list_reason()
             # Nothing listens at the address.
             down = f"http://127.0.0.1:{_free_port()}/v1"

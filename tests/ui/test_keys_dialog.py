@@ -331,9 +331,24 @@ def _whole(label: Any) -> bool:
     return label.height() >= label.heightForWidth(label.width())
 
 
+@pytest.fixture(params=[9, 11, 14], ids=lambda p: f"{p}pt")
+def font_points(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The window's font size (a setting; 11 by default)."""
+    from PySide6.QtGui import QFont
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = QFont(app.font())
+    font = QFont(before)
+    font.setPointSize(request.param)
+    app.setFont(font)
+    yield request.param
+    app.setFont(before)
+
+
 @pytest.mark.parametrize("size", ["minimum", "default"])
 def test_the_add_tab_fits_at_the_minimum_and_default_sizes(
-    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, size: str
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, size: str, font_points: int
 ) -> None:
     from PySide6.QtCore import QRect
     from PySide6.QtWidgets import QScrollArea

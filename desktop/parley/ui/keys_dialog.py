@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -109,13 +110,33 @@ class KeysDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
-        # Both tabs whole at the smallest size, the Add tab's result included (two lines);
-        # below that, its scroll area scrolls.
-        self.setMinimumSize(480, 500)
+        self.setMinimumSize(480, 500)  # raised to what the Add tab needs, once shown
+        self._fitted = False
 
         if provider_id and provider_id in self._providers:
             self.provider_combo.setCurrentIndex(self.provider_combo.findData(provider_id))
         self._show_provider()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            self._fit_minimum()
+
+    def _fit_minimum(self) -> None:
+        """The smallest size shows the Add tab whole, with two lines for what saving says, in
+        whatever font size is set; the tab's scroll area is there only for smaller screens."""
+        scroll = self._add_scroll
+        layout = scroll.widget().layout()
+        assert layout is not None
+        around_w = self.width() - scroll.viewport().width()
+        around_h = self.height() - scroll.viewport().height()
+        width = max(self.minimumWidth(), layout.minimumSize().width() + around_w)
+        reserve = 2 * self.add_message.fontMetrics().lineSpacing()
+        height = layout.totalHeightForWidth(width - around_w) + reserve + around_h
+        self.setMinimumSize(width, max(self.minimumHeight(), height))
+        if self.width() < self.minimumWidth() or self.height() < self.minimumHeight():
+            self.resize(self.size().expandedTo(self.minimumSize()))
 
     # -- the key tab --------------------------------------------------------------------------
 
@@ -397,6 +418,7 @@ class KeysDialog(QDialog):
         page = QWidget(scroll)
         page.setObjectName("addProviderPage")
         scroll.setWidget(page)
+        self._add_scroll = scroll
         column = QVBoxLayout(page)
         self.add_intro = QLabel(
             "Add any server that speaks the OpenAI chat-completions API, on this computer or "
@@ -437,7 +459,7 @@ class KeysDialog(QDialog):
         row("&Header:", self.new_header, "Header name for the key")
         self.new_key = QLineEdit(page)
         self.new_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.new_key.setPlaceholderText("optional: leave empty for a server that needs none")
+        self.new_key.setPlaceholderText("optional; local servers need none")
         row("K&ey:", self.new_key, "New provider API key")
         self.new_listing = QCheckBox("The server lists its models at /models", page)
         self.new_listing.setChecked(True)

@@ -196,15 +196,15 @@ def why_no_models(
         )
     if error is None:
         return EmptyListReason(
-            "No models: the server listed none",
+            "No models: server listed none",
             f"{provider} answered with an empty model list; {typed}.",
         )
     kind = error.kind if isinstance(error, ParleyError) else None
     if kind in (ErrorKind.NETWORK, ErrorKind.TIMEOUT):
         short = "No models: server unreachable"
     elif kind is ErrorKind.AUTH:
-        short = "No models: the key was refused"
+        short = "No models: key refused"
     else:
-        short = "No models: the listing failed"
+        short = "No models: listing failed"
     said = str(error).rstrip(". ")
     return EmptyListReason(short, f"Could not list the models of {provider}: {said}. Or {typed}.")
