@@ -127,7 +127,7 @@ class KeysDialog(QDialog):
         """The smallest size shows the Add tab whole, with two lines for what saving says, in
         whatever font size is set; the tab's scroll area is there only for smaller screens."""
         scroll = self._add_scroll
-        layout = scroll.widget().layout()
+        layout = self._add_page.layout()
         assert layout is not None
         around_w = self.width() - scroll.viewport().width()
         around_h = self.height() - scroll.viewport().height()
@@ -418,7 +418,7 @@ class KeysDialog(QDialog):
         page = QWidget(scroll)
         page.setObjectName("addProviderPage")
         scroll.setWidget(page)
-        self._add_scroll = scroll
+        self._add_scroll, self._add_page = scroll, page
         column = QVBoxLayout(page)
         self.add_intro = QLabel(
             "Add any server that speaks the OpenAI chat-completions API, on this computer or "
