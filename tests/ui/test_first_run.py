@@ -251,3 +251,20 @@ def test_after_test_the_focus_is_on_next_not_skip(
         arun(scenario())
         assert guide.next_button.hasFocus() and not guide.skip_button.hasFocus()
         assert guide.next_button.isDefault()
+
+
+def test_a_test_without_a_key_leaves_the_focus_on_the_key_not_skip(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    guide = _guide(qtbot, engine, Settings(), {})
+    guide.show()
+    guide.activateWindow()
+    qtbot.waitUntil(guide.isActiveWindow)
+    arun(guide.detect_local_servers())
+    guide.select_provider("euri")
+    guide.next()
+    assert not guide.next_button.isEnabled()  # no key yet
+    guide.test_button.setFocus()
+    ok, message = arun(guide.run_test())
+    assert not ok and "Paste the key" in message
+    assert guide.key_edit.hasFocus() and not guide.skip_button.hasFocus()

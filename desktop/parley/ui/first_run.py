@@ -382,7 +382,7 @@ class FirstRunGuide(QDialog):
         if self.test_button.hasFocus():
             # Disabling the focused button would hand the focus to the next one in the tab
             # order, Skip, where Enter would end the guide.
-            self.next_button.setFocus()
+            self._focus_forward()
         self.test_button.setEnabled(False)
         self.test_label.setStyleSheet("")
         self.test_label.setText(f"Testing {spec.name} at {self._base_url() or spec.base_url}…")
@@ -397,11 +397,19 @@ class FirstRunGuide(QDialog):
             return ok, message
         self.test_label.setStyleSheet(f"color: {status_color(ok)};")
         self.test_label.setText(message)
-        if self.next_button.isEnabled():
-            self.next_button.setFocus()
+        self._focus_forward()
         if ok:
             await self._load_models()
         return ok, message
+
+    def _focus_forward(self) -> None:
+        """Next where it can be pressed; else the field still to fill (never Skip)."""
+        if self.next_button.isEnabled():
+            self.next_button.setFocus()
+        elif self.key_edit.isVisible() and not self.key_edit.text().strip():
+            self.key_edit.setFocus()
+        else:
+            self.base_url_edit.setFocus()
 
     def _save_key(self) -> bool:
         typed = self.key_edit.text().strip()
