@@ -203,11 +203,13 @@ def test_429_shows_a_countdown_then_retries_by_itself(
             await type_and_send(window, "Busy?")
             await wait_for(lambda: len(answers(window)) == 1, what="the answer card")
             card = answers(window)[0]
-            await wait_for(lambda: card.badge.text().startswith("Retrying in"), what="countdown")
-            assert "attempt 1" in card.badge.text()
+            await wait_for(lambda: "retrying in" in card.badge.text(), what="countdown")
+            assert card.badge.text().startswith("Rate limited (429), retrying in")
+            of = services.engine.retry.max_attempts
+            assert card.badge.text().endswith(f"(attempt 2 of {of})")
             done = await answered(window, 1)
             assert done.status == "complete" and done.text() == "Worth the wait."
-            assert not done.badge.text().startswith("Retrying")
+            assert "retrying" not in done.badge.text()
             assert len(emu.chat_requests("euri")) == 2
         finally:
             await close(window)

@@ -303,11 +303,35 @@ def test_rate_limit_countdown_can_be_cancelled(qtbot: QtBot, view: ChatView) -> 
 def test_engine_retrying_badge_counts_down_and_clears_on_text(qtbot: QtBot, view: ChatView) -> None:
     w = view.add_assistant_message("m5")
     w.countdown_interval_ms = 20
-    w.set_retrying(2, 2)
-    assert w.badge.text() == "Retrying in 2 s… (attempt 2)"
-    qtbot.waitUntil(lambda: w.badge.text() == "Retrying… (attempt 2)", timeout=2000)
+    w.set_retrying(2, 2, "503 from the server", 3)
+    assert w.badge.text() == "503 from the server, retrying in 2 s (attempt 2 of 3)"
+    qtbot.waitUntil(
+        lambda: w.badge.text() == "503 from the server; trying again (attempt 2 of 3)",
+        timeout=2000,
+    )
     w.append_text("hello")
     assert not w.badge.isVisible()
+
+
+def test_the_waiting_line_counts_seconds_until_the_first_token(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    import time
+
+    w = view.add_assistant_message("m6")
+    assert w.waiting is None  # nothing is built for answers that do not wait
+    w.start_waiting(time.monotonic() - 4.2)  # sent four seconds ago
+    line = w.waiting
+    assert line is not None and line.isVisible()
+    assert line.text() == "Waiting for the first token… 4 s"
+    qtbot.waitUntil(lambda: line.text() == "Waiting for the first token… 5 s", timeout=2000)
+    w.append_reasoning("hmm")  # thinking is an answer beginning too
+    assert not line.isVisible() and not line.is_waiting()
+    w2 = view.add_assistant_message("m7")
+    w2.start_waiting()
+    assert w2.waiting is not None and w2.waiting.text() == "Waiting for the first token…"
+    w2.set_error("server", "The server failed.")
+    assert not w2.waiting.isVisible()
 
 
 def test_branch_switcher_emits_and_hides_for_single(qtbot: QtBot, view: ChatView) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import keyring
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from parley.core.app.secrets import KeyStore
@@ -106,7 +107,7 @@ def test_a_cloud_provider_key_is_tested_and_saved(
         settings = Settings(base_urls={"euri": emu.base_url("euri")})
         guide = _guide(qtbot, engine, settings, {})
         arun(guide.detect_local_servers())
-        assert guide.detect_label.text() == "No model server found on this computer."
+        assert guide.detect_label.text().startswith("No model server found on this computer")
         guide.select_provider("euri")
         guide.next()
         assert guide.page() == FirstRunGuide.PAGE_KEY
@@ -150,3 +151,120 @@ def test_controls_are_reachable_and_named(
             if widget.parent() is not None and widget.parent().inherits("QComboBox"):
                 continue  # the editable combo's own line edit
             assert widget.accessibleName(), type(widget).__name__
+
+
+def _presets(guide: FirstRunGuide) -> list[str]:
+    items = (guide.provider_list.item(i) for i in range(guide.provider_list.count()))
+    ids = [item.data(Qt.ItemDataRole.UserRole) for item in items]
+    return [pid for pid in ids if pid in ("llamacpp", "ollama", "lmstudio", "vllm")]
+
+
+def test_local_presets_are_offered_with_an_editable_address_when_none_was_found(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    with Emulator() as emu:
+        settings = Settings()
+        guide = _guide(qtbot, engine, settings, {"llamacpp": 9})  # nothing listens there
+        guide.show()
+        qtbot.waitExposed(guide)
+        assert arun(guide.detect_local_servers()) == []
+        assert "another port" in guide.detect_label.text()
+        assert set(_presets(guide)) >= {"llamacpp", "ollama", "lmstudio"}
+        guide.select_provider("llamacpp")
+        guide.next()
+        assert guide.page() == FirstRunGuide.PAGE_KEY
+        intro = guide.key_intro.text()
+        assert "needs no key" in intro and "API key from your" not in intro
+        assert guide.base_url_edit.text() == "http://localhost:8080/v1"  # the usual, editable
+        assert guide.base_url_edit.isEnabled() and not guide.base_url_edit.isReadOnly()
+        assert guide.next_button.isEnabled()  # no key to wait for
+        guide.base_url_edit.setText(emu.base_url("llamacpp"))  # another port
+        ok, message = arun(guide.run_test())
+        assert ok and message.startswith("Connected — "), message
+        assert any(r.path.endswith("/llamacpp/v1/models") for r in emu.requests)
+        guide.next()
+        assert guide.page() == FirstRunGuide.PAGE_MESSAGE
+        arun(guide.cancel_tasks())
+        listed = [guide.model_combo.itemText(i) for i in range(guide.model_combo.count())]
+        assert listed, "the models the server listed"
+        with qtbot.waitSignal(guide.completed) as blocker:
+            guide.next()
+    assert blocker.args[:2] == ["llamacpp", listed[0]]
+    assert load_settings().base_urls["llamacpp"] == emu.base_url("llamacpp")
+
+
+def test_a_server_that_takes_no_key_shows_no_key_field(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    guide = _guide(qtbot, engine, Settings(), {})
+    guide.show()
+    arun(guide.detect_local_servers())
+    guide.select_provider("ollama")
+    guide.next()
+    assert guide.page() == FirstRunGuide.PAGE_KEY
+    assert not guide.key_edit.isVisible() and guide.base_url_edit.isVisible()
+    assert guide.base_url_edit.hasFocus() or not guide.isActiveWindow()
+    assert "needs no key" in guide.key_intro.text()
+    guide.back()
+    guide.select_provider("euri")  # a cloud key again: the key row is back, first
+    guide.next()
+    assert guide.key_edit.isVisible() and "API key from your Euron EURI" in guide.key_intro.text()
+    assert guide._key_form.getWidgetPosition(guide.base_url_edit)[0] == 2
+
+
+def test_a_keyless_openai_compatible_server_is_not_asked_for_an_account_key(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    guide = _guide(qtbot, engine, Settings(), {})
+    arun(guide.detect_local_servers())
+    guide.select_provider("openai-compatible")
+    guide.next()
+    intro = guide.key_intro.text()
+    assert "API key from your" not in intro and "optional" in intro
+    assert not guide.next_button.isEnabled()  # no address yet
+    guide.base_url_edit.setText("http://127.0.0.1:9/v1")
+    assert guide.next_button.isEnabled()  # and no key needed
+
+
+def test_after_test_the_focus_is_on_next_not_skip(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    from tests.ui.conftest import wait_for
+
+    with Emulator() as emu:
+        guide = _guide(qtbot, engine, Settings(), {})
+        guide.show()
+        guide.activateWindow()
+        qtbot.waitUntil(guide.isActiveWindow)
+        arun(guide.detect_local_servers())
+        guide.select_provider("openai-compatible")
+        guide.next()
+        guide.base_url_edit.setText(emu.base_url("local"))
+        guide.test_button.setFocus()
+        assert guide.test_button.hasFocus()
+
+        async def scenario() -> None:
+            qtbot.keyClick(guide.test_button, Qt.Key.Key_Space)  # as a keyboard user presses it
+            await wait_for(lambda: "Connected" in guide.test_label.text(), what="the test")
+            await wait_for(lambda: not guide._tasks, what="the models to load")
+
+        arun(scenario())
+        assert guide.next_button.hasFocus() and not guide.skip_button.hasFocus()
+        assert guide.next_button.isDefault()
+
+
+def test_a_test_without_a_key_leaves_the_focus_on_the_key_not_skip(
+    qtbot: QtBot, engine: Engine, memory: MemoryKeyring, arun: Callable[..., Any]
+) -> None:
+    guide = _guide(qtbot, engine, Settings(), {})
+    guide.show()
+    guide.activateWindow()
+    qtbot.waitUntil(guide.isActiveWindow)
+    arun(guide.detect_local_servers())
+    guide.select_provider("euri")
+    guide.next()
+    assert not guide.next_button.isEnabled()  # no key yet
+    guide.test_button.setFocus()
+    ok, message = arun(guide.run_test())
+    assert not ok and "Paste the key" in message
+    assert guide.key_edit.hasFocus() and not guide.skip_button.hasFocus()

@@ -301,3 +301,78 @@ def test_closing_the_dialog_mid_test_cancels_it_cleanly(
         arun(scenario())
     finally:
         app.setQuitOnLastWindowClosed(quits)
+
+
+@pytest.mark.parametrize("provider_id", ["llamacpp", "vllm", "openai-compatible"])
+def test_a_provider_whose_key_is_optional_says_it_needs_none(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, provider_id: str
+) -> None:
+    dlg = _dialog(qtbot, engine, provider_id)
+    text = dlg.status_label.text()
+    assert "needs no key" in text and "No key yet" not in text
+    assert dlg.key_edit.isEnabled()  # one can still be given, for a server started with one
+
+
+def test_a_provider_added_without_a_key_does_not_require_one(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine
+) -> None:
+    dlg = _dialog(qtbot, engine, "euri")
+    dlg.new_name.setText("Local Box")
+    dlg.new_base_url.setText("http://127.0.0.1:9/v1")
+    spec = dlg.add_provider()
+    assert spec is not None
+    assert spec.auth.scheme is AuthScheme.BEARER  # Auth left at its default
+    assert not spec.auth.required and not spec.models.needs_auth
+    dlg.provider_combo.setCurrentIndex(dlg.provider_combo.findData("local-box"))
+    assert "needs no key" in dlg.status_label.text()
+
+
+def _whole(label: Any) -> bool:
+    return label.height() >= label.heightForWidth(label.width())
+
+
+@pytest.fixture(params=[9, 11, 14], ids=lambda p: f"{p}pt")
+def font_points(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The window's font size (a setting; 11 by default)."""
+    from PySide6.QtGui import QFont
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = QFont(app.font())
+    font = QFont(before)
+    font.setPointSize(request.param)
+    app.setFont(font)
+    yield request.param
+    app.setFont(before)
+
+
+@pytest.mark.parametrize("size", ["minimum", "default"])
+def test_the_add_tab_fits_at_the_minimum_and_default_sizes(
+    qtbot: QtBot, memory: MemoryKeyring, engine: Engine, size: str, font_points: int
+) -> None:
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QScrollArea
+
+    dlg = _dialog(qtbot, engine, "euri")
+    dlg.tabs.setCurrentIndex(1)
+    if size == "minimum":
+        dlg.resize(dlg.minimumSize())
+    qtbot.waitUntil(lambda: dlg.add_button.isVisible())
+
+    def place(widget: Any) -> QRect:
+        return QRect(widget.mapTo(dlg, widget.rect().topLeft()), widget.size())
+
+    def check() -> None:
+        QApplication.processEvents()
+        assert not place(dlg.add_button).intersects(place(dlg.new_models))
+        assert place(dlg.add_button).top() >= place(dlg.new_models).bottom()
+        assert _whole(dlg.add_intro) and _whole(dlg.add_message)
+        scroll = dlg.findChild(QScrollArea)
+        assert scroll is not None and not scroll.verticalScrollBar().isVisible()
+
+    check()
+    dlg.new_name.setText("A Box With A Rather Long Name For Its Path")
+    dlg.new_base_url.setText("http://127.0.0.1:8081/v1")
+    assert dlg.add_provider() is not None
+    assert "Saved" in dlg.add_message.text()
+    check()  # what saving said is shown whole, and the intro still is

@@ -158,6 +158,14 @@ def test_continue_after_a_truncated_answer(
             cut = await chat(window, "Write a story")
             assert cut.continue_button.isVisible()
             assert cut.badge.isVisible()
+            # EURI cannot extend an answer: the button says what it does instead.
+            assert cut.continue_button.text() == "Ask to continue"
+            assert "a message of yours" in cut.continue_button.toolTip()
+            window.set_provider("llamacpp")  # goes on from a final assistant message
+            assert cut.continue_button.text() == "Continue"
+            assert "the answer is extended" in cut.continue_button.toolTip()
+            window.set_provider("euri")
+            assert cut.continue_button.text() == "Ask to continue"
             cut.continue_button.click()
             await wait_for(lambda: len(answers(window)) == 2, what="the continuation")
             await wait_for(lambda: not window.is_streaming(), what="it to finish")
@@ -408,6 +416,64 @@ def test_a_long_model_hint_ends_in_an_ellipsis_and_shows_whole_on_hover(
             assert label.toolTip() == hint
             label.setFixedWidth(900)  # room again: the whole text
             await wait_for(lambda: label.text() == hint, what="the whole hint")
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_ctrl_k_lists_the_configured_providers_models_first(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            await wait_for(lambda: window.model_combo.count() > 0, what="the model list")
+            switcher: Any = window.open_switcher()
+            ids = [pid for pid, _ in switcher.entries()]
+            assert ids[0] == "euri"  # the current one, with a key
+            unset = [
+                switcher.list.item(i).text().endswith("(not set up)")
+                for i in range(switcher.list.count())
+            ]
+            assert unset[0] is False and True in unset
+            assert unset == sorted(unset)  # every set-up entry before every other
+            adaptive = ids.index("adaptive-engine")  # first in the catalog, no key here
+            assert unset[adaptive]
+            switcher.close()
+        finally:
+            await close(window)
+
+    arun(scenario())
+
+
+def test_a_new_chat_starts_from_the_defaults_or_the_chosen_preset_and_says_which(
+    qapp: QApplication, arun: Any, services: Services, emu: Emulator
+) -> None:
+    services.settings.presets = {"precise": Preset(params={"temperature": 0.1}, advanced={})}
+
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.panel.set_values({"seed": 42, "max_tokens": 64, "stop": ["END"]}, {})
+            await chat(window, "first chat")
+            first = window.conversation_id
+            assert first is not None
+            window.new_chat()
+            assert window.panel.values() == {}  # nothing carried over from the chat left
+            notice = window.composer.notice
+            assert notice.isVisible() and notice.is_news()
+            assert notice.text() == "New chat with the default parameters (none set)."
+            await chat(window, "second chat")
+            assert not notice.isVisible()
+            sent = emu.chat_requests("euri")[-1].json
+            assert not {"seed", "max_tokens", "stop"} & set(sent)
+            window.open_conversation(first)  # the first chat keeps its own
+            await wait_for(lambda: window.panel.values().get("seed") == 42, what="its params")
+            window.apply_preset("precise")
+            window.new_chat()
+            assert window.panel.values() == {"temperature": 0.1}
+            assert notice.text() == "New chat with the preset “precise”."
         finally:
             await close(window)
 

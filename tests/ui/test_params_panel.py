@@ -416,3 +416,19 @@ def test_collapsed_sections_build_their_fields_when_first_opened(qtbot: QtBot) -
     assert pn.values() == {"response_format": {"type": "text"}}
     assert "user" not in built()  # privacy was never opened
     assert set(pn.fields()) == {q.name for q in _spec().params}  # fields() builds the rest
+
+
+def test_the_summary_counts_an_invalid_field_as_set_in_the_panel_and_its_group(
+    qtbot: QtBot, panel: ParamsPanel
+) -> None:
+    assert panel.summary.text() == "all default"
+    qtbot.keyClicks(_line(panel, "temperature"), "3")  # out of range
+    section = panel._sections[panel.field("temperature").spec.group]
+    assert panel.summary.text() == "1 set · 1 invalid, not sent"
+    assert section.header.text().endswith("(1 set, 1 invalid)")
+    qtbot.keyClick(_line(panel, "temperature"), Qt.Key.Key_Backspace)
+    qtbot.keyClicks(_line(panel, "temperature"), "1")
+    assert panel.summary.text() == "1 set"
+    assert section.header.text().endswith("(1 set)")
+    panel.field("temperature").reset()
+    assert panel.summary.text() == "all default" and "set" not in section.header.text()

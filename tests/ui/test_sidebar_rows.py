@@ -174,3 +174,25 @@ def test_a_send_moves_its_conversation_up_without_relisting_the_sidebar(
             await close(window)
 
     arun(scenario())
+
+
+def test_the_deleted_notice_is_shown_whole_in_a_narrow_sidebar(
+    qtbot: QtBot, sidebar: Sidebar
+) -> None:
+    sb = sidebar
+    sb.resize(230, 600)  # the sidebar's width in the window
+    sb.show()
+    qtbot.waitExposed(sb)
+    long_title = "A conversation about the migration of the billing database"
+    sb.set_conversations([ConversationRow("9", long_title, updated_at=9.0), *_rows()])
+    sb.delete("9")
+    bar = sb.undo_bar
+    label = bar._label
+    qtbot.waitUntil(lambda: bar.isVisible() and label.width() > 0)
+    QApplication.processEvents()
+    assert label.text().endswith("…” deleted.")  # a long title shortened, visibly
+    metrics = label.fontMetrics()
+    assert metrics.horizontalAdvance(label.text()) > label.width()  # longer than a line, so
+    assert label.height() >= 2 * metrics.lineSpacing()  # it wraps onto the lines it needs
+    assert label.height() >= label.heightForWidth(label.width())
+    assert label.geometry().right() < bar._button.geometry().left()

@@ -81,3 +81,34 @@ def test_controls_are_named(qtbot: QtBot) -> None:
     for widget in sw.findChildren(QWidget):
         if widget.window() is sw and widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
             assert widget.accessibleName(), type(widget).__name__
+
+
+def test_configured_providers_come_first_and_the_rest_say_so(qtbot: QtBot) -> None:
+    sw = QuickSwitcher(
+        _providers(),
+        {"eurouter": ["mistral-large"]},
+        configured=["eigenai", "eurouter"],
+        current="eurouter",
+    )
+    qtbot.addWidget(sw)
+    assert [pid for pid, _ in sw.entries()] == ["eurouter", "eigenai", "euri", "euri"]
+    texts = [sw.list.item(i).text() for i in range(sw.list.count())]
+    assert texts[0] == "EUrouter · mistral-large"
+    assert all(t.endswith("(not set up)") for t in texts[2:])
+    assert "Keys" in sw.list.item(2).toolTip()
+
+
+def test_is_configured_wants_a_key_only_where_one_is_required() -> None:
+    from parley.core.providers.catalog import AuthScheme, AuthSpec, is_configured
+
+    keyed = ProviderSpec(id="k", name="K", base_url="https://k")
+    assert not is_configured(keyed, has_key=False, saved_base_url=True, listed=True)
+    assert is_configured(keyed, has_key=True, saved_base_url=False, listed=False)
+    hosted = ProviderSpec(id="h", name="H", base_url="")  # the user's deployment URL needed
+    assert not is_configured(hosted, has_key=True, saved_base_url=False, listed=False)
+    local = ProviderSpec(
+        id="l", name="L", base_url="http://localhost:1/v1", auth=AuthSpec(scheme=AuthScheme.NONE)
+    )
+    assert not is_configured(local, has_key=False, saved_base_url=False, listed=False)
+    assert is_configured(local, has_key=False, saved_base_url=False, listed=True)
+    assert is_configured(local, has_key=False, saved_base_url=True, listed=False)

@@ -117,6 +117,7 @@ class ChatView(QWidget):
         self.scroll.setWidget(self._container)
 
         self._widgets: dict[str, MessageWidget] = {}
+        self._continue_in_place = False  # what Continue does with the chosen provider
         self._rows: list[Any] = []
         self._first_loaded = 0
         self._stick_to_bottom = True
@@ -173,6 +174,7 @@ class ChatView(QWidget):
         if isinstance(w, mw.UserMessageWidget):
             w.edit_requested.connect(self.edit_requested)
         elif isinstance(w, mw.AssistantMessageWidget):
+            w.set_continue_in_place(self._continue_in_place)
             w.regenerate_requested.connect(self.regenerate_requested)
             w.continue_requested.connect(self.continue_requested)
             w.retry_requested.connect(self.retry_requested)
@@ -180,6 +182,14 @@ class ChatView(QWidget):
             w.stop_requested.connect(self.stop_requested)
             w.inspect_requested.connect(self.inspect_requested)
             w.candidate_chosen.connect(self.candidate_chosen)
+
+    def set_continue_in_place(self, in_place: bool) -> None:
+        """Whether the chosen provider extends an answer on Continue (every answer says so)."""
+        self._continue_in_place = in_place
+        mw = widgets()
+        for w in self._widgets.values():
+            if isinstance(w, mw.AssistantMessageWidget):
+                w.set_continue_in_place(in_place)
 
     def add_user_message(
         self,

@@ -182,6 +182,25 @@ class NoticePill(QLabel):
         theme.paint_card(self, self.card_kind)
         super().paintEvent(e)
 
+    def setText(self, text: str) -> None:
+        self._kind("warn")
+        super().setText(text)
+
+    def inform(self, text: str) -> None:
+        """Not a problem, only news (what a new chat starts with): shown as a plain badge."""
+        self._kind("badge")
+        super().setText(text)
+        self.show()
+
+    def is_news(self) -> bool:
+        return self.card_kind == "badge"
+
+    def _kind(self, kind: theme.CardKind) -> None:
+        if kind != self.card_kind:
+            self.card_kind = kind
+            theme.tag(self, text="badge_text" if kind == "badge" else "warn_text")
+            self.update()
+
 
 class Composer(QWidget):
     """Multi-line prompt with Send/Stop and image attachments.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
@@ -38,6 +39,13 @@ from parley.ui.tasks import DialogTasks
 
 Probe = Callable[..., Awaitable[list[LocalServer]]]
 _ROLE = Qt.ItemDataRole.UserRole
+
+
+def _host_port(url: str) -> str:
+    """ "localhost:8080" of "http://localhost:8080/v1" ("" when there is none)."""
+    return urlsplit(url).netloc if url else ""
+
+
 # The order of PRODUCT.md's table: hosted services first, self-hosted and generic last.
 CLOUD_ORDER = ("euri", "eurouter", "eigenai", "nordlys", "adaptive-engine", "openai-compatible")
 FIRST_MESSAGE = "Hello! In two sentences, what can you help me with?"
@@ -70,7 +78,7 @@ class FirstRunGuide(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Welcome to Parley")
         self.setAccessibleName("First-run guide")
-        self.resize(560, 460)
+        self.resize(600, 520)
         self._providers = {p.id: p for p in providers}
         self._engine = engine
         self._keystore = keystore
@@ -79,6 +87,7 @@ class FirstRunGuide(QDialog):
         self._probe_ports = probe_ports
         self._save = save_settings
         self._local: dict[str, LocalServer] = {}
+        self._listed: dict[tuple[str, str | None], list[str]] = {}
         self._tasks = DialogTasks()
         self._detected = False
         self._alive = True
@@ -152,12 +161,24 @@ class FirstRunGuide(QDialog):
         cloud = sorted(self._providers.values(), key=lambda s: order.get(s.id, len(order)))
         for spec in cloud:
             if spec.local:
-                continue  # offered above when found; otherwise not running here
+                continue  # local servers: above when found, below when not
             text = f"{spec.name}\n    {spec.description}" if spec.description else spec.name
             item = QListWidgetItem(text, self.provider_list)
             item.setData(_ROLE, spec.id)
             if spec.description:
                 item.setToolTip(spec.description)
+        # Presets for a server on this computer that was not found where it usually listens
+        # (another port, not started yet): picked, the next page asks for its address.
+        for spec in self._providers.values():
+            if not spec.local or spec.id in self._local:
+                continue
+            where = _host_port(spec.base_url)
+            text = f"{spec.name}\n    On this computer, no key needed" + (
+                f" · not found at {where}" if where else ""
+            )
+            item = QListWidgetItem(text, self.provider_list)
+            item.setData(_ROLE, spec.id)
+            item.setToolTip(spec.description or spec.name)
         wanted = current or (next(iter(self._local), None)) or self._settings.last_provider
         for i in range(self.provider_list.count()):
             if self.provider_list.item(i).data(_ROLE) == wanted:
@@ -196,7 +217,10 @@ class FirstRunGuide(QDialog):
             names = ", ".join(self._providers[pid].name for pid in self._local)
             self.detect_label.setText(f"Found on this computer: {names}.")
         else:
-            self.detect_label.setText("No model server found on this computer.")
+            self.detect_label.setText(
+                "No model server found on this computer where one usually listens. If yours "
+                "runs on another port, pick it at the end of the list and give its address."
+            )
         if self.page() == self.PAGE_PROVIDER:
             # Offer what was found; later pages keep the provider the user already chose.
             self._fill_providers()
@@ -249,19 +273,24 @@ class FirstRunGuide(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.key_edit, 1)
         row.addWidget(self.reveal_button)
-        key_label = QLabel("&Key:", page)
-        key_label.setBuddy(self.key_edit)
-        form.addRow(key_label, row)
+        self.key_label = QLabel("&Key:", page)
+        self.key_label.setBuddy(self.key_edit)
+        form.addRow(self.key_label, row)
+        self._key_row = row
         self.session_check = QCheckBox("Keep for this session only", page)
         self.session_check.setAccessibleName("Keep the key for this session only")
         form.addRow("", self.session_check)
+        self._key_form = form
         self.base_url_edit = QLineEdit(page)
         self.base_url_edit.setAccessibleName("Base URL")
-        base_label = QLabel("&Base URL:", page)
-        base_label.setBuddy(self.base_url_edit)
-        form.addRow(base_label, self.base_url_edit)
+        self.base_url_edit.textChanged.connect(lambda _t: self._update_buttons())
+        self.base_label = QLabel("&Base URL:", page)
+        self.base_label.setBuddy(self.base_url_edit)
+        form.addRow(self.base_label, self.base_url_edit)
         self.test_button = QPushButton("&Test", page)
         self.test_button.setAccessibleName("Test the key")
+        # Enter in the page's fields tests nothing by surprise; Next stays the default button.
+        self.test_button.setAutoDefault(False)
         self.test_button.clicked.connect(lambda: self._spawn(self.run_test()))
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
@@ -288,21 +317,49 @@ class FirstRunGuide(QDialog):
 
     def _prepare_key_page(self) -> None:
         spec = self._spec()
-        self.key_title.setText(f"<b>Your key for {spec.name}</b>")
-        hint = f" It looks like {key_hint_text(spec)}." if spec.auth.key_hint else ""
+        takes_key = spec.auth.scheme is not AuthScheme.NONE
         docs = f' (<a href="{spec.docs_url}">docs</a>)' if spec.docs_url else ""
-        self.key_intro.setText(
-            f"Paste the API key from your {spec.name} account{docs}.{hint} It is kept in the "
-            "system keyring and never written to a file."
-        )
+        if spec.local:
+            self.key_title.setText(f"<b>Where is your {spec.name}?</b>")
+            intro = (
+                f"{spec.name} needs no key. Give the address it listens on (its port may "
+                "differ from the usual one) and press Test: Parley asks it for its models."
+            )
+            if takes_key:
+                intro += " Only if it was started with --api-key, paste that key too."
+        elif not spec.auth.required:
+            self.key_title.setText(f"<b>Your server for {spec.name}</b>")
+            intro = (
+                f"Give the server's address{docs} and press Test. A key is optional: many "
+                "servers, local ones especially, need none. Paste one only if yours asks."
+            )
+        else:
+            self.key_title.setText(f"<b>Your key for {spec.name}</b>")
+            hint = f" It looks like {key_hint_text(spec)}." if spec.auth.key_hint else ""
+            intro = (
+                f"Paste the API key from your {spec.name} account{docs}.{hint} It is kept in "
+                "the system keyring and never written to a file."
+            )
         available = self._keystore.backend_available()
         self.session_check.setChecked(not available)
         self.session_check.setEnabled(available)
-        if not available:
-            self.key_intro.setText(
-                self.key_intro.text() + " No keyring is available on this system, so the key "
-                "can be kept for this session only."
+        if not available and takes_key:
+            intro += (
+                " No keyring is available on this system, so a key can be kept for this "
+                "session only."
             )
+        self.key_intro.setText(intro)
+        # The address first where it is what matters (no key needed), else after the key.
+        form = self._key_form
+        form.takeRow(self.base_url_edit)  # the label and field stay, owned by the page
+        form.insertRow(0 if not spec.auth.required else 2, self.base_label, self.base_url_edit)
+        self.base_label.setText("&Address:" if spec.local else "&Base URL:")
+        form.setRowVisible(self._key_row, takes_key)
+        form.setRowVisible(self.session_check, takes_key)
+        self.key_edit.setPlaceholderText(
+            spec.auth.key_hint or ("paste the key" if spec.auth.required else "optional")
+        )
+        self.test_button.setAccessibleName("Test the key" if spec.auth.required else "Test")
         self.base_url_edit.setText(self._settings.base_urls.get(spec.id, spec.base_url))
         self.base_url_edit.setPlaceholderText(spec.base_url_hint or "")
         self.test_label.clear()
@@ -322,8 +379,13 @@ class FirstRunGuide(QDialog):
 
     async def run_test(self) -> tuple[bool, str]:
         spec = self._spec()
+        if self.test_button.hasFocus():
+            # Disabling the focused button would hand the focus to the next one in the tab
+            # order, Skip, where Enter would end the guide.
+            self._focus_forward()
         self.test_button.setEnabled(False)
-        self.test_label.setText(f"Testing {spec.name}…")
+        self.test_label.setStyleSheet("")
+        self.test_label.setText(f"Testing {spec.name} at {self._base_url() or spec.base_url}…")
         try:
             ok, message = await check_key(
                 self._engine, spec, self._typed_or_stored_key(), base_url=self._base_url()
@@ -335,9 +397,19 @@ class FirstRunGuide(QDialog):
             return ok, message
         self.test_label.setStyleSheet(f"color: {status_color(ok)};")
         self.test_label.setText(message)
+        self._focus_forward()
         if ok:
             await self._load_models()
         return ok, message
+
+    def _focus_forward(self) -> None:
+        """Next where it can be pressed; else the field still to fill (never Skip)."""
+        if self.next_button.isEnabled():
+            self.next_button.setFocus()
+        elif self.key_edit.isVisible() and not self.key_edit.text().strip():
+            self.key_edit.setFocus()
+        else:
+            self.base_url_edit.setFocus()
 
     def _save_key(self) -> bool:
         typed = self.key_edit.text().strip()
@@ -411,6 +483,7 @@ class FirstRunGuide(QDialog):
                     spec, self._typed_or_stored_key(), base_url=self._base_url()
                 )
                 models = [m.id for m in listed] or models
+                self._listed[(pid, self._base_url())] = models
             except Exception:  # the list is a convenience; a typed model works too
                 pass
         if self._alive:
@@ -419,7 +492,11 @@ class FirstRunGuide(QDialog):
     # -- navigation ---------------------------------------------------------------------------
 
     def _needs_key(self, spec: ProviderSpec) -> bool:
-        return spec.auth.scheme is not AuthScheme.NONE and spec.id not in self._local
+        """Whether the key page comes: for a key, or for the address of a local server that
+        was not found where it usually listens. A server found here needs neither."""
+        if spec.id in self._local:
+            return False
+        return spec.auth.scheme is not AuthScheme.NONE or spec.local
 
     def page(self) -> int:
         return self.stack.currentIndex()
@@ -429,11 +506,12 @@ class FirstRunGuide(QDialog):
         self.back_button.setEnabled(page != self.PAGE_PROVIDER)
         self.next_button.setText("&Send" if page == self.PAGE_MESSAGE else "&Next")
         self.next_button.setAccessibleName("Send" if page == self.PAGE_MESSAGE else "Next")
-        focus = {
-            self.PAGE_PROVIDER: self.provider_list,
-            self.PAGE_KEY: self.key_edit,
-            self.PAGE_MESSAGE: self.message_edit,
-        }[page]
+        focus: QWidget = self.provider_list
+        if page == self.PAGE_KEY:
+            # The key where one is needed; else the address is what there is to give.
+            focus = self.key_edit if self._spec().auth.required else self.base_url_edit
+        elif page == self.PAGE_MESSAGE:
+            focus = self.message_edit
         focus.setFocus()
         self._update_buttons()
 
@@ -443,7 +521,9 @@ class FirstRunGuide(QDialog):
         if page == self.PAGE_PROVIDER:
             enabled = self.selected() is not None
         elif page == self.PAGE_KEY:
-            enabled = self._typed_or_stored_key() is not None or not self._spec().auth.required
+            spec = self._spec()
+            enabled = self._typed_or_stored_key() is not None or not spec.auth.required
+            enabled = enabled and bool(self._base_url() or spec.base_url)
         elif page == self.PAGE_MESSAGE:
             enabled = bool(self.model_combo.currentText().strip()) and bool(
                 self.message_edit.toPlainText().strip()
@@ -470,9 +550,11 @@ class FirstRunGuide(QDialog):
         spec = self._spec()
         self.message_title.setText(f"<b>Send your first message to {spec.name}</b>")
         self.model_combo.clear()
-        self._fill_models(
-            self._local[spec.id].models if spec.id in self._local else list(spec.models.fallback)
-        )
+        if spec.id in self._local:
+            models = self._local[spec.id].models
+        else:  # what Test listed at this address, until the list comes again
+            models = self._listed.get((spec.id, self._base_url()), list(spec.models.fallback))
+        self._fill_models(models)
         self._go(self.PAGE_MESSAGE)
         if spec.id not in self._local:
             self._spawn(self._load_models())

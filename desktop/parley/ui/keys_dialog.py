@@ -9,17 +9,20 @@ from typing import Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -82,7 +85,7 @@ class KeysDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Keys and providers")
         self.setAccessibleName("Keys and providers")
-        self.resize(560, 440)
+        self.resize(600, 560)
         self._providers: dict[str, ProviderSpec] = {p.id: p for p in providers}
         self._engine = engine
         self._keystore = keystore
@@ -107,10 +110,33 @@ class KeysDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
+        self.setMinimumSize(480, 500)  # raised to what the Add tab needs, once shown
+        self._fitted = False
 
         if provider_id and provider_id in self._providers:
             self.provider_combo.setCurrentIndex(self.provider_combo.findData(provider_id))
         self._show_provider()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            self._fitted = True
+            self._fit_minimum()
+
+    def _fit_minimum(self) -> None:
+        """The smallest size shows the Add tab whole, with two lines for what saving says, in
+        whatever font size is set; the tab's scroll area is there only for smaller screens."""
+        scroll = self._add_scroll
+        layout = self._add_page.layout()
+        assert layout is not None
+        around_w = self.width() - scroll.viewport().width()
+        around_h = self.height() - scroll.viewport().height()
+        width = max(self.minimumWidth(), layout.minimumSize().width() + around_w)
+        reserve = 2 * self.add_message.fontMetrics().lineSpacing()
+        height = layout.totalHeightForWidth(width - around_w) + reserve + around_h
+        self.setMinimumSize(width, max(self.minimumHeight(), height))
+        if self.width() < self.minimumWidth() or self.height() < self.minimumHeight():
+            self.resize(self.size().expandedTo(self.minimumSize()))
 
     # -- the key tab --------------------------------------------------------------------------
 
@@ -255,6 +281,11 @@ class KeysDialog(QDialog):
             self.status_label.setText(f"Kept for this session only ({info.masked}).")
         elif info is not None and info.origin == "keyring":
             self.status_label.setText(f"Stored in the keyring ({info.masked}).")
+        elif info is not None and not spec.auth.required:
+            self.status_label.setText(
+                f"{spec.name} needs no key. Paste one only if its server was started with one "
+                "(as with --api-key)."
+            )
         elif info is not None:
             hint = f" It looks like {key_hint_text(spec)}." if spec.auth.key_hint else ""
             self.status_label.setText(f"No key yet. Paste the key from {spec.name}.{hint}")
@@ -262,7 +293,10 @@ class KeysDialog(QDialog):
         self.key_edit.setEnabled(not needs_no_key and not self._read_only)
         self.reveal_button.setEnabled(not needs_no_key and not self._read_only)
         self.key_edit.setPlaceholderText(
-            "set by the environment" if self._read_only else (spec.auth.key_hint or "paste the key")
+            "set by the environment"
+            if self._read_only
+            else spec.auth.key_hint
+            or ("paste the key" if spec.auth.required else "optional: only if the server asks")
         )
         self._update_buttons()
 
@@ -374,16 +408,29 @@ class KeysDialog(QDialog):
     # -- the add-a-provider tab ---------------------------------------------------------------
 
     def _build_add_tab(self) -> QWidget:
-        page = QWidget(self)
-        form = QFormLayout(page)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        intro = QLabel(
-            "Add any server that speaks the OpenAI chat-completions API. It is saved as a "
-            "provider file in your data folder; the key goes to the keyring.",
+        # In a scroll area: the wrapped texts (the intro, what saving said) take more height
+        # as the dialog narrows, and a form that does not fit scrolls instead of overlapping.
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setAccessibleName("Add a provider")
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        page = QWidget(scroll)
+        page.setObjectName("addProviderPage")
+        scroll.setWidget(page)
+        self._add_scroll, self._add_page = scroll, page
+        column = QVBoxLayout(page)
+        self.add_intro = QLabel(
+            "Add any server that speaks the OpenAI chat-completions API, on this computer or "
+            "elsewhere. It is saved as a provider file in your data folder; a key, if the "
+            "server wants one, goes to the keyring.",
             page,
         )
-        intro.setWordWrap(True)
-        form.addRow(intro)
+        self.add_intro.setWordWrap(True)
+        column.addWidget(self.add_intro)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        column.addLayout(form)
 
         def row(label: str, widget: QWidget, name: str) -> None:
             widget.setAccessibleName(name)
@@ -412,7 +459,7 @@ class KeysDialog(QDialog):
         row("&Header:", self.new_header, "Header name for the key")
         self.new_key = QLineEdit(page)
         self.new_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.new_key.setPlaceholderText("optional; stored in the keyring")
+        self.new_key.setPlaceholderText("optional; local servers need none")
         row("K&ey:", self.new_key, "New provider API key")
         self.new_listing = QCheckBox("The server lists its models at /models", page)
         self.new_listing.setChecked(True)
@@ -427,15 +474,18 @@ class KeysDialog(QDialog):
         self.add_button.setAccessibleName("Add provider")
         self.add_button.clicked.connect(self.add_provider)
         add_row = QHBoxLayout()
-        add_row.addWidget(self.add_button)
         add_row.addStretch(1)
-        form.addRow("", add_row)
+        add_row.addWidget(self.add_button)
+        column.addSpacing(4)
+        column.addLayout(add_row)
         self.add_message = QLabel(page)
         self.add_message.setWordWrap(True)
         self.add_message.setAccessibleName("Add provider result")
-        form.addRow("", self.add_message)
+        self.add_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.add_message)
+        column.addStretch(1)
         self._auth_changed()
-        return page
+        return scroll
 
     def _name_changed(self, name: str) -> None:
         if not self.new_id.isModified():

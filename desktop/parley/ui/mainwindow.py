@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
             self.banner,
             current_provider=self.pickers.provider_id,
             models=lambda: model_lists(self.services.catalog, self.pickers.models),
+            listed=lambda: [pid for pid, ms in self.pickers.models.items() if ms],
         )
         self._dialogs = self.dialogs.open_dialogs
 
@@ -218,6 +219,7 @@ class MainWindow(QMainWindow):
         pickers.settings_changed.connect(self._save_settings)
 
         chats.current_changed.connect(history.show_current)
+        chats.current_changed.connect(self._current_changed)
         chats.conversation_changed.connect(history.update_row)
         chats.title_changed.connect(self.setWindowTitle)
         chats.opening.connect(pickers.restore)
@@ -340,7 +342,15 @@ class MainWindow(QMainWindow):
             return
         self.chats.stop()
 
+    def _current_changed(self, conversation_id: int | None) -> None:
+        notice = self.composer.notice
+        if conversation_id is None:
+            notice.inform(self.pickers.start_new_chat())
+        elif notice.is_news():
+            notice.hide()
+
     def _spec_changed(self, spec: ProviderSpec) -> None:
+        self.chat.set_continue_in_place(spec.quirks.continue_final is not None)
         self.composer.set_images_allowed(
             spec.capabilities.vision,
             f"{spec.name} does not take images here (its provider file lists no vision support).",
@@ -475,7 +485,15 @@ class MainWindow(QMainWindow):
             self._painted = True
             QTimer.singleShot(0, self.finish_startup)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        history = getattr(self, "history", None)  # None while the window is being built
+        if event.type() == QEvent.Type.ActivationChange and history and not self._close_requested:
+            # `parley import` run meanwhile shows when the window is back in front.
+            history.watch(self.isActiveWindow())
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.history.watch(False)
         if self._shut_down:
             event.accept()
             return

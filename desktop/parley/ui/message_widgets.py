@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.core.chat.waiting import retry_text
 from parley.core.protocol.errors import RETRYABLE, ErrorKind
 from parley.core.protocol.request import ImagePart
 from parley.ui import theme
@@ -41,6 +42,7 @@ from parley.ui.chat.markdown_view import (
     MarkdownView,
     SafeTextBrowser,
 )
+from parley.ui.chat.waiting import WaitingLine
 
 FINISH_BADGES = {
     "length": "truncated",
@@ -429,6 +431,9 @@ class AssistantMessageWidget(MessageWidget):
         self._countdown.timeout.connect(self._tick)
         self._retry_left = 0
         self._retry_attempt = 0
+        self._retry_reason = ""
+        self._retry_of: int | None = None
+        self._waiting: WaitingLine | None = None  # built when an answer is sent
         self._retry_timer = QTimer(self)
         self._retry_timer.setInterval(1000)
         self._retry_timer.timeout.connect(self._retry_tick)
@@ -474,6 +479,7 @@ class AssistantMessageWidget(MessageWidget):
         self.continue_button = _link_button("Continue", "Continue the answer", self)
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.msg_id))
         self.continue_button.hide()
+        self.set_continue_in_place(False)
         self.metrics_label = QLabel(self)
         theme.tag(self.metrics_label, text="muted")
         self.metrics_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -628,6 +634,23 @@ class AssistantMessageWidget(MessageWidget):
 
     # --- streaming -------------------------------------------------------------------------
 
+    def start_waiting(self, started_at: float | None = None) -> None:
+        """Until the first token: that it waits, and for how long (since `started_at`)."""
+        if self._waiting is None:
+            self._waiting = WaitingLine(self)
+            self._layout.insertWidget(self._layout.indexOf(self.body), self._waiting)
+        self._waiting.start(started_at)
+        self.body.hide()  # empty until the first token: no blank box under the line
+
+    @property
+    def waiting(self) -> WaitingLine | None:
+        return self._waiting
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None and self._waiting.is_waiting():
+            self._waiting.stop()
+            self.body.show()
+
     def append_text(self, delta: str) -> None:
         if delta:
             self._clear_retrying()
@@ -730,6 +753,23 @@ class AssistantMessageWidget(MessageWidget):
         self._show_badge(label)
         self.continue_button.setVisible(finish_reason == "length")
 
+    def set_continue_in_place(self, in_place: bool) -> None:
+        """Say what Continue does with the chosen provider: extend this answer, or ask for
+        more in a new message of yours."""
+        if in_place:
+            self.continue_button.setText("Continue")
+            self.continue_button.setToolTip(
+                "The model goes on from where this answer was cut off; the answer is extended "
+                "(a new version of it, beside this one)."
+            )
+        else:
+            self.continue_button.setText("Ask to continue")
+            self.continue_button.setToolTip(
+                "This provider cannot extend an answer: a message of yours asks the model to "
+                "go on exactly where it stopped."
+            )
+        self.continue_button.setAccessibleName(self.continue_button.text())
+
     def set_stopped(self, label: str = "stopped") -> None:
         """The partial answer is kept: stopped by the user, or "interrupted" by a crash."""
         self._end("stopped")
@@ -741,11 +781,13 @@ class AssistantMessageWidget(MessageWidget):
         self.badge.setVisible(bool(label))
 
     def set_refusal(self, text: str) -> None:
+        self._clear_retrying()
         self.refusal_label.setText(f"Refused: {text}")
         self.refusal_label.setVisible(bool(text))
 
     def set_tool_calls(self, calls: Iterable[Any]) -> None:
         """Tool calls as cards; each item has `name` and `arguments` (mapping or object)."""
+        self._clear_retrying()
         for card in self.tool_cards:
             card.deleteLater()
         self.tool_cards = []
@@ -871,22 +913,24 @@ class AssistantMessageWidget(MessageWidget):
         self.cancel_countdown()
         self.retry_requested.emit(self.msg_id)
 
-    def set_retrying(self, attempt: int, delay_s: float) -> None:
-        """The engine waits before retrying by itself: show a countdown badge, emit nothing."""
+    def set_retrying(
+        self, attempt: int, delay_s: float, reason: str = "", of: int | None = None
+    ) -> None:
+        """The engine waits before retrying by itself: a badge says why and counts down to
+        attempt `attempt` (of `of`); nothing is emitted."""
         self.status = "streaming"
         if self._error_card is not None:
             self._error_card.hide()
         self._retry_left = max(0, math.ceil(delay_s))
         self._retry_attempt = attempt
+        self._retry_reason, self._retry_of = reason, of
         self._show_retry()
         self._retry_timer.start(self.countdown_interval_ms)
 
     def _show_retry(self) -> None:
-        if self._retry_left > 0:
-            left, attempt = self._retry_left, self._retry_attempt
-            self._show_badge(f"Retrying in {left} s… (attempt {attempt})")
-        else:
-            self._show_badge(f"Retrying… (attempt {self._retry_attempt})")
+        text = retry_text(self._retry_reason, self._retry_left, self._retry_attempt, self._retry_of)
+        self._show_badge(text)
+        self.badge.setAccessibleName(text)
 
     def _retry_tick(self) -> None:
         self._retry_left -= 1
@@ -895,7 +939,9 @@ class AssistantMessageWidget(MessageWidget):
         self._show_retry()
 
     def _clear_retrying(self) -> None:
+        self._stop_waiting()  # an answer began, or ended
         if self._retry_attempt:
             self._retry_timer.stop()
             self._retry_attempt = 0
+            self.badge.setToolTip("")
             self._show_badge(None)

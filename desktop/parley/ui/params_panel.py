@@ -1024,21 +1024,28 @@ class ParamsPanel(QWidget):
         self.changed.emit()
 
     def _refresh_summary(self) -> None:
-        set_count = len(self.values())
+        # One count everywhere: a field the user set is "set", valid or not; the invalid ones
+        # (not sent until fixed) are counted among them, in the panel's line and in its group.
         errors = self.errors()
-        parts = [f"{set_count} set" if set_count else "all default"]
-        if errors:
-            parts.append(f"{len(errors)} invalid")
-        if self.advanced():
+        set_fields = [f for f in self._fields.values() if f.is_set()]
+        invalid = sum(1 for f in set_fields if f.error() is not None)
+        parts = [f"{len(set_fields)} set" if set_fields else "all default"]
+        if invalid:
+            parts.append(f"{invalid} invalid, not sent")
+        if "advanced" in errors:
+            parts.append("JSON invalid, not sent")
+        elif self.advanced():
             parts.append("+ JSON")
         fan_out = self.candidates()
         if fan_out > 1:
             parts.append(f"{fan_out} separate requests")
         self.summary.setText(" · ".join(parts))
-        self.reset_all_button.setEnabled(any(f.is_set() for f in self._fields.values()))
+        self.reset_all_button.setEnabled(bool(set_fields))
         for group, section in self._sections.items():
-            names = [n for n, f in self._fields.items() if f.spec.group is group and f.is_set()]
-            section.set_summary(f"({len(names)} set)" if names else "")
+            in_group = [f for f in set_fields if f.spec.group is group]
+            bad = sum(1 for f in in_group if f.error() is not None)
+            counts = f"{len(in_group)} set" + (f", {bad} invalid" if bad else "")
+            section.set_summary(f"({counts})" if in_group else "")
         self.instruments_section.set_summary(self._instruments_summary())
 
     def _instruments_summary(self) -> str:

@@ -96,6 +96,8 @@ class UndoBar(QFrame):
         self.setObjectName("undoBar")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._label = QLabel(self)
+        self._label.setWordWrap(True)  # the sidebar is narrow: "… deleted." wraps, never cut
+        set_enum_properties(self._label, textFormat="PlainText")
         self._button = push_button("Undo", self)
         self._button.setAccessibleName("Undo delete")
         self._button.clicked.connect(self._on_undo)
@@ -392,7 +394,8 @@ class Sidebar(QWidget):
         self.delete_requested.emit(conv_id)
         self._render_rows() if not self.query() else None
         title = row.title if row and row.title else "Chat"
-        self.undo_bar.show_message(f"“{title[:40]}” deleted.")
+        short = title if len(title) <= 40 else title[:39].rstrip() + "…"
+        self.undo_bar.show_message(f"“{short}” deleted.")
 
     def _undo_delete(self) -> None:
         if not self._pending_delete:

@@ -38,12 +38,26 @@ class QuickSwitcher(QDialog):
         providers: Iterable[ProviderSpec],
         models: Mapping[str, Sequence[str]] | None = None,
         parent: QWidget | None = None,
+        *,
+        configured: Iterable[str] | None = None,
+        current: str | None = None,
     ) -> None:
+        """`configured`: the ids of providers set up to be used (a key, a server that
+        answered). With it the current provider comes first, then the other configured ones,
+        then the rest, each marked "(not set up)"."""
         super().__init__(parent)
         self.setWindowTitle("Switch provider and model")
         self.setAccessibleName("Quick switcher")
         self.resize(520, 420)
         self._providers = list(providers)
+        self._configured = None if configured is None else set(configured)
+        if self._configured is not None:
+            ready = self._configured
+
+            def rank(spec: ProviderSpec) -> int:
+                return 0 if spec.id == current else 1 if spec.id in ready else 2
+
+            self._providers.sort(key=rank)  # stable: the catalog's order within each rank
         self._models: dict[str, list[str]] = {k: list(v) for k, v in (models or {}).items()}
 
         self.filter_edit = QLineEdit(self)
@@ -83,11 +97,16 @@ class QuickSwitcher(QDialog):
         self.list.clear()
         for spec in self._providers:
             models = self._provider_models(spec) or [""]
+            unset = self._configured is not None and spec.id not in self._configured
             for model in models:
                 text = spec.name + (SEPARATOR + model if model else SEPARATOR + "(choose a model)")
+                tip = f"{spec.name} ({spec.id})" + (f" — {model}" if model else "")
+                if unset:
+                    text += "  (not set up)"
+                    tip += "\nNot set up yet: add its key, or its server's address, in Keys…"
                 item = QListWidgetItem(text, self.list)
                 item.setData(_ROLE, (spec.id, model))
-                item.setToolTip(f"{spec.name} ({spec.id})" + (f" — {model}" if model else ""))
+                item.setToolTip(tip)
         self._apply_filter(self.filter_edit.text())
 
     def entries(self) -> list[tuple[str, str]]:

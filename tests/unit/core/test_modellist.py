@@ -106,3 +106,21 @@ def test_never_crashes(payload: Any) -> None:
 def test_fallback_models() -> None:
     spec = ModelsSpec(listing=ModelListing.NONE, fallback=["a", "b", "a", " "])
     assert [m.id for m in fallback_models(spec)] == ["a", "b"]
+
+
+def test_an_empty_model_list_says_why() -> None:
+    from parley.core.protocol.errors import ErrorKind, ParleyError
+    from parley.core.providers.modellist import why_no_models
+
+    no_key = why_no_models("Box", missing_key=True)
+    assert "add a key" in no_key.short and "only with a key" in no_key.long
+    none = why_no_models("Box")
+    assert none.short == "No models: server listed none" and "Box" in none.long
+    down = ParleyError(ErrorKind.NETWORK, "Could not connect to Box at http://x/v1.")
+    reason = why_no_models("Box", error=down)
+    assert reason.short == "No models: server unreachable"
+    assert "Could not connect to Box at http://x/v1. Or type" in reason.long  # one full stop
+    refused = why_no_models("Box", error=ParleyError(ErrorKind.AUTH, "Bad key"))
+    assert refused.short == "No models: key refused"
+    other = why_no_models("Box", error=ParleyError(ErrorKind.PROTOCOL, "not JSON"))
+    assert other.short == "No models: listing failed" and "not JSON" in other.long

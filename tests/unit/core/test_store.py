@@ -428,3 +428,35 @@ def test_branch_invariants_hold_for_any_sequence_of_actions(
                 siblings = s.roots(cid) if m.parent_id is None else s.children(m.parent_id)
                 position, total = s.siblings(m.id)
                 assert total == len(siblings) and siblings[position].id == m.id
+
+
+def test_data_version_changes_for_another_connections_commit_only(store: Store) -> None:
+    import threading
+
+    before = store.data_version()
+    assert before is not None
+    store.create_conversation(title="mine")
+    assert store.data_version() == before  # its own writes are not news
+    other = Store.open()  # the same history file, as `parley import` opens it
+    try:
+        other.create_conversation(title="theirs")
+    finally:
+        other.close()
+    after = store.data_version()
+    assert after is not None and after != before
+    # Never waits: while the store's lock is held (its writer busy), it says "ask later".
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._lock:
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    try:
+        assert store.data_version() is None
+    finally:
+        release.set()
+        thread.join()

@@ -420,3 +420,11 @@ def load_catalog(
     if cache is not None:
         cache.save()
     return Catalog(providers, problems, frozenset(user_ids))
+
+
+def is_configured(spec: ProviderSpec, *, has_key: bool, saved_base_url: bool, listed: bool) -> bool:
+    """Whether a provider is set up to be used: its key where it needs one (and an address),
+    else something that shows its server is there (a saved address, a model list fetched)."""
+    if spec.auth.required and spec.auth.scheme is not AuthScheme.NONE:
+        return has_key and bool(spec.base_url or saved_base_url)
+    return has_key or saved_base_url or listed

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from parley.core.protocol.errors import ErrorKind, ParleyError
 from parley.core.providers.catalog import ModelListing, ModelsSpec
 
 # A price per token is always tiny (the dearest models cost well under $0.001 per token);
@@ -171,3 +172,39 @@ def parse_models(listing: ModelListing, payload: Any) -> list[ModelInfo]:
 def fallback_models(models: ModelsSpec) -> list[ModelInfo]:
     """The provider file's own list, for providers without a listing endpoint."""
     return [ModelInfo(id=m) for m in dict.fromkeys(models.fallback) if m.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyListReason:
+    """Why a provider's model list is empty: `short` fits the model field, `long` says it all."""
+
+    short: str
+    long: str
+
+
+def why_no_models(
+    provider: str, *, missing_key: bool = False, error: Exception | None = None
+) -> EmptyListReason:
+    """The words for an empty model list: no key, the server failed or unreachable, or it
+    answered with no model. `error` is what listing raised (a ParleyError, read by its kind)."""
+    typed = "type a model id to use one anyway"
+    if missing_key:
+        return EmptyListReason(
+            "No models: add a key (Keys…)",
+            f"No models listed: {provider} lists its models only with a key. Add one in "
+            f"Keys…, or {typed}.",
+        )
+    if error is None:
+        return EmptyListReason(
+            "No models: server listed none",
+            f"{provider} answered with an empty model list; {typed}.",
+        )
+    kind = error.kind if isinstance(error, ParleyError) else None
+    if kind in (ErrorKind.NETWORK, ErrorKind.TIMEOUT):
+        short = "No models: server unreachable"
+    elif kind is ErrorKind.AUTH:
+        short = "No models: key refused"
+    else:
+        short = "No models: listing failed"
+    said = str(error).rstrip(". ")
+    return EmptyListReason(short, f"Could not list the models of {provider}: {said}. Or {typed}.")

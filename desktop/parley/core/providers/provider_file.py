@@ -130,15 +130,19 @@ def write_user_provider(
         "base_url": base_url,
         "chat_path": "/chat/completions",
         "local": base_url.startswith(("http://localhost", "http://127.0.0.1")),
+        # The form's key is optional: the key goes with every request when there is one, and
+        # a server that wants one and gets none answers 401 (which offers the key settings).
+        # A required key would refuse every send of a keyless server added with Auth left at
+        # its default.
         "auth": {
             "scheme": scheme.value,
             "header": header if scheme is AuthScheme.HEADER else "Authorization",
-            "required": scheme is not AuthScheme.NONE,
+            "required": False,
         },
         "models": {
             "listing": "openai" if has_model_list else "none",
             "path": "/models",
-            "needs_auth": scheme is not AuthScheme.NONE,
+            "needs_auth": False,
             "fallback": model_list,
         },
     }

@@ -501,6 +501,23 @@ class Store:
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems
 
+    def data_version(self) -> int | None:
+        """SQLite's `data_version`: it changes when another process (`parley import`, a second
+        window) commits to the history, never for this store's own writes. None when the
+        store is busy right now (its writer holds it) or closed: ask again later. Cheap (no
+        disk read), and it never waits, so the window can poll it."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self._conn_closed:
+                return None
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+            return int(row[0]) if row else None
+        except sqlite3.Error:
+            return None
+        finally:
+            self._lock.release()
+
     # -- transactions --------------------------------------------------------------------
 
     @contextmanager

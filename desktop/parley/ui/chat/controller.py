@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from parley.core.chat.waiting import retry_reason
 from parley.core.protocol.errors import MISSING_KEY_CODE, ErrorKind, ParleyError
 from parley.core.protocol.request import ContentPart, ImagePart, TextPart
 from parley.core.store import Conversation, Store, StoredMessage, StoreError, StoreErrorKind
@@ -264,7 +265,15 @@ class ChatController(QObject):
                 shown = turn.result.choice(self._live_choice.get(turn.answer_id, 0))
                 w.set_text(shown.text, shown.reasoning)
                 self._show_live_tabs(turn, w)
+                self._show_waiting(turn)
         self.request_changed.emit()
+
+    def _show_waiting(self, turn: Turn) -> None:
+        """An answer with nothing in it yet says that it waits, counted from the send."""
+        w = self._answer_widget(turn)
+        result = turn.result
+        if w is not None and not (result.text or result.reasoning or result.tool_calls):
+            w.start_waiting(result.started_at)
 
     def _branch_rows(self, conversation_id: int) -> tuple[list[MessageView], list[StoredMessage]]:
         messages = self.store.messages(conversation_id)
@@ -486,11 +495,14 @@ class ChatController(QObject):
         self.composer.notice.show()
 
     def _show_send_error(self, err: ParleyError, provider_id: str) -> None:
-        self.notice(str(err))
+        # Said once: where the key settings are offered (the banner), else under the composer.
         if err.kind is ErrorKind.AUTH or err.code == MISSING_KEY_CODE:
+            self.composer.notice.hide()
             self.banner.show_message(
                 str(err), [("Open key settings", lambda: self.keys_wanted.emit(provider_id))]
             )
+        else:
+            self.notice(str(err))
 
     # --- the session's listener ---------------------------------------------------------------
 
@@ -510,6 +522,7 @@ class ChatController(QObject):
                 self.render()
             elif (w := self._answer_widget(turn)) is not None:
                 self._show_live_tabs(turn, w)
+            self._show_waiting(turn)
             self.view.scroll_to_bottom()
         self.conversation_changed.emit(turn.conversation_id)  # titled by its first prompt
         self.update_streaming_state()
@@ -591,8 +604,12 @@ class ChatController(QObject):
     def on_retry(self, turn: Turn, attempt: int, delay: float, error: ParleyError) -> None:
         w = self._answer_widget(turn)
         if w is not None:
-            w.set_retrying(attempt, delay)
-            w.setToolTip(str(error))
+            policy = getattr(self._engine(), "retry", None)
+            # `attempt` failed; the badge counts down to the next one.
+            w.set_retrying(
+                attempt + 1, delay, retry_reason(error), getattr(policy, "max_attempts", None)
+            )
+            w.badge.setToolTip(str(error))
 
     def on_turn_done(self, turn: Turn) -> None:
         self._tool_call_counts.pop(turn.answer_id, None)

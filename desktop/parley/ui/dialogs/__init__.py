@@ -45,6 +45,7 @@ class Dialogs(QObject):
         *,
         current_provider: Callable[[], str | None],
         models: Callable[[], Mapping[str, Sequence[str]]],
+        listed: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -52,6 +53,7 @@ class Dialogs(QObject):
         self.banner = banner
         self._current_provider = current_provider
         self._models = models
+        self._listed = listed
         self.open_dialogs: list[QWidget] = []
         self.closing = False
 
@@ -126,9 +128,33 @@ class Dialogs(QObject):
     def open_switcher(self) -> QWidget:
         from parley.ui.switcher import QuickSwitcher
 
-        dialog = QuickSwitcher(self.catalog.providers.values(), self._models(), self.window)
+        models = self._models()
+        dialog = QuickSwitcher(
+            self.catalog.providers.values(),
+            models,
+            self.window,
+            configured=self.configured(self._listed()),
+            current=self._current_provider(),
+        )
         dialog.picked.connect(lambda pid, model: self.model_picked.emit(pid, model or ""))
         return self._show(dialog)
+
+    def configured(self, listed: Iterable[str]) -> list[str]:
+        """The providers set up to be used (see `is_configured`); `listed`: the ids whose
+        model list the window fetched."""
+        from parley.core.providers.catalog import AuthScheme, is_configured
+
+        s, fetched = self.services, set(listed)
+        ready = []
+        for spec in self.catalog.providers.values():
+            # A key is looked up (the keyring) only for providers that take one.
+            has_key = spec.auth.scheme is not AuthScheme.NONE and bool(s.key(spec.id))
+            saved = bool(s.settings.base_urls.get(spec.id))
+            if is_configured(
+                spec, has_key=has_key, saved_base_url=saved, listed=spec.id in fetched
+            ):
+                ready.append(spec.id)
+        return ready
 
     def open_first_run(self) -> QWidget | None:
         from parley.ui.first_run import FirstRunGuide

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from parley.core.store import Store, StoreError
 from parley.ui.layout import Banner
@@ -22,6 +22,7 @@ log = logging.getLogger("parley.ui.history")
 SIDEBAR_LIMIT = 500  # conversations listed (search reaches the rest)
 SIDEBAR_FIRST_PAGE = 50  # listed before the window first shows (pinned, then most recent)
 SEARCH_LIMIT = 100
+WATCH_MS = 2000  # how soon a `parley import` shows in an active window
 
 
 class HistoryController(QObject):
@@ -54,11 +55,37 @@ class HistoryController(QObject):
         sidebar.delete_undone.connect(self.undo_delete)
         sidebar.delete_committed.connect(lambda _cid: self.purge_deleted())
         sidebar.search_changed.connect(self.search)
+        self._seen_version = store.data_version()
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(WATCH_MS)
+        self._watch_timer.timeout.connect(self.check_external_changes)
 
     def set_store(self, store: Store) -> None:
         self.store = store
         self._delete_tokens.clear()
+        self._seen_version = store.data_version()
         self.refresh()
+
+    # --- changes made elsewhere (`parley import`, another window) -----------------------------
+
+    def watch(self, active: bool) -> None:
+        """Look for another process's changes to the history while the window is active (every
+        `WATCH_MS`) and the moment it becomes active; not at all while it is in the background."""
+        if active:
+            self.check_external_changes()
+            self._watch_timer.start()
+        else:
+            self._watch_timer.stop()
+
+    def check_external_changes(self) -> bool:
+        """List the conversations again if another process wrote to the history."""
+        version = self.store.data_version()
+        if version is None or version == self._seen_version:
+            return False
+        self._seen_version = version
+        log.info("the history changed outside this window: listing it again")
+        self.refresh()
+        return True
 
     def refresh(self, limit: int = SIDEBAR_LIMIT) -> None:
         try:

@@ -15,12 +15,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, QStringListModel, Qt, Signal
-from PySide6.QtWidgets import QCompleter, QLabel
+from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit
 
 from parley.core.app.settings import Preset, Settings
 from parley.core.protocol.errors import ParleyError
 from parley.core.providers.catalog import Catalog, ModelListing, ProviderSpec
-from parley.core.providers.modellist import ModelInfo, fallback_models
+from parley.core.providers.modellist import (
+    EmptyListReason,
+    ModelInfo,
+    fallback_models,
+    why_no_models,
+)
 from parley.core.store import Conversation
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.ui.params")
 
+MODEL_PLACEHOLDER = "Model (type to search, or any id)"
 PRESET_NONE = "No preset"
 PRESET_SAVE = "Save current as preset…"
 DEFAULT_PROVIDER = "euri"
@@ -207,6 +213,9 @@ class Pickers(QObject):
         self.request_changed.emit()
 
     def _fill_models(self, models: Sequence[ModelInfo], current: str) -> None:
+        self._model_edit().setPlaceholderText(MODEL_PLACEHOLDER)
+        self.model_combo.setToolTip("")
+        self.model_combo.setAccessibleDescription("")
         with QSignalBlocker(self.model_combo):
             self.model_combo.clear()
             for m in models:
@@ -235,6 +244,7 @@ class Pickers(QObject):
         key = self._key(spec.id)
         if spec.models.needs_auth and spec.auth.required and not key:
             self.model_info.set("Add a key (Keys…) to list the models.")
+            self._say_why_empty(spec, why_no_models(spec.name, missing_key=True))
             return
         self.tasks.start(("models", spec.id), self._load_models(spec, key, base_url, refresh))
 
@@ -249,10 +259,30 @@ class Pickers(QObject):
                 self.model_info.set(
                     "Model list unavailable (hover for why)", f"Could not list the models: {err}"
                 )
+                self._say_why_empty(spec, why_no_models(spec.name, error=err))
             return
         self.models[spec.id] = list(models)
         if self.provider_id() == spec.id:
             self._fill_models(models, self.model() or (models[0].id if models else ""))
+            if not models:
+                self._say_why_empty(spec, why_no_models(spec.name))
+
+    def _say_why_empty(self, spec: ProviderSpec, reason: EmptyListReason) -> None:
+        """An empty model picker says why, in the field itself (and whole in its tooltip)."""
+        if self.provider_id() != spec.id or self.model_combo.count():
+            return
+        self._model_edit().setPlaceholderText(reason.short)
+        self.model_combo.setToolTip(reason.long)
+        self.model_combo.setAccessibleDescription(reason.long)
+
+    def _model_edit(self) -> QLineEdit:
+        edit = self.model_combo.lineEdit()
+        assert edit is not None  # the model combo is editable
+        return edit
+
+    def empty_list_reason(self) -> str:
+        """What the model picker says about its empty list ("" when it has models)."""
+        return "" if self.model_combo.count() else self.model_combo.toolTip()
 
     def key_changed(self, provider_id: str) -> None:
         if provider_id == self.provider_id():
@@ -346,6 +376,17 @@ class Pickers(QObject):
         self.panel.apply_preset(dict(preset.params), dict(preset.advanced))
         self.fill_presets(name)
         self.preset_chosen.emit(name)
+
+    def start_new_chat(self) -> str:
+        """A new chat starts from the chosen preset, else from the defaults (nothing carried
+        over from the chat left: seed, max_tokens, stop…). Says which, in words."""
+        name = self.preset_combo.currentData()
+        if isinstance(name, str) and name in self.settings.presets:
+            self.apply_preset(name)
+            return f"New chat with the preset “{name}”."
+        self.panel.set_values({}, {})
+        self.request_changed.emit()
+        return "New chat with the default parameters (none set)."
 
     def save_preset(self, name: str) -> None:
         name = name.strip()
