@@ -87,6 +87,18 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+def may_echo(text: str, secrets: Iterable[str | None]) -> bool:
+    """Whether `text` may hold a secret or a piece of one (what `redact` would change)."""
+    for secret in secrets:
+        if not secret or len(secret) < 4:
+            continue
+        if secret in text or (
+            len(secret) >= _MIN_ECHO and any(a in text for a in _anchors(secret))
+        ):
+            return True
+    return False
+
+
 @functools.lru_cache(maxsize=32)
 def _anchors(secret: str) -> frozenset[str]:
     """Every run of 8 characters of `secret`: a text none of them is in (found by C-level

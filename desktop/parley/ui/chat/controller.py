@@ -561,6 +561,7 @@ class ChatController(QObject):
     def _on_text(self, turn: Turn, event: Any) -> None:
         shown = self._live_choice.get(turn.answer_id, 0)
         if event.choice == shown and (w := self._answer_widget(turn)) is not None:
+            w.body.secrets = turn.exchange.secrets  # an echoed key is never on screen
             w.append_text(event.text)
 
     def _on_reasoning(self, turn: Turn, event: Any) -> None:

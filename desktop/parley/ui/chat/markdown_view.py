@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 from shiboken6 import isValid
 
+from parley.core.protocol.errors import may_echo, redact
 from parley.core.render.markdown import (
     COPY_SCHEME,
     MATH_SCHEME,
@@ -258,6 +259,10 @@ class MarkdownView(SafeTextBrowser):
         self._code_format = QTextCharFormat()
         self._code_format.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._code_blocks: list[str] = []
+        # Keys the provider must not be seen echoing: the text is shown with them redacted.
+        self.secrets: list[str | None] = []
+        self._echo_checked = 0  # how much of the text has been looked at for them
+        self._echoed = False
         self._restart()
         self.render_timer = QTimer(self)
         self.render_timer.setSingleShot(True)
@@ -287,6 +292,20 @@ class MarkdownView(SafeTextBrowser):
         if not self.render_timer.isActive():
             self.render_timer.start()
 
+    def _shown_text(self) -> str:
+        """The text as shown: with any key in it redacted. Only what arrived since the last
+        look is searched (with an overlap for a key cut between two pieces), until one is
+        found; from then on the whole text is redacted on every paint."""
+        text = self.text()
+        if not self.secrets:
+            return text
+        if not self._echoed:
+            overlap = max((len(s) for s in self.secrets if s), default=0)
+            fresh = text[max(0, self._echo_checked - overlap) :]
+            self._echoed = may_echo(fresh, self.secrets)
+            self._echo_checked = len(text)
+        return redact(text, self.secrets) if self._echoed else text
+
     def is_streamed(self, text: str) -> bool:
         """Whether `text` is what was streamed in (and painted) already."""
         return text == self.text() and (bool(self._md.text) or self._final_key is not None)
@@ -303,7 +322,7 @@ class MarkdownView(SafeTextBrowser):
         full render would.
         """
         self.render_timer.stop()
-        text = self.text()
+        text = self._shown_text()
         if self._md.text == text and not (final and self._open_code is not None):
             return
         doc = self.document()
