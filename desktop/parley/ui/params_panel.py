@@ -39,6 +39,7 @@ from parley.core.providers.params import carry_over, unsupported_params, validat
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 from parley.ui.params.preview import PreviewView, render_preview
+from parley.ui.params.wheel_guard import WheelGuard
 
 if TYPE_CHECKING:
     from parley.ui.instruments.controls import InstrumentsBox
@@ -691,6 +692,7 @@ class ParamsPanel(QWidget):
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll, 1)
+        self.wheel_guard = WheelGuard(self.scroll)
 
         # The instruments (candidates, token probabilities, structured output), Advanced JSON
         # and the preview live outside the per-provider part: they survive a provider switch.
@@ -821,6 +823,7 @@ class ParamsPanel(QWidget):
             if needle and not param_matches(p, needle):
                 field.hide()
             section.content_layout.addWidget(field)
+            self.wheel_guard.watch(field)
             self._fields[p.name] = field
 
     def _build_all(self) -> None:
