@@ -91,8 +91,12 @@ class Card(QFrame):
         self.card_kind: theme.CardKind = kind
 
     def paintEvent(self, e: QPaintEvent) -> None:
-        theme.paint_card(self, self.card_kind)
+        theme.paint_card(self, self.card_kind, highlighted=self.property("highlighted") is True)
         super().paintEvent(e)
+
+    def set_highlighted(self, on: bool) -> None:
+        self.setProperty("highlighted", on)
+        self.update()
 
 
 class Pill(QLabel):
