@@ -168,7 +168,7 @@ class TopBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("topBar")
-        outer = QVBoxLayout(self)
+        outer = self._outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 6, 10, 6)
         outer.setSpacing(4)
         bar = self._bar = QHBoxLayout()
@@ -276,7 +276,7 @@ class TopBar(QWidget):
         # As layouts count them: an explicit minimum width wins over the widget's hint.
         width = sum(w.minimumWidth() or w.minimumSizeHint().width() for w in widgets)
         width += spacing * len(widgets) + 8  # the gap before the buttons
-        m = self.layout().contentsMargins()
+        m = self._outer.contentsMargins()
         return width + m.left() + m.right()
 
     def minimumSizeHint(self) -> QSize:
