@@ -92,6 +92,8 @@ class ChatView(QWidget):
     open_keys_requested = Signal(str)
     inspect_requested = Signal(str)
     candidate_chosen = Signal(str, int)  # an answer's id, the candidate shown in its tabs
+    fork_requested = Signal(str)
+    delete_requested = Signal(str)
     link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
@@ -176,6 +178,8 @@ class ChatView(QWidget):
         w.show()  # now, not from the queued show a layout schedules
         w.link_clicked.connect(self._on_link)
         w.branch_requested.connect(self.branch_requested)
+        w.fork_requested.connect(self.fork_requested)
+        w.delete_requested.connect(self.delete_requested)
         mw = widgets()
         if isinstance(w, mw.UserMessageWidget):
             w.edit_requested.connect(self.edit_requested)

@@ -32,6 +32,7 @@ from parley.ui import theme
 from parley.ui.chatview import ChatView
 from parley.ui.composer import Composer
 from parley.ui.lightqt import push_button, set_enum_properties
+from parley.ui.menus import Menus, build_menus
 from parley.ui.sidebar import Sidebar
 
 SPLITTER_SIZES = (250, 700, 330)
@@ -305,10 +306,12 @@ class WindowParts(NamedTuple):
     composer: Composer
     panel: QWidget
     splitter: QSplitter
+    menus: Menus
 
 
 def build_layout(window: QMainWindow, panel: QWidget, *, panel_visible: bool) -> WindowParts:
     """Make the window's parts around `panel` and set them as its central widget."""
+    menus = build_menus(window)
     top = TopBar(window)
     sidebar = Sidebar(window)
     sidebar.setMinimumWidth(180)
@@ -356,7 +359,13 @@ def build_layout(window: QMainWindow, panel: QWidget, *, panel_visible: bool) ->
 
     top.panel_button.setChecked(panel_visible)
     panel.setVisible(panel_visible)
-    parts = WindowParts(top, rule, sidebar, system_prompt, banner, chat, composer, panel, splitter)
+    # The View menu's entry and the bar's button are one switch.
+    menus.parameters.setChecked(panel_visible)
+    top.panel_button.toggled.connect(menus.parameters.setChecked)
+    menus.parameters.toggled.connect(top.panel_button.setChecked)
+    parts = WindowParts(
+        top, rule, sidebar, system_prompt, banner, chat, composer, panel, splitter, menus
+    )
     apply_local_style(parts)
     return parts
 

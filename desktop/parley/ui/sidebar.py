@@ -28,7 +28,7 @@ from parley.ui.lightqt import ACCESSIBLE_TEXT_ROLE, USER_ROLE, push_button, set_
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QEvent
-    from PySide6.QtWidgets import QAbstractItemDelegate
+    from PySide6.QtWidgets import QAbstractItemDelegate, QMenu
 
     from parley.ui.search_delegate import HtmlDelegate
 
@@ -140,6 +140,7 @@ class Sidebar(QWidget):
     rename_requested = Signal(str, str)
     pin_requested = Signal(str, bool)
     delete_requested = Signal(str)
+    export_requested = Signal(str)
     delete_undone = Signal(str)
     delete_committed = Signal(str)
     search_changed = Signal(str)
@@ -350,20 +351,30 @@ class Sidebar(QWidget):
         item = self.list.currentItem()
         if item is None:
             return
-        conv_id = item.data(ID_ROLE)
+        menu = self.context_menu(item.data(ID_ROLE))
+        menu.popup(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+
+    def context_menu(self, conv_id: str) -> QMenu:
+        """The chat's menu: rename, pin, export, delete (popped up by a right click)."""
         row = self._row(conv_id)
         from PySide6.QtGui import QAction
         from PySide6.QtWidgets import QMenu
 
         menu = QMenu(self)
+        menu.setAccessibleName("Chat actions")
         rename = QAction("Rename…", menu)
         rename.triggered.connect(lambda: self.rename_interactive(conv_id))
         pin = QAction("Unpin" if row and row.pinned else "Pin to top", menu)
         pin.triggered.connect(lambda: self.pin_requested.emit(conv_id, not (row and row.pinned)))
+        export = QAction("Export…", menu)
+        export.triggered.connect(lambda: self.export_requested.emit(conv_id))
         delete = QAction("Delete", menu)
         delete.triggered.connect(lambda: self.delete(conv_id))
-        menu.addActions([rename, pin, delete])
-        menu.popup(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+        menu.addActions([rename, pin, export])
+        menu.addSeparator()
+        menu.addAction(delete)
+        menu.aboutToHide.connect(menu.deleteLater)
+        return menu
 
     def rename_interactive(self, conv_id: str) -> None:
         from PySide6.QtWidgets import QInputDialog
