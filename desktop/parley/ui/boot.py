@@ -100,7 +100,7 @@ class BootWindow(QMainWindow):
         self.parts.composer.set_send_key(state.send_key)
         self.parts.sidebar.set_conversations(
             [
-                ConversationRow(str(c.id), c.title, c.pinned, c.updated_at)
+                ConversationRow(str(c.id), c.title, c.pinned, c.updated_at, c.model)
                 for c in state.conversations
             ]
         )

@@ -44,6 +44,7 @@ class ConversationRow(NamedTuple):
     title: str
     pinned: bool = False
     updated_at: float | None = None  # unix seconds
+    model: str = ""  # the model the chat last used
 
 
 class SearchHit(NamedTuple):
@@ -78,6 +79,11 @@ def _when(ts: float | None) -> str:
     if then.tm_year == now.tm_year:
         return time.strftime("%d %b", then)
     return time.strftime("%d %b %Y", then)
+
+
+def row_detail(row: ConversationRow) -> str:
+    """The row's second line: "gpt-4o-mini · 14:02" (today), "· 03 Dec", "· 03 Dec 2025"."""
+    return " · ".join(x for x in (row.model, _when(row.updated_at)) if x)
 
 
 def _sort_key(row: ConversationRow) -> tuple[bool, float]:
@@ -302,7 +308,13 @@ class Sidebar(QWidget):
 
     def titles(self) -> list[str]:
         """What the list shows, top to bottom (for tests and accessibility checks)."""
-        return [self.list.item(i).text() for i in range(self.list.count())]
+        return [self.list.item(i).text().split("\n", 1)[0] for i in range(self.list.count())]
+
+    def details(self) -> list[str]:
+        """Each row's second line (model · when), top to bottom."""
+        return [
+            (self.list.item(i).text().split("\n", 1) + [""])[1] for i in range(self.list.count())
+        ]
 
     def pending_deletes(self) -> list[str]:
         return list(self._pending_delete)
@@ -326,12 +338,19 @@ class Sidebar(QWidget):
     @staticmethod
     def _item(row: ConversationRow) -> QListWidgetItem:
         title = row.title or "New chat"
-        item = QListWidgetItem(("📌 " if row.pinned else "") + title)
+        when = _when(row.updated_at)
+        detail = row_detail(row)
+        # A second line with the model and the date; Qt's own delegate draws it (a Python one
+        # costs every row's paint at start-up).
+        text = ("📌 " if row.pinned else "") + title + (f"\n{detail}" if detail else "")
+        item = QListWidgetItem(text)
         item.setData(ID_ROLE, row.id)
         item.setData(PINNED_ROLE, row.pinned)
-        when = _when(row.updated_at)
-        item.setToolTip(f"{title}\n{when}" if when else title)
-        item.setData(ACCESSIBLE_TEXT_ROLE, title)
+        item.setToolTip(f"{title}\n{detail}" if detail else title)
+        spoken = ", ".join(
+            x for x in (title, row.model, f"last active {when}" if when else "") if x
+        )
+        item.setData(ACCESSIBLE_TEXT_ROLE, spoken)
         return item
 
     # --- user actions -----------------------------------------------------------------------
