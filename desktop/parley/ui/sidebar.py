@@ -312,9 +312,7 @@ class Sidebar(QWidget):
 
     def details(self) -> list[str]:
         """Each row's second line (model · when), top to bottom."""
-        return [
-            (self.list.item(i).text().split("\n", 1) + [""])[1] for i in range(self.list.count())
-        ]
+        return [self.list.item(i).text().partition("\n")[2] for i in range(self.list.count())]
 
     def pending_deletes(self) -> list[str]:
         return list(self._pending_delete)
