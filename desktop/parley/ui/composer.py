@@ -227,6 +227,11 @@ class Composer(QWidget):
         self._chips = QHBoxLayout()
         self._chips.setSpacing(6)
         self._chips.addStretch(1)
+        self.token_label = QLabel(self)  # what the send would take (see ui.chat.token_meter)
+        self.token_label.setObjectName("tokenEstimate")
+        self.token_label.setAccessibleName("Token estimate")
+        theme.tag(self.token_label, text="muted")
+        self._chips.addWidget(self.token_label)
         outer.addLayout(self._chips)
         self.notice = NoticePill(self)
         self.notice.setWordWrap(True)
@@ -365,7 +370,7 @@ class Composer(QWidget):
         self._attachments.append(part)
         chip = AttachmentChip(part, self)
         chip.remove_requested.connect(self._remove_chip)
-        self._chips.insertWidget(self._chips.count() - 1, chip)
+        self._chips.insertWidget(self._chips.count() - 2, chip)  # before the stretch
         self.attachments_changed.emit()
 
     def _remove_chip(self, chip: AttachmentChip) -> None:

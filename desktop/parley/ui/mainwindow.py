@@ -29,6 +29,7 @@ from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.core.store import Store, StoreError
 from parley.ui import chatview, theme
 from parley.ui.chat.controller import ChatController
+from parley.ui.chat.token_meter import TokenMeter
 from parley.ui.chat.tree_actions import TreeActions
 from parley.ui.dialogs import Dialogs, model_lists
 from parley.ui.history.recovery import StoreRecovery
@@ -180,6 +181,14 @@ class MainWindow(QMainWindow):
         )
         self._dialogs = self.dialogs.open_dialogs
 
+        self.tokens = TokenMeter(
+            self.composer,
+            self.system_prompt,
+            lambda: self.services.store,
+            lambda: self.chats.conversation_id,
+            self._context_length,
+            self,
+        )
         self.menus = parts.menus
         self.transfer = Transfer(lambda: self.services.store, self.banner, self._secrets, self)
         self.tree = TreeActions(lambda: self.services.store, self.banner, self._secrets, self)
@@ -211,6 +220,7 @@ class MainWindow(QMainWindow):
 
         pickers.spec_changed.connect(self._spec_changed)
         pickers.request_changed.connect(preview.schedule)
+        pickers.request_changed.connect(self.tokens.schedule)
         pickers.preset_chosen.connect(chats.set_preset)
         pickers.preset_name_wanted.connect(dialogs.ask_preset_name)
         pickers.settings_changed.connect(self._save_settings)
@@ -222,6 +232,7 @@ class MainWindow(QMainWindow):
         chats.opening.connect(pickers.restore)
         chats.streaming_changed.connect(self.shortcuts["Esc"].setEnabled)
         chats.request_changed.connect(preview.schedule)
+        chats.request_changed.connect(self.tokens.schedule)
         chats.keys_wanted.connect(lambda pid: dialogs.open_keys(pid or None))
         self.chat.open_keys_requested.connect(lambda pid: dialogs.open_keys(pid or None))
         self.chat.inspect_requested.connect(dialogs.open_inspector)
@@ -365,6 +376,11 @@ class MainWindow(QMainWindow):
             notice.inform(self.pickers.start_new_chat())
         elif notice.is_news():
             notice.hide()
+
+    def _context_length(self) -> int | None:
+        pid = self.pickers.provider_id()
+        info = self.pickers.model_info_for(pid, self.pickers.model()) if pid else None
+        return info.context_length if info is not None else None
 
     def _secrets(self) -> list[str | None]:
         """Every key Parley knows, to scrub from exports and forks."""
