@@ -376,6 +376,7 @@ def apply_local_style(parts: WindowParts) -> None:
     c = theme.colors()
     parts.top_bar.setStyleSheet(
         f"QWidget#topBar {{ background: {c.window}; }}QLabel#modelInfo {{ color: {c.muted}; }}"
+        f"QLabel#topNotice {{ color: {c.warn_text}; }}"
     )
     parts.top_rule.setStyleSheet(f"QFrame#topRule {{ color: {c.card_border}; }}")
     parts.sidebar.setStyleSheet(
