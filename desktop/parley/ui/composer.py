@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from parley.core.chat.attachments import AttachmentError, TextFile, inline_text_files
 from parley.ui import theme
 from parley.ui.lightqt import push_button, set_enum_properties
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent
     from PySide6.QtWidgets import QFileDialog
 
+    from parley.core.chat.attachments import TextFile
     from parley.core.protocol.request import ImagePart
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -139,6 +139,8 @@ class AttachmentChip(QFrame):
         lay.setSpacing(4)
         thumb = QLabel(self)
         from PySide6.QtGui import QPixmap
+
+        from parley.core.chat.attachments import TextFile
 
         pix = QPixmap()
         if isinstance(part, TextFile):
@@ -323,7 +325,11 @@ class Composer(QWidget):
         text = self.edit.toPlainText()
         if not text.strip() and not self._attachments and not self._text_files:
             return
-        self.send_requested.emit(inline_text_files(text, self._text_files), list(self._attachments))
+        if self._text_files:
+            from parley.core.chat.attachments import inline_text_files
+
+            text = inline_text_files(text, self._text_files)
+        self.send_requested.emit(text, list(self._attachments))
 
     def text_files(self) -> list[TextFile]:
         return list(self._text_files)
@@ -389,9 +395,8 @@ class Composer(QWidget):
         self.attachments_changed.emit()
 
     def _remove_chip(self, chip: AttachmentChip) -> None:
-        if isinstance(chip.part, TextFile):
-            if chip.part in self._text_files:
-                self._text_files.remove(chip.part)
+        if chip.part in self._text_files:
+            self._text_files.remove(chip.part)
         elif chip.part in self._attachments:
             self._attachments.remove(chip.part)
         chip.hide()
@@ -441,7 +446,7 @@ class Composer(QWidget):
         for raw in paths:
             if raw in images:
                 continue
-            from parley.core.chat.attachments import read_text_file
+            from parley.core.chat.attachments import AttachmentError, read_text_file
 
             try:
                 self.add_text_file(read_text_file(raw))

@@ -9,14 +9,13 @@ shortcuts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 
-@dataclass
-class Menus:
+class Menus(NamedTuple):
     new_chat: QAction
     import_chat: QAction
     export_chat: QAction
@@ -32,7 +31,7 @@ class Menus:
     about: QAction
 
     def actions(self) -> list[QAction]:
-        return [getattr(self, f.name) for f in fields(self)]
+        return list(self)
 
     def set_enabled(self, on: bool) -> None:
         for action in self.actions():
@@ -56,7 +55,9 @@ def _action(
     action = QAction(text, menu)
     action.setObjectName(name)
     if keys:
-        action.setShortcut(QKeySequence(keys))
+        # Through the property system: `setShortcut` makes PySide build the whole `Qt` namespace
+        # (its overloads take Qt enums), which the first frame avoids (see parley.ui.lightqt).
+        action.setProperty("shortcut", QKeySequence(keys))
     menu.addAction(action)
     return action
 
