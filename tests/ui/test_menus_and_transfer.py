@@ -197,3 +197,26 @@ def test_fork_and_delete_from_a_message_menu(
             await close(window)
 
     arun(scenario())
+
+
+def test_the_edit_menu_forks_the_shown_branch_and_deletes_the_chat_with_undo(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            window.menus.fork_chat.trigger()  # a new chat: nothing to fork, and it says so
+            assert "nothing to fork" in window.banner.label.text()
+            await chat(window, "only question")
+            conv = window.conversation_id
+            window.menus.fork_chat.trigger()
+            await wait_for(lambda: window.conversation_id not in (None, conv), what="the fork")
+            assert len(window.chat.messages()) == 2
+            forked = window.conversation_id
+            window.menus.delete_chat.trigger()
+            assert window.sidebar.pending_deletes() == [str(forked)]
+            assert window.sidebar.undo_bar.isVisible()  # the chat list's undo, as from there
+        finally:
+            await close(window)
+
+    arun(scenario())

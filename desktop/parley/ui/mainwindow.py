@@ -26,7 +26,7 @@ from parley.core.app.paths import provider_cache_path, user_providers_dir
 from parley.core.app.settings import Settings
 from parley.core.protocol.request import ImagePart
 from parley.core.providers.catalog import ProviderSpec, load_catalog
-from parley.core.store import Store, StoreError
+from parley.core.store import Store
 from parley.ui import chatview, theme
 from parley.ui.chat.controller import ChatController
 from parley.ui.chat.token_meter import TokenMeter
@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
         menus.quit.triggered.connect(self.close)
         menus.find.triggered.connect(self.sidebar.focus_search)
         menus.switch_model.triggered.connect(dialogs.open_switcher)
-        menus.fork_chat.triggered.connect(self._fork_shown_branch)
+        menus.fork_chat.triggered.connect(lambda: tree.fork_shown(chats.conversation_id))
         menus.delete_chat.triggered.connect(self._delete_current_chat)
         menus.settings.triggered.connect(dialogs.open_settings)
         menus.keys.triggered.connect(lambda: dialogs.open_keys())
@@ -395,18 +395,6 @@ class MainWindow(QMainWindow):
         if conversation_id == self.chats.conversation_id:
             self.chats.render()
         self.history.update_row(conversation_id)
-
-    def _fork_shown_branch(self) -> None:
-        cid = self.chats.conversation_id
-        try:
-            leaf = self.store.current_leaf(cid) if cid is not None else None
-        except StoreError as err:
-            self.banner.show_message(err.message)
-            return
-        if leaf is None:
-            self.banner.show_message("There is nothing to fork yet: this chat is empty.")
-            return
-        self.tree.fork(leaf)
 
     def _delete_current_chat(self) -> None:
         cid = self.chats.conversation_id

@@ -51,6 +51,18 @@ class TreeActions(QObject):
         self.forked.emit(new_id)
         return new_id
 
+    def fork_shown(self, conversation_id: int | None) -> int | None:
+        """Fork the branch a conversation shows, down to its last message (Edit → Fork)."""
+        try:
+            leaf = self._store().current_leaf(conversation_id) if conversation_id else None
+        except StoreError as err:
+            self._banner.show_message(err.message)
+            return None
+        if leaf is None:
+            self._banner.show_message("There is nothing to fork yet: this chat is empty.")
+            return None
+        return self.fork(leaf)
+
     def ask_delete(self, message_id: str | int) -> QMessageBox | None:
         """Ask first (a deleted message cannot be brought back), then delete."""
         try:
