@@ -686,13 +686,13 @@ class ParamsPanel(QWidget):
         self.filter_edit.textChanged.connect(self._apply_filter)
         outer.addWidget(self.filter_edit)
 
-        self.scroll = QScrollArea(self)
+        scroll = self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
         self.scroll.setAccessibleName("Parameter fields")
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll, 1)
-        self.wheel_guard = WheelGuard(self.scroll)
+        self.wheel_guard = WheelGuard(scroll)
 
         # The instruments (candidates, token probabilities, structured output), Advanced JSON
         # and the preview live outside the per-provider part: they survive a provider switch.
