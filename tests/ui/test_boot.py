@@ -213,7 +213,7 @@ def test_quitting_from_the_full_window_inside_the_frame_shuts_down_and_closes_th
 
     async def scenario() -> None:
         window = frame.take_over(services)
-        window.shortcuts["Ctrl+Q"].activated.emit()  # Quit: the window closes, not just a part
+        window.menus.quit.trigger()  # Quit: the window closes, not just a part
         await window.wait_closed()
         await window.shutdown()
         assert not frame.isVisible() and not window.isVisible()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QImage
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QFileDialog
 from pytestqt.qtbot import QtBot
 
@@ -176,6 +177,39 @@ def test_attach_button_opens_a_non_modal_dialog(qtbot: QtBot, composer: Composer
     dlg.reject()
 
 
+def test_typing_paths_into_the_attach_dialog_attaches_images_and_text_files(
+    qtbot: QtBot, composer: Composer, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QLineEdit  # the dialog's own field
+
+    picture = QImage(8, 8, QImage.Format.Format_RGB32)
+    picture.fill(QColor("red"))
+    picture.save(str(tmp_path / "red.png"))
+    (tmp_path / "notes.txt").write_text("line one\nline two\n")
+    for count, name in enumerate(("red.png", "notes.txt"), start=1):
+        dlg = composer.open_file_dialog()
+        edit = dlg.findChild(QLineEdit, "fileNameEdit")
+        assert edit is not None
+        # Typed at a person's pace (the dialog completes paths as they are typed).
+        QTest.keyClicks(edit, str(tmp_path / name), Qt.KeyboardModifier.NoModifier, 20)
+        QTest.keyClick(edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda n=count: len(composer.attachments() + composer.text_files()) == n)
+    assert [a.name for a in composer.attachments()] == ["red.png"]
+    assert [f.name for f in composer.text_files()] == ["notes.txt"]
+    with qtbot.waitSignal(composer.send_requested) as sent:
+        composer.set_draft("Summarise")
+        composer.request_send()
+    text, images = sent.args
+    assert text == "Summarise\n\nnotes.txt:\n```\nline one\nline two\n```" and len(images) == 1
+
+
+def test_a_file_that_is_not_text_says_why(composer: Composer, tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02")
+    composer.add_files([str(tmp_path / "blob.bin")])
+    assert composer.text_files() == [] and composer.attachments() == []
+    assert composer.notice.isVisible() and "blob.bin is not a text file" in composer.notice.text()
+
+
 def test_every_control_has_an_accessible_name(composer: Composer) -> None:
     composer.add_attachment(ImagePart(mime="image/png", data="", name="a.png"))
     controls = [composer.edit, *composer.findChildren(QAbstractButton)]
@@ -187,7 +221,8 @@ def test_every_control_has_an_accessible_name(composer: Composer) -> None:
 
 def test_images_refused_when_the_model_takes_none(qtbot: QtBot, composer: Composer) -> None:
     composer.set_images_allowed(False, "gpt-x does not take images.")
-    assert not composer.attach_button.isEnabled()
+    assert composer.attach_button.isEnabled()  # text files still can be attached
+    assert "gpt-x does not take images." in composer.attach_button.toolTip()
     QGuiApplication.clipboard().setImage(_png_image())
     composer.edit.paste()
     assert composer.attachments() == []

@@ -196,3 +196,38 @@ def test_the_deleted_notice_is_shown_whole_in_a_narrow_sidebar(
     assert label.height() >= 2 * metrics.lineSpacing()  # it wraps onto the lines it needs
     assert label.height() >= label.heightForWidth(label.width())
     assert label.geometry().right() < bar._button.geometry().left()
+
+
+def test_rows_show_the_model_and_when_under_the_title(qtbot: QtBot) -> None:
+    import time
+
+    sb = Sidebar()
+    qtbot.addWidget(sb)
+    now = time.time()
+    year_ago = now - 400 * 86400
+    sb.set_conversations(
+        [
+            ConversationRow("1", "today's chat", False, now, "gpt-4o-mini"),
+            ConversationRow("2", "old chat", False, year_ago, ""),
+        ]
+    )
+    assert sb.titles() == ["today's chat", "old chat"]
+    today, old = sb.details()
+    assert today == f"gpt-4o-mini · {time.strftime('%H:%M', time.localtime(now))}"
+    assert old == time.strftime("%d %b %Y", time.localtime(year_ago))  # no model: just the date
+    item = sb.list.item(0)
+    assert "gpt-4o-mini" in item.toolTip()
+
+
+def test_the_window_lists_each_chat_with_the_model_it_used(
+    qapp: QApplication, arun: Any, services: Services
+) -> None:
+    async def scenario() -> None:
+        window = await opened(qapp, services)
+        try:
+            await chat(window, "hello")
+            assert window.sidebar.details()[0].startswith("gpt-4o-mini · ")
+        finally:
+            await close(window)
+
+    arun(scenario())

@@ -100,7 +100,7 @@ class BootWindow(QMainWindow):
         self.parts.composer.set_send_key(state.send_key)
         self.parts.sidebar.set_conversations(
             [
-                ConversationRow(str(c.id), c.title, c.pinned, c.updated_at)
+                ConversationRow(str(c.id), c.title, c.pinned, c.updated_at, c.model)
                 for c in state.conversations
             ]
         )
@@ -119,6 +119,8 @@ class BootWindow(QMainWindow):
         p.top_bar.keys_button.clicked.connect(lambda: self._intend("keys"))
         p.top_bar.settings_button.clicked.connect(lambda: self._intend("settings"))
         p.top_bar.panel_button.toggled.connect(lambda on: p.panel.setVisible(on))
+        # The menus are shown (so the bar does not appear later) but work in the full window.
+        p.menus.set_enabled(False)
 
     def _send_wanted(self) -> None:
         if ("send", ()) not in self._intents:
@@ -239,6 +241,7 @@ class BootWindow(QMainWindow):
         try:
             window = MainWindow(services)
             window.setWindowFlags(QtCore.Qt.WindowType.Widget)
+            self.menuBar().hide()  # the full window's own menu bar takes its place
             self.main = window
             self.setCentralWidget(window)  # the first frame's parts are deleted with the old one
             window.windowTitleChanged.connect(self.setWindowTitle)

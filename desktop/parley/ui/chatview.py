@@ -14,6 +14,7 @@ completion_tokens, reasoning_tokens, cached_tokens, cost, total_ms, currency, es
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 PAGE = 20  # messages built when a chat opens (and per "Show earlier messages")
 SCROLL_PAGE = 6  # at most, built each time scrolling reaches the top
+HIGHLIGHT_MS = 2500  # how long a revealed message (a search hit) stays outlined
 SCROLL_BUDGET_MS = 12.0  # ... and no more once building them has taken this long (at least one)
 
 
@@ -90,6 +92,8 @@ class ChatView(QWidget):
     open_keys_requested = Signal(str)
     inspect_requested = Signal(str)
     candidate_chosen = Signal(str, int)  # an answer's id, the candidate shown in its tabs
+    fork_requested = Signal(str)
+    delete_requested = Signal(str)
     link_clicked = Signal("QUrl")  # by name: the class is made when a link is first clicked
 
     def __init__(self, parent: QWidget | None = None, *, open_links: bool = True) -> None:
@@ -123,6 +127,10 @@ class ChatView(QWidget):
         self._stick_to_bottom = True
         self._keep_from_bottom: int | None = None
         self._reveal_target: MessageWidget | None = None
+        self._highlighted: MessageWidget | None = None
+        self._highlight_timer = QTimer(self)
+        self._highlight_timer.setSingleShot(True)
+        self._highlight_timer.timeout.connect(self._end_highlight)
         bar = self.scroll.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
@@ -170,6 +178,8 @@ class ChatView(QWidget):
         w.show()  # now, not from the queued show a layout schedules
         w.link_clicked.connect(self._on_link)
         w.branch_requested.connect(self.branch_requested)
+        w.fork_requested.connect(self.fork_requested)
+        w.delete_requested.connect(self.delete_requested)
         mw = widgets()
         if isinstance(w, mw.UserMessageWidget):
             w.edit_requested.connect(self.edit_requested)
@@ -301,6 +311,23 @@ class ChatView(QWidget):
             self._column.activate()
             self.scroll.ensureWidgetVisible(target, 0, 40)
             target.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+            self._highlight(target)
+
+    def _highlight(self, target: MessageWidget) -> None:
+        """Outline the revealed message for a moment, so the eye finds it."""
+        previous = self._highlighted
+        if previous is not None and previous is not target:
+            with contextlib.suppress(RuntimeError):  # already deleted (another chat shown)
+                previous.set_highlighted(False)
+        self._highlighted = target
+        target.set_highlighted(True)
+        self._highlight_timer.start(HIGHLIGHT_MS)
+
+    def _end_highlight(self) -> None:
+        target, self._highlighted = self._highlighted, None
+        if target is not None:
+            with contextlib.suppress(RuntimeError):
+                target.set_highlighted(False)
 
     def loaded_count(self) -> int:
         return len(self._widgets)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPaintEvent
     from PySide6.QtWidgets import QFileDialog
 
+    from parley.core.chat.attachments import TextFile
     from parley.core.protocol.request import ImagePart
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -130,7 +131,7 @@ class AttachmentChip(QFrame):
     remove_requested = Signal(object)  # the chip
     card_kind: theme.CardKind = "chip"
 
-    def __init__(self, part: ImagePart, parent: QWidget | None = None) -> None:
+    def __init__(self, part: ImagePart | TextFile, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.part = part
         lay = QHBoxLayout(self)
@@ -139,8 +140,13 @@ class AttachmentChip(QFrame):
         thumb = QLabel(self)
         from PySide6.QtGui import QPixmap
 
+        from parley.core.chat.attachments import TextFile
+
         pix = QPixmap()
-        if part.data:
+        if isinstance(part, TextFile):
+            thumb.setText("📄")
+            thumb.setToolTip(f"{part.name}: {len(part.text):,} characters, sent as text")
+        elif part.data:
             pix.loadFromData(base64.b64decode(part.data))
         if not pix.isNull():
             thumb.setPixmap(
@@ -151,7 +157,7 @@ class AttachmentChip(QFrame):
                     QtCore.Qt.TransformationMode.SmoothTransformation,
                 )
             )
-        name = QLabel(part.name or "image", self)
+        name = QLabel(part.name or ("file" if isinstance(part, TextFile) else "image"), self)
         self.remove_button = QToolButton(self)
         self.remove_button.setText("×")
         self.remove_button.setAutoRaise(True)
@@ -216,6 +222,7 @@ class Composer(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._attachments: list[ImagePart] = []
+        self._text_files: list[TextFile] = []  # inlined into the message when it is sent
         self._streaming = False
         self._pasted = 0
         self._images_refused = ""  # why images can't be attached now ("" = they can)
@@ -227,6 +234,11 @@ class Composer(QWidget):
         self._chips = QHBoxLayout()
         self._chips.setSpacing(6)
         self._chips.addStretch(1)
+        self.token_label = QLabel(self)  # what the send would take (see ui.chat.token_meter)
+        self.token_label.setObjectName("tokenEstimate")
+        self.token_label.setAccessibleName("Token estimate")
+        theme.tag(self.token_label, text="muted")
+        self._chips.addWidget(self.token_label)
         outer.addLayout(self._chips)
         self.notice = NoticePill(self)
         self.notice.setWordWrap(True)
@@ -244,13 +256,13 @@ class Composer(QWidget):
         self.edit.send.connect(self._on_send_key)
         self.edit.stop.connect(self._on_escape)
         self.edit.images_pasted.connect(self._on_images_pasted)
-        self.edit.files_dropped.connect(self.add_image_files)
+        self.edit.files_dropped.connect(self.add_files)
         row.addWidget(self.edit, 1)
 
         buttons = QVBoxLayout()
         self.attach_button = push_button("Attach…", self)
-        self.attach_button.setAccessibleName("Attach images")
-        self.attach_button.setToolTip("Attach images (or paste / drop them)")
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.setToolTip("Attach images or text files (or paste / drop them)")
         self.attach_button.clicked.connect(self.open_file_dialog)
         self.send_button = push_button("Send", self)
         self.send_button.setAccessibleName("Send message")
@@ -311,9 +323,23 @@ class Composer(QWidget):
 
     def request_send(self) -> None:
         text = self.edit.toPlainText()
-        if not text.strip() and not self._attachments:
+        if not text.strip() and not self._attachments and not self._text_files:
             return
+        if self._text_files:
+            from parley.core.chat.attachments import inline_text_files
+
+            text = inline_text_files(text, self._text_files)
         self.send_requested.emit(text, list(self._attachments))
+
+    def text_files(self) -> list[TextFile]:
+        return list(self._text_files)
+
+    def add_text_file(self, file: TextFile) -> None:
+        self._text_files.append(file)
+        chip = AttachmentChip(file, self)
+        chip.remove_requested.connect(self._remove_chip)
+        self._chips.insertWidget(self._chips.count() - 2, chip)  # before the stretch
+        self.attachments_changed.emit()
 
     def clear_after_send(self) -> None:
         """The window accepted the send: empty the field and the attachments."""
@@ -365,11 +391,13 @@ class Composer(QWidget):
         self._attachments.append(part)
         chip = AttachmentChip(part, self)
         chip.remove_requested.connect(self._remove_chip)
-        self._chips.insertWidget(self._chips.count() - 1, chip)
+        self._chips.insertWidget(self._chips.count() - 2, chip)  # before the stretch
         self.attachments_changed.emit()
 
     def _remove_chip(self, chip: AttachmentChip) -> None:
-        if chip.part in self._attachments:
+        if chip.part in self._text_files:
+            self._text_files.remove(chip.part)
+        elif chip.part in self._attachments:
             self._attachments.remove(chip.part)
         chip.hide()
         chip.deleteLater()
@@ -384,14 +412,17 @@ class Composer(QWidget):
                 w.hide()
                 w.deleteLater()
         self._attachments = []
+        self._text_files = []
         self.attachments_changed.emit()
 
     def set_images_allowed(self, allowed: bool, reason: str = "") -> None:
         """Whether the current model takes images; `reason` is shown when one is refused."""
         self._images_refused = "" if allowed else (reason or "This model does not take images.")
-        self.attach_button.setEnabled(allowed)
+        # Text files can always be attached: the button stays, only images are refused.
         self.attach_button.setToolTip(
-            "Attach images (or paste / drop them)" if allowed else self._images_refused
+            "Attach images or text files (or paste / drop them)"
+            if allowed
+            else f"Attach text files. {self._images_refused}"
         )
 
     def _refuse_images(self) -> bool:
@@ -407,6 +438,28 @@ class Composer(QWidget):
         for image in images:
             self._pasted += 1
             self.add_attachment(image_part_from_qimage(image, f"pasted-{self._pasted}.png"))
+
+    def add_files(self, paths: list[str]) -> None:
+        """Attach files: images as images, anything else as text (inlined when sent)."""
+        images = [p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        problems: list[str] = []
+        for raw in paths:
+            if raw in images:
+                continue
+            from parley.core.chat.attachments import AttachmentError, read_text_file
+
+            try:
+                self.add_text_file(read_text_file(raw))
+            except AttachmentError as err:
+                problems.append(str(err))
+        if images:
+            self.add_image_files(images)
+            if problems:
+                self.notice.setText(" ".join([self.notice.text(), *problems]).strip())
+                self.notice.show()
+            return
+        self.notice.setText(" ".join(problems))
+        self.notice.setVisible(bool(problems))
 
     def add_image_files(self, paths: list[str]) -> None:
         if self._refuse_images():
@@ -444,10 +497,17 @@ class Composer(QWidget):
         """Non-blocking (open(), never exec()): safe inside the asyncio loop."""
         from PySide6.QtWidgets import QFileDialog
 
-        dlg = QFileDialog(self, "Attach images")
+        dlg = QFileDialog(self, "Attach files")
         dlg.setFileMode(QFileDialog.FileMode.ExistingFiles)
-        dlg.setNameFilter("Images (*.png *.jpg *.jpeg *.gif *.webp *.bmp)")
-        dlg.filesSelected.connect(self.add_image_files)
+        images = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        dlg.setNameFilters(
+            [
+                f"Images and text files ({images} *.txt *.md *.csv *.json *.py *.log)",
+                f"Images ({images})",
+                "All files: text is attached as text (*)",
+            ]
+        )
+        dlg.filesSelected.connect(self.add_files)
         dlg.finished.connect(dlg.deleteLater)
         self._dialog = dlg
         dlg.open()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QSignalBlocker, QSize
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -31,6 +32,7 @@ from parley.ui import theme
 from parley.ui.chatview import ChatView
 from parley.ui.composer import Composer
 from parley.ui.lightqt import push_button, set_enum_properties
+from parley.ui.menus import Menus, build_menus
 from parley.ui.sidebar import Sidebar
 
 SPLITTER_SIZES = (250, 700, 330)
@@ -150,26 +152,45 @@ class SystemPromptBox(QWidget):
 
 
 class TopBar(QWidget):
-    """Provider, model (+ details), preset; keys, settings and the panel toggle."""
+    """Provider, model (+ details), preset; keys, settings and the panel toggle; under them a
+    word-wrapped notice line for what the bar has to say (a model list that failed, a hint).
+
+    The bar fits a narrow window: its minimum width leaves out the "Provider", "Model" and
+    "Preset" captions, the model details and the Settings button (also in the Settings menu,
+    Ctrl+,), which are shown again once there is room for them.
+    """
+
+    # The pickers' least widths in a narrow window (their contents show whole when there is room).
+    PROVIDER_MIN = 96
+    MODEL_MIN = 150
+    PRESET_MIN = 96
+    ROOM_TO_SPARE = 200
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("topBar")
-        bar = QHBoxLayout(self)
-        bar.setContentsMargins(10, 6, 10, 6)
+        outer = self._outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 6, 10, 6)
+        outer.setSpacing(4)
+        bar = self._bar = QHBoxLayout()
         bar.setSpacing(6)
+        outer.addLayout(bar)
 
         self.provider_combo = QComboBox(self)
         self.provider_combo.setAccessibleName("Provider")
         self.provider_combo.setToolTip("Provider (Ctrl+K to switch quickly)")
         self.provider_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.provider_combo.setMinimumWidth(self.PROVIDER_MIN)
 
         self.model_combo = QComboBox(self)
         self.model_combo.setObjectName("modelCombo")
         self.model_combo.setAccessibleName("Model")
+        self.model_combo.setToolTip("Model (type to search, or any id)")
         self.model_combo.setEditable(True)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.setMinimumWidth(260)
+        self.model_combo.setMinimumWidth(self.MODEL_MIN)
+        self.model_combo.setMaximumWidth(420)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.model_combo.setMaxVisibleItems(20)
         self.model_combo.lineEdit().setPlaceholderText("Model (type to search, or any id)")
 
@@ -183,13 +204,13 @@ class TopBar(QWidget):
         self.model_info.setObjectName("modelInfo")
         self.model_info.setAccessibleName("Model details")
         self.model_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_info.setMinimumWidth(80)
         theme.tag(self.model_info, text="muted")
 
         self.preset_combo = QComboBox(self)
         self.preset_combo.setAccessibleName("Preset")
         self.preset_combo.setToolTip("Apply a saved parameter set")
         self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.preset_combo.setMinimumWidth(self.PRESET_MIN)
 
         self.keys_button = push_button("Keys…", self)
         self.keys_button.setAccessibleName("Keys and providers")
@@ -201,21 +222,78 @@ class TopBar(QWidget):
         self.panel_button.setCheckable(True)
         self.panel_button.setToolTip("Show or hide the parameter panel")
 
+        self._captions: list[QLabel] = []
         for label, widget in (("Provider", self.provider_combo), ("Model", self.model_combo)):
             lbl = QLabel(label, self)
             lbl.setBuddy(widget)
+            self._captions.append(lbl)
             bar.addWidget(lbl)
-            bar.addWidget(widget)
+            bar.addWidget(widget, 2 if widget is self.model_combo else 0)
         bar.addWidget(self.refresh_models_button)
         bar.addWidget(self.model_info, 1)
         preset_label = QLabel("Preset", self)
         preset_label.setBuddy(self.preset_combo)
+        self._captions.append(preset_label)
         bar.addWidget(preset_label)
         bar.addWidget(self.preset_combo)
         bar.addSpacing(8)
         bar.addWidget(self.keys_button)
         bar.addWidget(self.settings_button)
         bar.addWidget(self.panel_button)
+
+        self.notice = QLabel(self)
+        self.notice.setObjectName("topNotice")
+        self.notice.setAccessibleName("Notice")
+        self.notice.setWordWrap(True)
+        set_enum_properties(
+            self.notice, textFormat="PlainText", textInteractionFlags="TextSelectableByMouse"
+        )
+        self.notice.hide()
+        outer.addWidget(self.notice)
+        self._optional: list[QWidget] = [*self._captions, self.settings_button]
+
+    def set_notice(self, text: str) -> None:
+        """Say something under the bar, wrapped, whole ("" hides the line)."""
+        self.notice.setText(text)
+        self.notice.setAccessibleDescription(text)
+        self.notice.setVisible(bool(text))
+
+    def notice_text(self) -> str:
+        return self.notice.text() if self.notice.isVisibleTo(self) else ""
+
+    def _least_width(self, *, optional: bool) -> int:
+        """The row's least width, with or without the parts a narrow window leaves out."""
+        widgets = [
+            self.provider_combo,
+            self.model_combo,
+            self.refresh_models_button,
+            self.preset_combo,
+            self.keys_button,
+            self.panel_button,
+        ]
+        if optional:
+            widgets += self._optional
+        spacing = self._bar.spacing()
+        # As layouts count them: an explicit minimum width wins over the widget's hint.
+        width = sum(w.minimumWidth() or w.minimumSizeHint().width() for w in widgets)
+        width += spacing * len(widgets) + 8  # the gap before the buttons
+        m = self._outer.contentsMargins()
+        return width + m.left() + m.right()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(self._least_width(optional=False), hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # Captions back only with room for them and a model field wide enough to read.
+        roomy = event.size().width() >= self._least_width(optional=True) + self.ROOM_TO_SPARE
+        for w in self._optional:
+            if w.isVisibleTo(self) != roomy:
+                w.setVisible(roomy)
+
+    def is_compact(self) -> bool:
+        return not self.settings_button.isVisibleTo(self)
 
 
 class WindowParts(NamedTuple):
@@ -228,10 +306,12 @@ class WindowParts(NamedTuple):
     composer: Composer
     panel: QWidget
     splitter: QSplitter
+    menus: Menus
 
 
 def build_layout(window: QMainWindow, panel: QWidget, *, panel_visible: bool) -> WindowParts:
     """Make the window's parts around `panel` and set them as its central widget."""
+    menus = build_menus(window)
     top = TopBar(window)
     sidebar = Sidebar(window)
     sidebar.setMinimumWidth(180)
@@ -279,7 +359,13 @@ def build_layout(window: QMainWindow, panel: QWidget, *, panel_visible: bool) ->
 
     top.panel_button.setChecked(panel_visible)
     panel.setVisible(panel_visible)
-    parts = WindowParts(top, rule, sidebar, system_prompt, banner, chat, composer, panel, splitter)
+    # The View menu's entry and the bar's button are one switch.
+    menus.parameters.setChecked(panel_visible)
+    top.panel_button.toggled.connect(menus.parameters.setChecked)
+    menus.parameters.toggled.connect(top.panel_button.setChecked)
+    parts = WindowParts(
+        top, rule, sidebar, system_prompt, banner, chat, composer, panel, splitter, menus
+    )
     apply_local_style(parts)
     return parts
 
@@ -290,6 +376,7 @@ def apply_local_style(parts: WindowParts) -> None:
     c = theme.colors()
     parts.top_bar.setStyleSheet(
         f"QWidget#topBar {{ background: {c.window}; }}QLabel#modelInfo {{ color: {c.muted}; }}"
+        f"QLabel#topNotice {{ color: {c.warn_text}; }}"
     )
     parts.top_rule.setStyleSheet(f"QFrame#topRule {{ color: {c.card_border}; }}")
     parts.sidebar.setStyleSheet(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
 from parley.core.app.paths import provider_cache_path, user_providers_dir
@@ -29,10 +29,14 @@ from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.core.store import Store
 from parley.ui import chatview, theme
 from parley.ui.chat.controller import ChatController
+from parley.ui.chat.token_meter import TokenMeter
+from parley.ui.chat.tree_actions import TreeActions
 from parley.ui.dialogs import Dialogs, model_lists
 from parley.ui.history.recovery import StoreRecovery
 from parley.ui.history.sidebar_actions import SIDEBAR_FIRST_PAGE, SIDEBAR_LIMIT, HistoryController
+from parley.ui.history.transfer import Transfer
 from parley.ui.layout import apply_local_style, build_layout
+from parley.ui.menus import shortcut_rows
 from parley.ui.params.pickers import Pickers, model_details
 from parley.ui.params.preview import PreviewContext, PreviewController
 from parley.ui.params_panel import ParamsPanel
@@ -177,20 +181,25 @@ class MainWindow(QMainWindow):
         )
         self._dialogs = self.dialogs.open_dialogs
 
+        self.tokens = TokenMeter(
+            self.composer,
+            self.system_prompt,
+            lambda: self.services.store,
+            lambda: self.chats.conversation_id,
+            self._context_length,
+            self,
+        )
+        self.menus = parts.menus
+        self.transfer = Transfer(lambda: self.services.store, self.banner, self._secrets, self)
+        self.tree = TreeActions(lambda: self.services.store, self.banner, self._secrets, self)
+
+        # The menus' actions own Ctrl+N, Ctrl+K, Ctrl+F, Ctrl+Q, Ctrl+, (see ui.menus).
         self.shortcuts: dict[str, QShortcut] = {}
-        for keys, slot in (
-            ("Ctrl+N", self.chats.new_chat),
-            ("Ctrl+K", self.dialogs.open_switcher),
-            ("Ctrl+F", self.sidebar.focus_search),
-            ("Esc", self._escape),
-            ("Ctrl+Q", self.close),
-            ("Ctrl+,", self.dialogs.open_settings),
-        ):
-            sc = QShortcut(QKeySequence(keys), self)
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(slot)
-            self.shortcuts[keys] = sc
-        self.shortcuts["Esc"].setEnabled(False)  # only while this chat streams
+        sc = QShortcut(QKeySequence("Esc"), self)
+        sc.setContext(Qt.ShortcutContext.WindowShortcut)
+        sc.activated.connect(self._escape)
+        sc.setEnabled(False)  # only while this chat streams
+        self.shortcuts["Esc"] = sc
         # Ctrl+Enter sends from anywhere but the chat (whose inline editors use it to save);
         # the composer handles it itself.
         for i, area in enumerate((top, self.sidebar, self.panel, self.system_prompt)):
@@ -199,9 +208,6 @@ class MainWindow(QMainWindow):
                 sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 sc.activated.connect(self._send_shortcut)
                 self.shortcuts[f"{keys}#{i}"] = sc
-        quit_action = QAction("Quit", self)
-        quit_action.triggered.connect(self.close)
-        self.addAction(quit_action)
 
     def _connect_signals(self) -> None:
         chats, history, pickers, dialogs = self.chats, self.history, self.pickers, self.dialogs
@@ -214,6 +220,7 @@ class MainWindow(QMainWindow):
 
         pickers.spec_changed.connect(self._spec_changed)
         pickers.request_changed.connect(preview.schedule)
+        pickers.request_changed.connect(self.tokens.schedule)
         pickers.preset_chosen.connect(chats.set_preset)
         pickers.preset_name_wanted.connect(dialogs.ask_preset_name)
         pickers.settings_changed.connect(self._save_settings)
@@ -225,6 +232,7 @@ class MainWindow(QMainWindow):
         chats.opening.connect(pickers.restore)
         chats.streaming_changed.connect(self.shortcuts["Esc"].setEnabled)
         chats.request_changed.connect(preview.schedule)
+        chats.request_changed.connect(self.tokens.schedule)
         chats.keys_wanted.connect(lambda pid: dialogs.open_keys(pid or None))
         self.chat.open_keys_requested.connect(lambda pid: dialogs.open_keys(pid or None))
         self.chat.inspect_requested.connect(dialogs.open_inspector)
@@ -248,6 +256,26 @@ class MainWindow(QMainWindow):
         dialogs.preset_named.connect(pickers.save_preset)
         dialogs.reproduce_requested.connect(lambda answer_id: chats.replay(answer_id))
         dialogs.replay_requested.connect(chats.replay)
+
+        menus, transfer, tree = self.menus, self.transfer, self.tree
+        menus.new_chat.triggered.connect(chats.new_chat)
+        menus.import_chat.triggered.connect(transfer.ask_import)
+        menus.export_chat.triggered.connect(lambda: transfer.ask_export(chats.conversation_id))
+        menus.quit.triggered.connect(self.close)
+        menus.find.triggered.connect(self.sidebar.focus_search)
+        menus.switch_model.triggered.connect(dialogs.open_switcher)
+        menus.fork_chat.triggered.connect(lambda: tree.fork_shown(chats.conversation_id))
+        menus.delete_chat.triggered.connect(self._delete_current_chat)
+        menus.settings.triggered.connect(dialogs.open_settings)
+        menus.keys.triggered.connect(lambda: dialogs.open_keys())
+        menus.shortcuts.triggered.connect(lambda: dialogs.open_shortcuts(shortcut_rows(menus)))
+        menus.about.triggered.connect(dialogs.open_about)
+        self.sidebar.export_requested.connect(lambda cid: transfer.ask_export(int(cid)))
+        transfer.imported.connect(self._show_new_conversation)
+        self.chat.fork_requested.connect(tree.fork)
+        self.chat.delete_requested.connect(tree.ask_delete)
+        tree.forked.connect(self._show_new_conversation)
+        tree.branch_deleted.connect(self._branch_deleted)
 
     def _on_theme_changed(self, _dark: bool) -> None:
         self._apply_local_style()
@@ -348,6 +376,30 @@ class MainWindow(QMainWindow):
             notice.inform(self.pickers.start_new_chat())
         elif notice.is_news():
             notice.hide()
+
+    def _context_length(self) -> int | None:
+        pid = self.pickers.provider_id()
+        info = self.pickers.model_info_for(pid, self.pickers.model()) if pid else None
+        return info.context_length if info is not None else None
+
+    def _secrets(self) -> list[str | None]:
+        """Every key Parley knows, to scrub from exports and forks."""
+        return [self.services.key(pid) for pid in self.catalog.providers]
+
+    def _show_new_conversation(self, conversation_id: int) -> None:
+        """An imported or forked chat: listed and opened."""
+        self.history.refresh()
+        self.open_conversation(conversation_id)
+
+    def _branch_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.chats.conversation_id:
+            self.chats.render()
+        self.history.update_row(conversation_id)
+
+    def _delete_current_chat(self) -> None:
+        cid = self.chats.conversation_id
+        if cid is not None:
+            self.sidebar.delete(str(cid))  # with its undo bar, as from the list
 
     def _spec_changed(self, spec: ProviderSpec) -> None:
         self.chat.set_continue_in_place(spec.quirks.continue_final is not None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -91,8 +92,12 @@ class Card(QFrame):
         self.card_kind: theme.CardKind = kind
 
     def paintEvent(self, e: QPaintEvent) -> None:
-        theme.paint_card(self, self.card_kind)
+        theme.paint_card(self, self.card_kind, highlighted=self.property("highlighted") is True)
         super().paintEvent(e)
+
+    def set_highlighted(self, on: bool) -> None:
+        self.setProperty("highlighted", on)
+        self.update()
 
 
 class Pill(QLabel):
@@ -152,6 +157,8 @@ class MessageWidget(Card):
 
     link_clicked = Signal(QUrl)
     branch_requested = Signal(str, int)
+    fork_requested = Signal(str)  # a new chat with the messages down to this one
+    delete_requested = Signal(str)  # this message and the replies below it
 
     def __init__(
         self, msg_id: str, role_text: str, kind: theme.CardKind, parent: QWidget | None = None
@@ -170,7 +177,27 @@ class MessageWidget(Card):
         self.header.addStretch(1)
         self.copy_button = _link_button("Copy", "Copy message", self)
         self.copy_button.clicked.connect(self.copy_message)
+        self.more_button = _link_button("⋯", "More actions for this message", self)
+        self.more_button.setToolTip("Fork into a new chat, delete")
+        self.more_button.clicked.connect(self.show_more_menu)
         self._layout.addLayout(self.header)
+
+    def more_actions(self) -> list[tuple[str, Callable[[], None]]]:
+        """What the ⋯ menu (and the right-click menu) offers for this message."""
+        return [
+            ("Fork into a new chat", lambda: self.fork_requested.emit(self.msg_id)),
+            ("Delete this and the replies below…", lambda: self.delete_requested.emit(self.msg_id)),
+        ]
+
+    def show_more_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.setAccessibleName("Message actions")
+        for text, slot in self.more_actions():
+            menu.addAction(text).triggered.connect(slot)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.more_button.mapToGlobal(self.more_button.rect().bottomLeft()))
+        self._menu = menu
+        return menu
 
     @property
     def branch_switcher(self) -> BranchSwitcher:
@@ -223,6 +250,7 @@ class UserMessageWidget(MessageWidget):
         self.edit_button.clicked.connect(self.start_edit)
         self.header.addWidget(self.edit_button)
         self.header.addWidget(self.copy_button)
+        self.header.addWidget(self.more_button)
         self.body = SafeTextBrowser(self)
         self.body.setAccessibleName("Your message")
         self.body.setPlainText(text)
@@ -418,6 +446,7 @@ class AssistantMessageWidget(MessageWidget):
         self.inspect_button.clicked.connect(lambda: self.inspect_requested.emit(self.msg_id))
         self.header.addWidget(self.inspect_button)
         self.inspect_button.hide()  # once the answer has ended (its exchange is stored)
+        self.header.addWidget(self.more_button)
 
         self._reasoning_buf = Growing()
         self._reasoning_shown = 0

@@ -39,6 +39,7 @@ from parley.core.providers.params import carry_over, unsupported_params, validat
 from parley.ui import theme
 from parley.ui.json_editor import JsonEditor, monospace_font, parse_json
 from parley.ui.params.preview import PreviewView, render_preview
+from parley.ui.params.wheel_guard import WheelGuard
 
 if TYPE_CHECKING:
     from parley.ui.instruments.controls import InstrumentsBox
@@ -685,12 +686,13 @@ class ParamsPanel(QWidget):
         self.filter_edit.textChanged.connect(self._apply_filter)
         outer.addWidget(self.filter_edit)
 
-        self.scroll = QScrollArea(self)
+        scroll = self.scroll = QScrollArea(self)
         self.scroll.setWidgetResizable(True)
         self.scroll.setAccessibleName("Parameter fields")
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(self.scroll, 1)
+        self.wheel_guard = WheelGuard(scroll)
 
         # The instruments (candidates, token probabilities, structured output), Advanced JSON
         # and the preview live outside the per-provider part: they survive a provider switch.
@@ -821,6 +823,7 @@ class ParamsPanel(QWidget):
             if needle and not param_matches(p, needle):
                 field.hide()
             section.content_layout.addWidget(field)
+            self.wheel_guard.watch(field)
             self._fields[p.name] = field
 
     def _build_all(self) -> None:

@@ -28,7 +28,7 @@ from parley.ui.lightqt import ACCESSIBLE_TEXT_ROLE, USER_ROLE, push_button, set_
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QEvent
-    from PySide6.QtWidgets import QAbstractItemDelegate
+    from PySide6.QtWidgets import QAbstractItemDelegate, QMenu
 
     from parley.ui.search_delegate import HtmlDelegate
 
@@ -44,6 +44,7 @@ class ConversationRow(NamedTuple):
     title: str
     pinned: bool = False
     updated_at: float | None = None  # unix seconds
+    model: str = ""  # the model the chat last used
 
 
 class SearchHit(NamedTuple):
@@ -78,6 +79,11 @@ def _when(ts: float | None) -> str:
     if then.tm_year == now.tm_year:
         return time.strftime("%d %b", then)
     return time.strftime("%d %b %Y", then)
+
+
+def row_detail(row: ConversationRow) -> str:
+    """The row's second line: "gpt-4o-mini · 14:02" (today), "· 03 Dec", "· 03 Dec 2025"."""
+    return " · ".join(x for x in (row.model, _when(row.updated_at)) if x)
 
 
 def _sort_key(row: ConversationRow) -> tuple[bool, float]:
@@ -140,6 +146,7 @@ class Sidebar(QWidget):
     rename_requested = Signal(str, str)
     pin_requested = Signal(str, bool)
     delete_requested = Signal(str)
+    export_requested = Signal(str)
     delete_undone = Signal(str)
     delete_committed = Signal(str)
     search_changed = Signal(str)
@@ -301,7 +308,11 @@ class Sidebar(QWidget):
 
     def titles(self) -> list[str]:
         """What the list shows, top to bottom (for tests and accessibility checks)."""
-        return [self.list.item(i).text() for i in range(self.list.count())]
+        return [self.list.item(i).text().split("\n", 1)[0] for i in range(self.list.count())]
+
+    def details(self) -> list[str]:
+        """Each row's second line (model · when), top to bottom."""
+        return [self.list.item(i).text().partition("\n")[2] for i in range(self.list.count())]
 
     def pending_deletes(self) -> list[str]:
         return list(self._pending_delete)
@@ -325,12 +336,19 @@ class Sidebar(QWidget):
     @staticmethod
     def _item(row: ConversationRow) -> QListWidgetItem:
         title = row.title or "New chat"
-        item = QListWidgetItem(("📌 " if row.pinned else "") + title)
+        when = _when(row.updated_at)
+        detail = row_detail(row)
+        # A second line with the model and the date; Qt's own delegate draws it (a Python one
+        # costs every row's paint at start-up).
+        text = ("📌 " if row.pinned else "") + title + (f"\n{detail}" if detail else "")
+        item = QListWidgetItem(text)
         item.setData(ID_ROLE, row.id)
         item.setData(PINNED_ROLE, row.pinned)
-        when = _when(row.updated_at)
-        item.setToolTip(f"{title}\n{when}" if when else title)
-        item.setData(ACCESSIBLE_TEXT_ROLE, title)
+        item.setToolTip(f"{title}\n{detail}" if detail else title)
+        spoken = ", ".join(
+            x for x in (title, row.model, f"last active {when}" if when else "") if x
+        )
+        item.setData(ACCESSIBLE_TEXT_ROLE, spoken)
         return item
 
     # --- user actions -----------------------------------------------------------------------
@@ -350,20 +368,30 @@ class Sidebar(QWidget):
         item = self.list.currentItem()
         if item is None:
             return
-        conv_id = item.data(ID_ROLE)
+        menu = self.context_menu(item.data(ID_ROLE))
+        menu.popup(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+
+    def context_menu(self, conv_id: str) -> QMenu:
+        """The chat's menu: rename, pin, export, delete (popped up by a right click)."""
         row = self._row(conv_id)
         from PySide6.QtGui import QAction
         from PySide6.QtWidgets import QMenu
 
         menu = QMenu(self)
+        menu.setAccessibleName("Chat actions")
         rename = QAction("Rename…", menu)
         rename.triggered.connect(lambda: self.rename_interactive(conv_id))
         pin = QAction("Unpin" if row and row.pinned else "Pin to top", menu)
         pin.triggered.connect(lambda: self.pin_requested.emit(conv_id, not (row and row.pinned)))
+        export = QAction("Export…", menu)
+        export.triggered.connect(lambda: self.export_requested.emit(conv_id))
         delete = QAction("Delete", menu)
         delete.triggered.connect(lambda: self.delete(conv_id))
-        menu.addActions([rename, pin, delete])
-        menu.popup(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+        menu.addActions([rename, pin, export])
+        menu.addSeparator()
+        menu.addAction(delete)
+        menu.aboutToHide.connect(menu.deleteLater)
+        return menu
 
     def rename_interactive(self, conv_id: str) -> None:
         from PySide6.QtWidgets import QInputDialog

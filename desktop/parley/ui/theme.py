@@ -196,17 +196,24 @@ def card_colors(kind: CardKind, c: ThemeColors | None = None) -> tuple[str, str,
     }[kind]
 
 
-def paint_card(widget: QWidget, kind: CardKind) -> None:
-    """Paint a rounded card behind a widget's contents (call first in its paintEvent).
+def paint_card(widget: QWidget, kind: CardKind, *, highlighted: bool = False) -> None:
+    """Paint a rounded card behind a widget's contents (call first in its paintEvent);
+    `highlighted` draws its border thick in the accent colour (a search hit just opened).
 
     Cards, badges and chips are painted rather than styled: an application-wide style sheet
     makes every widget in the program slower to create and show."""
     from PySide6.QtCore import QRectF
-    from PySide6.QtGui import QPainter
+    from PySide6.QtGui import QPainter, QPen
 
     fill, border, radius = card_colors(kind)
     p = QPainter(widget)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if highlighted:
+        p.setPen(QPen(QColor(colors().accent), 2.5))
+        p.setBrush(QColor(fill))
+        p.drawRoundedRect(QRectF(widget.rect()).adjusted(1.5, 1.5, -1.5, -1.5), radius, radius)
+        p.end()
+        return
     p.setPen(QColor(border))
     p.setBrush(QColor(fill))
     p.drawRoundedRect(QRectF(widget.rect()).adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)

@@ -30,6 +30,7 @@ class BootConversation(NamedTuple):
     title: str
     pinned: bool
     updated_at: float | None
+    model: str = ""
 
 
 class BootState(NamedTuple):
@@ -83,7 +84,8 @@ def read_conversations(db: Path, limit: int) -> tuple[BootConversation, ...]:
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             return ()
         rows = conn.execute(
-            "SELECT id, title, pinned, updated_at FROM conversations WHERE deleted_at IS NULL "
+            "SELECT id, title, pinned, updated_at, model FROM conversations "
+            "WHERE deleted_at IS NULL "
             "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
             (limit,),
         ).fetchall()
@@ -92,8 +94,10 @@ def read_conversations(db: Path, limit: int) -> tuple[BootConversation, ...]:
     finally:
         conn.close()
     return tuple(
-        BootConversation(int(i), str(t or "New chat"), bool(p), float(u) if u is not None else None)
-        for i, t, p, u in rows
+        BootConversation(
+            int(i), str(t or "New chat"), bool(p), float(u) if u is not None else None, str(m or "")
+        )
+        for i, t, p, u, m in rows
     )
 
 

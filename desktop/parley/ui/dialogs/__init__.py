@@ -188,6 +188,44 @@ class Dialogs(QObject):
         dialog.replay_requested.connect(self.replay_requested)
         return self._show(dialog)
 
+    def open_shortcuts(self, rows: Sequence[tuple[str, str]]) -> QWidget:
+        from PySide6.QtWidgets import (
+            QDialog,
+            QDialogButtonBox,
+            QHeaderView,
+            QTableWidget,
+            QTableWidgetItem,
+            QVBoxLayout,
+        )
+
+        dialog = QDialog(self.window)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        dialog.setAccessibleName("Keyboard shortcuts")
+        table = QTableWidget(len(rows), 2, dialog)
+        table.setObjectName("shortcutTable")
+        table.setAccessibleName("Shortcuts")
+        table.setHorizontalHeaderLabels(["Keys", "What they do"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for i, (keys, what) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(keys))
+            table.setItem(i, 1, QTableWidgetItem(what))
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        lay = QVBoxLayout(dialog)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        dialog.resize(520, 420)
+        return self._show(dialog)
+
+    def open_about(self) -> QWidget:
+        from parley.ui.about_dialog import AboutDialog
+
+        return self._show(AboutDialog(self.window))
+
 
 def model_lists(catalog: Catalog, listed: Mapping[str, Sequence[Any]]) -> dict[str, list[str]]:
     """Each provider's model ids: the fetched list where there is one, else its file's."""

@@ -96,7 +96,9 @@ class HistoryController(QObject):
         pending = self.sidebar.pending_deletes()
         self.sidebar.set_conversations(
             [
-                ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at)
+                ConversationRow(
+                    str(c.id), c.title or "New chat", c.pinned, c.updated_at, c.model or ""
+                )
                 for c in convs
                 if str(c.id) not in pending
             ]
@@ -114,7 +116,7 @@ class HistoryController(QObject):
         except StoreError:
             return  # deleted meanwhile: the delete re-lists the sidebar
         self.sidebar.update_row(
-            ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at)
+            ConversationRow(str(c.id), c.title or "New chat", c.pinned, c.updated_at, c.model or "")
         )
 
     def rename(self, conv_id: str, title: str) -> None:

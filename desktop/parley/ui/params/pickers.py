@@ -209,6 +209,7 @@ class Pickers(QObject):
         known = self.models.get(spec.id) or fallback_models(spec.models)
         self._fill_models(known, wanted or (known[0].id if known else ""))
         self.settings.last_provider = spec.id
+        self.top.set_notice("")  # what the bar said was about the previous provider
         self.load_models()
         self.request_changed.emit()
 
@@ -236,14 +237,11 @@ class Pickers(QObject):
             return
         base_url = self.base_url(spec.id)
         if not (base_url or spec.base_url):
-            self.model_info.set(
-                "Set a base URL (Keys…)",
-                "Set this provider's base URL in Keys… to list its models.",
-            )
+            self.top.set_notice(f"Set {spec.name}'s base URL in Keys… to list its models.")
             return
         key = self._key(spec.id)
         if spec.models.needs_auth and spec.auth.required and not key:
-            self.model_info.set("Add a key (Keys…) to list the models.")
+            self.top.set_notice(f"Add a key for {spec.name} (Keys…) to list its models.")
             self._say_why_empty(spec, why_no_models(spec.name, missing_key=True))
             return
         self.tasks.start(("models", spec.id), self._load_models(spec, key, base_url, refresh))
@@ -256,13 +254,15 @@ class Pickers(QObject):
         except ParleyError as err:
             log.info("listing the models of %s failed: %s", spec.id, err)
             if self.provider_id() == spec.id:
-                self.model_info.set(
-                    "Model list unavailable (hover for why)", f"Could not list the models: {err}"
+                self.top.set_notice(
+                    f"Could not list {spec.name}'s models: {str(err).rstrip('.')}. "
+                    "You can still type a model id; ⟳ tries again."
                 )
                 self._say_why_empty(spec, why_no_models(spec.name, error=err))
             return
         self.models[spec.id] = list(models)
         if self.provider_id() == spec.id:
+            self.top.set_notice("")
             self._fill_models(models, self.model() or (models[0].id if models else ""))
             if not models:
                 self._say_why_empty(spec, why_no_models(spec.name))
