@@ -38,6 +38,7 @@ class Options:
         self.self_test = False
         self.self_test_timeout = 30.0
         self.startup_marks = False  # print "interactive" and "ready" as they happen (benchmarks)
+        self.open_experiment: str | None = None  # `parley FILE.toml`: shown in the Lab
         self.qt_args: list[str] = []
 
 
@@ -51,6 +52,8 @@ def _parse(argv: list[str]) -> Options:
             opts.self_test = True
         elif arg == "--startup-marks":
             opts.startup_marks = True
+        elif arg.startswith("--open-experiment="):
+            opts.open_experiment = arg.partition("=")[2]
         elif arg.startswith("--self-test-timeout"):
             value = arg.partition("=")[2] or next(args, "")
             try:
@@ -216,7 +219,10 @@ async def _run_window(frame: BootWindow, services: Services, opts: Options) -> i
         # The engine and the key store (httpx, keyring) are made once the full window has
         # painted (see MainWindow.paintEvent); this is for a window that is not painted.
         QTimer.singleShot(STARTUP_FALLBACK_MS, window.finish_startup)
-        if not services.settings.first_run_done:
+        if opts.open_experiment:
+            path = opts.open_experiment
+            QTimer.singleShot(0, lambda: window.open_experiment_file(path))
+        elif not services.settings.first_run_done:
             QTimer.singleShot(0, window.open_first_run)
         try:
             await window.wait_started()

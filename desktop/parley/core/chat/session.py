@@ -502,6 +502,19 @@ class ChatSession:
         await self._stream(turn)
         return turn
 
+    async def stream_turn(self, turn: Turn) -> None:
+        """Stream `turn`, whose answer is already stored as begun (`Store.begin_answer`): one
+        pane of a Lab comparison. It ends as every answer does (complete, stopped or failed)
+        and is stored, with the listener told."""
+        await self._stream(turn)
+
+    def end_unsent(self, turn: Turn) -> None:
+        """A begun answer that was never sent (stopped while it waited its turn): stored as
+        stopped, with nothing in it."""
+        turn.result.mark_started(self.clock())
+        turn.result.mark_stopped(self.clock())
+        self._finish(turn)
+
     def _begin(
         self,
         conversation_id: int,

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 OpKind = Literal["equal", "delete", "insert", "replace"]
 
@@ -75,7 +75,7 @@ def _token_diff(a: Sequence[str], b: Sequence[str]) -> list[Op]:
     )
     ops: list[Op] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        ops.append(Op(cast(OpKind, tag), "".join(a[i1:i2]), "".join(b[j1:j2])))
+        ops.append(Op(tag, "".join(a[i1:i2]), "".join(b[j1:j2])))
     return ops
 
 

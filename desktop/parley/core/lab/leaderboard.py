@@ -139,10 +139,10 @@ def bradley_terry(
             skipped += 1
             continue
         counted += 1
-        for i, j, score in pairs:
-            wins[i] = wins.get(i, 0.0) + score
-            wins[j] = wins.get(j, 0.0) + (1.0 - score)
-            key = (i, j) if i < j else (j, i)
+        for first, second, score in pairs:
+            wins[first] = wins.get(first, 0.0) + score
+            wins[second] = wins.get(second, 0.0) + (1.0 - score)
+            key = (first, second) if first < second else (second, first)
             games[key] = games.get(key, 0.0) + 1.0
     models = sorted(wins)
     if not models:
@@ -314,6 +314,17 @@ def ranks_table(board: Leaderboard) -> str:
         lines.append("  ".join(cells).rstrip())
     tag = f", tag {board.tag!r}" if board.tag else ""
     lines.append(f"({board.votes} votes{tag}; Bradley-Terry, ties as half wins)")
+    return "\n".join(lines) + "\n"
+
+
+def votes_table(votes: Sequence[Vote]) -> str:
+    if not votes:
+        return "No votes yet: vote in a blind comparison in the Lab.\n"
+    lines = []
+    for v in votes:
+        what = f"{v.winner} is better" if v.outcome == "better" else v.outcome.replace("_", " ")
+        tags = f"  [{', '.join(v.tags)}]" if v.tags else ""
+        lines.append(f"#{v.id}  {what}  ({' vs '.join(v.models)}){tags}")
     return "\n".join(lines) + "\n"
 
 
