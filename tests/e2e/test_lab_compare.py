@@ -16,7 +16,7 @@ import pytest
 from parley.core.lab.compare import Comparison, Waiting, experiment_panes, model_key
 from parley.core.lab.experiment import Variant, parse_experiment
 from parley.core.providers.catalog import load_catalog
-from parley.core.store import Store
+from parley.core.store import Store, StoreError
 from parley.core.store import compare as compare_store
 from parley.net.engine import Engine, RetryPolicy
 from tests.helpers.emulator import Behavior, Emulator
@@ -189,10 +189,9 @@ def test_retry_replaces_the_pane_answer(emu: Emulator, store: Store) -> None:
             await c.start()
             assert c.panes[1].state == "failed"
             old = c.panes[1].answer_id
-            c.retry(1)
-            await c.wait()
+            await c.retry(1)
             assert c.panes[1].answer_id != old
-            with pytest.raises(Exception):
+            with pytest.raises(StoreError):
                 store.get_message(old)
         finally:
             await c._session.engine.aclose()

@@ -198,6 +198,70 @@ class Comparison:
         self.all_finished: Signal[Comparison] = Signal()
         self.stored: Signal[int] = Signal()
 
+    @classmethod
+    def reopen(
+        cls,
+        store: Store,
+        engine: Any,
+        keys: Callable[[str], str | None],
+        catalog: Catalog,
+        comparison_id: int,
+        *,
+        model_info: Callable[[Variant], ModelInfo | None] | None = None,
+    ) -> Comparison:
+        """A stored comparison as it was left: its panes' answers, order, vote and choice
+        (a pane can be retried, and a blind one voted, as before). Raises StoreError."""
+        row = compare_store.get_comparison(store, comparison_id)
+        layout = row.layout
+        raw = [p for p in layout.get("panes", []) if isinstance(p, dict)]
+        variants = [variant_from_dict(p.get("variant") or {}, i) for i, p in enumerate(raw)]
+        c = cls(
+            store,
+            engine,
+            keys,
+            catalog,
+            variants,
+            prompt=str(layout.get("prompt", "")),
+            conversation_id=row.conversation_id,
+            system_prompt=str(layout.get("system", "")),
+            blind=row.blind,
+            tags=[str(t) for t in layout.get("tags", [])],
+            limits={str(k): int(v) for k, v in (layout.get("limits") or {}).items()},
+            model_info=model_info,
+        )
+        order = layout.get("order")
+        if isinstance(order, list) and sorted(order) == list(range(len(c.panes))):
+            c.order = [int(i) for i in order]
+        c.comparison_id, c.prompt_id = row.id, row.prompt_id
+        for p, data in zip(c.panes, raw, strict=True):
+            answer = data.get("answer_id")
+            if isinstance(answer, int):
+                try:
+                    stored = store.get_message(answer)
+                except StoreError:
+                    stored = None
+                if stored is not None:
+                    p.answer_id = answer
+                    c._by_answer[answer] = p.index
+                    status = stored.status
+                    p.state = status if status in ("complete", "failed") else "stopped"
+                    p.model_info = c._model_info(p.variant)
+                    continue
+            error = data.get("error")
+            p.state = "invalid"
+            if isinstance(error, dict):
+                p.error = ParleyError(ErrorKind.CONFIG, str(error.get("message", "")))
+        vote = compare_store.vote_for(store, row.id)
+        if vote is not None:
+            c.vote_outcome = vote.outcome  # type: ignore[assignment]
+            if vote.winner is not None:
+                c.winner = next(
+                    (p.index for p in c.panes if model_key(p.variant) == vote.winner), None
+                )
+        if row.chosen_id is not None:
+            c.chosen = c._by_answer.get(row.chosen_id)
+        return c
+
     # ------------------------------------------------------------------ what is shown
 
     @property
@@ -243,11 +307,19 @@ class Comparison:
         await self.wait()
 
     async def wait(self) -> None:
-        while True:
-            tasks = [p.task for p in self.panes if p.task is not None and not p.task.done()]
-            if not tasks:
-                return
-            await asyncio.wait(tasks)
+        """Return when every pane has ended. Cancelled, it stops the panes and waits for them
+        to be stored as stopped (then re-raises)."""
+        try:
+            while True:
+                tasks = [p.task for p in self.panes if p.task is not None and not p.task.done()]
+                if not tasks:
+                    return
+                await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            self.stop()
+            running = [p.task for p in self.panes if p.task is not None]
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
 
     def stop(self, pane: int | None = None) -> None:
         """Stop one pane (or every pane): what arrived is kept, marked stopped."""
@@ -255,20 +327,21 @@ class Comparison:
             if p.task is not None and not p.task.done():
                 p.task.cancel()
 
-    def retry(self, pane: int) -> None:
-        """Send the pane's request again: its answer is replaced by the new one."""
+    async def retry(self, pane: int) -> None:
+        """Send the pane's request again (its answer is replaced by the new one); returns when
+        every pane has ended."""
         p = self.panes[pane]
         if not p.finished or self.prompt_id is None:
             return
-        old = p.answer_id
-        p.task = asyncio.ensure_future(self._retry(p, old))
+        p.task = asyncio.ensure_future(self._retry(p, p.answer_id))
+        await self.wait()
 
     async def _retry(self, p: Pane, old: int | None) -> None:
+        # Built again: the key (or the pane's provider file) may have been fixed meanwhile.
+        await asyncio.to_thread(self._prepare, p)
         if p.prepared is None:
-            await asyncio.to_thread(self._prepare, p)
-            if p.prepared is None:
-                self.pane_finished.emit(p.index)
-                return
+            self.pane_finished.emit(p.index)
+            return
         await asyncio.to_thread(self._begin_pane, p, old)
         await self._run(p)
 
@@ -520,7 +593,7 @@ def marks_from_figures(figures: Mapping[int, Mapping[str, float | None]]) -> dic
     """The same marks from stored figures (a reopened comparison): {pane: {ttft_ms, ...}}."""
     marks: dict[str, set[int]] = {"ttft": set(), "tokens_per_s": set(), "cost": set()}
     for mark, key in (("ttft", "ttft_ms"), ("tokens_per_s", "tokens_per_s"), ("cost", "cost")):
-        values = {i: float(f[key]) for i, f in figures.items() if f.get(key) is not None}  # type: ignore[arg-type]
+        values = {i: float(f[key] or 0) for i, f in figures.items() if f.get(key) is not None}
         if len(values) < 2:
             continue
         best = max(values.values()) if mark == "tokens_per_s" else min(values.values())

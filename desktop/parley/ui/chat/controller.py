@@ -347,6 +347,45 @@ class ChatController(QObject):
             return None
         return self.store.get_conversation(self.conversation_id)
 
+    def ensure_conversation(self) -> int | None:
+        """The open conversation, stored first when it is a new chat (a Lab compare answers
+        in it); None when it cannot be stored (the composer says why)."""
+        if self.conversation_id is not None:
+            return self.conversation_id
+        try:
+            conv_id = self.session.new_conversation(self._config(), self.system_prompt.text())
+        except StoreError as err:
+            self.notice(err.message)
+            return None
+        self.conversation_id = conv_id
+        self._new_draft = ""
+        self._new_system = ""
+        self.current_changed.emit(conv_id)
+        self.conversation_changed.emit(conv_id)
+        return conv_id
+
+    def conversation_updated(self, conversation_id: int) -> None:
+        """Turns were added or chosen elsewhere (the Lab): show them when it is open."""
+        if conversation_id == self.conversation_id and conversation_id not in self._turns:
+            self.render()
+            self.view.scroll_to_bottom()
+        self.conversation_changed.emit(conversation_id)
+
+    def conversation_continued(self, conversation_id: int) -> None:
+        """A Lab pane became the conversation's answer: the chat goes on with its settings."""
+        if conversation_id == self.conversation_id:
+            try:
+                conv = self.store.get_conversation(conversation_id)
+            except StoreError as err:
+                self.banner.show_message(err.message)
+                return
+            self.is_opening = True
+            try:
+                self.opening.emit(conv)
+            finally:
+                self.is_opening = False
+        self.conversation_updated(conversation_id)
+
     # --- turns ------------------------------------------------------------------------------
 
     def _content(self, text: str, attachments: Sequence[ImagePart]) -> str | list[ContentPart]:
