@@ -186,7 +186,11 @@ class Comparison:
         self.winner: int | None = None
         self.chosen: int | None = None
         self._model_info = model_info or (lambda _v: None)
-        self._session = ChatSession(store, engine, keys, catalog, self)
+        # Several streams share the loop: each yields to it sooner than a lone chat stream
+        # does, so the panes' turns together stay as short as one chat stream's.
+        self._session = ChatSession(
+            store, engine, keys, catalog, self, yield_interval=0.003 / len(self.panes)
+        )
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._holders: dict[str, list[int]] = {}
         self._by_answer: dict[int, int] = {}

@@ -52,7 +52,7 @@ from parley.core.protocol.errors import ParleyError
 from parley.core.protocol.events import Event, ReasoningDelta, TextDelta
 from parley.core.store import StoreError
 from parley.ui.chat.answer import MessageView
-from parley.ui.lab.pane import ComparePane
+from parley.ui.lab.pane import ComparePane, FlushPacer
 from parley.ui.lab.pane_settings import PaneSettingsDialog
 
 log = logging.getLogger("parley.ui.lab")
@@ -102,6 +102,7 @@ class ComparePage(QWidget):
         self._file_dialog: QFileDialog | None = None
         self.experiment_name = "compare"
         self.closing = False  # the window is shutting down: no more painting
+        self.pacer = FlushPacer(self)
         self._build()
         self._relayout()
 
@@ -336,7 +337,7 @@ class ComparePage(QWidget):
         variants = [p.variant for p in self.comparison.panes] if self.comparison else self.variants
         base = self.context.chat_config().params if variants else {}
         for i, variant in enumerate(variants):
-            pane = ComparePane(i, self.grid_host)
+            pane = ComparePane(i, self.grid_host, pacer=self.pacer)
             pane.set_variant(variant, base, title=self.pane_title(i), blind=blind_now)
             pane.stop_requested.connect(self.stop_pane)
             pane.retry_requested.connect(self.retry_pane)
@@ -350,6 +351,12 @@ class ComparePage(QWidget):
             self.panes.append(pane)
         for place, i in enumerate(self._order()):
             self.grid.addWidget(self.panes[i], place // COLUMNS, place % COLUMNS)
+        columns = min(COLUMNS, max(1, len(self.panes)))
+        rows = (len(self.panes) + COLUMNS - 1) // COLUMNS
+        for c in range(COLUMNS):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        for r in range(2):
+            self.grid.setRowStretch(r, 1 if r < rows else 0)
         self._paint_stored()
         self._refresh_controls()
 
@@ -412,11 +419,14 @@ class ComparePage(QWidget):
         self._update_marks()
 
     def _fill_diff_choices(self) -> None:
-        for combo in (self.diff_left, self.diff_right):
-            current = combo.currentData()
+        order = self._order()
+        for place, combo in enumerate((self.diff_left, self.diff_right)):
+            current = combo.currentData() if combo.count() == len(order) else None
+            if current is None and len(order) > place:
+                current = order[place]
             combo.blockSignals(True)
             combo.clear()
-            for i in self._order():
+            for i in order:
                 combo.addItem(self.pane_title(i), i)
             found = combo.findData(current)
             if found >= 0:
@@ -488,6 +498,8 @@ class ComparePage(QWidget):
             self._disconnect(self.comparison)
         self.comparison = c
         self.variants = [p.variant for p in c.panes]
+        self.diff_left.clear()  # chosen again in the shown order
+        self.diff_right.clear()
         self.blind_check.blockSignals(True)
         self.blind_check.setChecked(c.blind)
         self.blind_check.blockSignals(False)

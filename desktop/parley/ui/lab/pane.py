@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,10 +30,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from parley.core.lab.experiment import Variant
 from parley.ui import theme
 from parley.ui.chat.answer import MessageView
+from parley.ui.chat.markdown_view import MarkdownView
 from parley.ui.message_widgets import AssistantMessageWidget
 
 MARK_TEXT = {
@@ -69,6 +72,47 @@ def blind_view(view: MessageView) -> MessageView:
     return dataclasses.replace(view, metrics=metrics or None, error=error)
 
 
+PACE_MS = 16
+
+
+class FlushPacer(QObject):
+    """Paints the streaming panes in turn, one every `PACE_MS`. Each pane's Markdown view asks
+    to paint every 40 ms; six of them painting (and Qt laying out and drawing six documents)
+    in every such interval would keep the loop busy all the time. In turn, each pane still
+    shows its text several times a second, and between two paints the loop reads the network
+    and runs its timers."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: deque[MarkdownView] = deque()
+        self._timer = QTimer(self)
+        self._timer.setInterval(PACE_MS)
+        self._timer.timeout.connect(self._next)
+
+    def request(self, view: MarkdownView) -> None:
+        if view not in self._queue:
+            self._queue.append(view)
+        if not self._timer.isActive():
+            self._next()  # the first at once; the rest paced
+            if self._queue:
+                self._timer.start()
+
+    def _next(self) -> None:
+        while self._queue:
+            view = self._queue.popleft()
+            if isValid(view):
+                view.flush()
+                break
+        if not self._queue:
+            self._timer.stop()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def drop(self, view: MarkdownView) -> None:
+        if view in self._queue:
+            self._queue.remove(view)
+
+
 def _tool(text: str, accessible: str, tip: str, parent: QWidget) -> QToolButton:
     button = QToolButton(parent)
     button.setText(text)
@@ -91,13 +135,19 @@ class ComparePane(QFrame):
     inspect_requested = Signal(str)  # answer id
     keys_requested = Signal(str)  # provider id
 
-    def __init__(self, index: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, index: int, parent: QWidget | None = None, *, pacer: FlushPacer | None = None
+    ) -> None:
         super().__init__(parent)
         self.index = index
+        self.pacer = pacer
         self.setObjectName("comparePane")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumWidth(260)
+        # Ignored: the grid shares its space out evenly, whatever a pane holds. A pane whose
+        # text grew would otherwise widen its column a little, and every pane's document would
+        # be laid out again from the start.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(260, 220)
         self._blind = False
         self.view: MessageView | None = None  # what the answer shows (live or stored)
 
@@ -213,8 +263,15 @@ class ComparePane(QFrame):
         """A fresh answer widget (a run or a retry starts)."""
         old = self.answer_area.takeWidget()
         if old is not None:
+            if self.pacer is not None and self.answer is not None:
+                self.pacer.drop(self.answer.body)
             old.deleteLater()
         w = AssistantMessageWidget(str(answer_id or ""), parent=None, role_text=self.title.text())
+        if self.pacer is not None:
+            body, pacer = w.body, self.pacer
+            body.render_timer.timeout.disconnect(body.flush)
+            body.render_timer.timeout.connect(lambda: pacer.request(body))
+        w.role_label.hide()  # the pane's title says whose answer it is
         w.regenerate_button.setText("Retry")
         w.regenerate_button.setAccessibleName("Retry this pane")
         w.regenerate_requested.connect(lambda _id: self.retry_requested.emit(self.index))
@@ -222,7 +279,12 @@ class ComparePane(QFrame):
         w.stop_requested.connect(lambda: self.stop_requested.emit(self.index))
         w.inspect_requested.connect(self.inspect_requested)
         w.open_keys_requested.connect(self.keys_requested)
-        self.answer_area.setWidget(w)
+        holder = QWidget()  # the answer at the top of its area, however short
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(w)
+        column.addStretch(1)
+        self.answer_area.setWidget(holder)
         self.answer = w
         self.view = None
         self._sync_chrome()
