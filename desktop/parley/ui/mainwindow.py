@@ -69,6 +69,7 @@ class SelfTestReport:
     problems: list[str]
     keyring: str
     fatal: str | None = None
+    lab: str = ""  # what the Lab did with `parley FILE.toml --self-test`
 
 
 async def open_main_window(

@@ -164,6 +164,15 @@ class LabWindow(QMainWindow):
         self.show_message(f"{why} Run it with: parley sweep {Path(path).name}")
         return False
 
+    def summary(self) -> str:
+        """One line on what the Lab holds (the self-test reports it)."""
+        page = self.compare
+        return (
+            f"{page.experiment_name}: {len(page.variants)} panes ready to run"
+            if page.variants
+            else "no panes"
+        )
+
     def show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.show()

@@ -1,5 +1,6 @@
-"""`parley leaderboard` as a real subprocess over a history holding known votes: the table, CSV
-and JSON figures, --tag, --votes, and clear messages for bad options and an empty history."""
+"""`parley leaderboard` and `parley FILE.toml` as real subprocesses: the leaderboard over a
+history holding known votes (the table, CSV and JSON figures, --tag, --votes, clear messages for
+bad options and an empty history), and an experiment file opened in the Lab (--self-test)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,38 @@ def test_parley_toml_that_is_not_there(tmp_path: Path) -> None:
     done = parley(str(tmp_path / "missing.toml"))
     assert done.returncode == 2
     assert "missing.toml: there is no such file." in done.stderr and "Traceback" not in done.stderr
+
+
+def _self_test(path: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run(
+        [sys.executable, "-m", "parley", str(path), "--self-test"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def test_parley_toml_opens_the_experiment_in_the_lab(tmp_path: Path) -> None:
+    good = tmp_path / "pair.toml"
+    good.write_text(
+        'name = "pair"\nprompt = "Say hi."\n'
+        + '[[variants]]\nprovider = "euri"\nmodel = "gpt-4o-mini"\n' * 2,
+        encoding="utf-8",
+    )
+    done = _self_test(good)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "self-test ok" in done.stdout and "lab: pair: 2 panes ready to run" in done.stdout
+
+
+def test_parley_toml_with_problems_says_so_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('prompt = "x"\n[[variants]]\nprovider = "nope"\n', encoding="utf-8")
+    done = _self_test(bad)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "lab: could not open" in done.stdout
+    assert "there is no provider 'nope'" in done.stderr and "bad.toml:3" in done.stderr
