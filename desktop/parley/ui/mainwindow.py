@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
         lab.chat_continued.connect(chats.conversation_continued)
         lab.inspect_requested.connect(dialogs.open_inspector)
         lab.keys_requested.connect(lambda pid: dialogs.open_keys(pid or None))
+        chats.comparison_wanted.connect(lab.open_comparison)
         menus.lab.triggered.connect(lab.present)
 
     def _on_theme_changed(self, _dark: bool) -> None:

@@ -107,8 +107,13 @@ def test_six_panes_stream_at_once_and_one_failing_shows_its_error(
             assert marked and all(pane.index != 2 for pane in marked)
             assert len(emu.chat_requests()) == 6
             assert "5 of 6 panes answered, 1 failed" in p.status.text()
-            # The chat shows the prompt (no pane is its answer yet).
+            # The chat shows the prompt (no pane is its answer yet) and where its answers are.
             assert window.store.current_leaf(c.conversation_id) == c.prompt_id
+            assert "compared in the Lab (6 answers)" in window.banner.label.text()
+            window.lab.compare.comparison = None
+            window.banner._buttons[0].click()  # "Open the comparison"
+            assert page(window).comparison is not None
+            assert page(window).comparison.comparison_id == c.comparison_id
         finally:
             await close(window)
 
@@ -167,7 +172,9 @@ def test_continue_makes_branches_that_reopen_from_the_history(
             p = await compare(window, "Which?", variants)
             c = p.comparison
             assert c is not None
+            assert window.banner.isVisible()  # "This prompt was compared in the Lab…"
             p.panes[1].continue_button.click()
+            assert not window.banner.isVisible()
             conv = c.conversation_id
             assert window.conversation_id == conv
             await wait_for(
