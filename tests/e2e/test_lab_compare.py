@@ -246,3 +246,39 @@ def test_experiment_panes() -> None:
     grid = parse_experiment(text + "[grid]\ntemperature = [0.1, 0.2]\n", CATALOG)
     panes, why = experiment_panes(grid)
     assert panes == [] and why is not None and "grid" in why
+
+
+def test_a_second_compare_goes_beside_a_prompt_nobody_went_on_with(
+    emu: Emulator, store: Store
+) -> None:
+    emu.default = Behavior(text="ok")
+    variants = [pane(emu, "openai-compatible", "m1"), pane(emu, "euri", "gpt-4o-mini")]
+    first = make(emu, store, variants)
+    asyncio.run(finish(first))
+    engine = Engine(retry=RetryPolicy(max_attempts=1))
+    second = Comparison(
+        store,
+        engine,
+        keys(emu),
+        CATALOG,
+        variants,
+        prompt="Again, differently.",
+        conversation_id=first.conversation_id,
+    )
+    asyncio.run(finish(second))
+    a, b = store.get_message(first.prompt_id), store.get_message(second.prompt_id)
+    assert a.parent_id == b.parent_id  # siblings, not a prompt under a prompt
+    sent = emu.chat_requests()[-1].json["messages"]
+    assert [m["content"] for m in sent] == ["Again, differently."]
+    first.choose(0)  # once one is chosen, a compare goes on after it
+    third = Comparison(
+        store,
+        Engine(retry=RetryPolicy(max_attempts=1)),
+        keys(emu),
+        CATALOG,
+        variants,
+        prompt="Third.",
+        conversation_id=first.conversation_id,
+    )
+    asyncio.run(finish(third))
+    assert store.get_message(third.prompt_id).parent_id == first.panes[0].answer_id

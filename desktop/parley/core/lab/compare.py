@@ -367,9 +367,7 @@ class Comparison:
         try:
             spec = self._session.spec(v.provider)
             key = self._session._key(spec)
-            parent = (
-                self.store.current_leaf(self.conversation_id) if self.prompt_id is None else None
-            )
+            parent = self._new_parent() if self.prompt_id is None else None
             user = Message(role="user", content=self.prompt)
             if self.prompt_id is None:
                 prepared = self._session.prepare_request(
@@ -405,7 +403,7 @@ class Comparison:
     def _store_turn(self) -> None:
         store = self.store
         with store.batch():
-            leaf = store.current_leaf(self.conversation_id)
+            leaf = self._new_parent()
             user_id = store.add_message(self.conversation_id, leaf, "user", self.prompt)
             for p in self.panes:
                 if p.prepared is not None:
@@ -417,6 +415,19 @@ class Comparison:
             # The chat shows the prompt until a pane is chosen (no pane is "the" answer yet).
             store.set_current_leaf(self.conversation_id, user_id)
         self.stored.emit(self.comparison_id)
+
+    def _new_parent(self) -> int | None:
+        """Where the prompt goes: after the chat's shown branch, or beside the prompt shown
+        when that one is a comparison nobody went on with (a prompt never follows a prompt)."""
+        leaf = self.store.current_leaf(self.conversation_id)
+        if leaf is None:
+            return None
+        shown = self.store.get_message(leaf)
+        if shown.role == "user":
+            row = compare_store.comparison_for_prompt(self.store, leaf)
+            if row is not None and row.chosen_id is None:
+                return shown.parent_id
+        return leaf
 
     def _begin_answer(self, p: Pane, parent: int) -> None:
         assert p.prepared is not None

@@ -602,6 +602,8 @@ class ComparePage(QWidget):
         pane = self._pane(w.pane)
         if pane is None or self.comparison is None:
             return
+        if pane.answer is None:  # its Stop button, while it waits
+            pane.new_answer(self.comparison.panes[w.pane].answer_id).status = "streaming"
         ahead = ", ".join(self.comparison.shown_name(i) for i in w.ahead) or "another pane"
         if self.comparison.revealed:
             spec = self.context.catalog().get(w.provider)
