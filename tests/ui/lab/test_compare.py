@@ -388,6 +388,8 @@ def test_panes_are_added_removed_reordered_and_synced(
             p = page(window)
             p.ensure_panes()
             assert len(p.panes) == 2
+            # Both start from the chat's settings; their titles still tell them apart.
+            assert [x.title.text() for x in p.panes] == ["euri/gpt-4o-mini", "euri/gpt-4o-mini #2"]
             for _ in range(5):
                 p.add_button.click()
             assert len(p.panes) == 6 and not p.add_button.isEnabled()

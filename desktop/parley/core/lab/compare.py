@@ -81,6 +81,19 @@ def variant_from_config(config: RunConfig, label: str = "", index: int = 0) -> V
     )
 
 
+def unique_labels(variants: Sequence[Variant]) -> list[Variant]:
+    """The variants numbered in order, a label given twice told apart ("m", "m #2")."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, v in enumerate(variants):
+        label = v.label or f"{v.provider}/{v.model}"
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            label = f"{label} #{seen[label]}"
+        out.append(replace(v, index=i, label=label))
+    return out
+
+
 def variant_from_dict(data: Mapping[str, Any], index: int = 0) -> Variant:
     return Variant(
         index=index,
@@ -176,7 +189,7 @@ class Comparison:
         self.blind = blind
         self.tags = tuple(tags)
         self.limits = dict(limits or {})
-        self.panes = [Pane(i, replace(v, index=i)) for i, v in enumerate(variants)]
+        self.panes = [Pane(i, v) for i, v in enumerate(unique_labels(variants))]
         self.order = list(range(len(self.panes)))  # the order shown
         if blind:
             (rng or random.Random()).shuffle(self.order)

@@ -44,6 +44,7 @@ from parley.core.lab.compare import (
     PaneRetry,
     Waiting,
     marks_from_figures,
+    unique_labels,
     variant_from_config,
 )
 from parley.core.lab.experiment import Experiment, Variant, experiment_toml
@@ -230,13 +231,14 @@ class ComparePage(QWidget):
         """At least two panes: the chat's settings (the user makes them differ)."""
         while len(self.variants) < MIN_PANES:
             self.variants.append(self.chat_variant(len(self.variants)))
+        self.variants = unique_labels(self.variants)
         self._detach()
         self._relayout()
 
     def set_variants(self, variants: list[Variant], limits: dict[str, int] | None = None) -> None:
         if not MIN_PANES <= len(variants) <= MAX_PANES:
             raise ValueError(f"a compare has {MIN_PANES} to {MAX_PANES} panes")
-        self.variants = [replace(v, index=i) for i, v in enumerate(variants)]
+        self.variants = unique_labels(variants)
         self.limits = dict(limits or {})
         self._detach()
         self._relayout()
@@ -245,7 +247,8 @@ class ComparePage(QWidget):
         if len(self.variants) >= MAX_PANES or self.running:
             return
         source = self.variants[-1] if self.variants else self.chat_variant()
-        self.variants.append(replace(source, index=len(self.variants)))
+        base = source.label.split(" #")[0]
+        self.variants = unique_labels([*self.variants, replace(source, label=base)])
         self._detach()
         self._relayout()
 
