@@ -52,8 +52,10 @@ def page(window: MainWindow) -> ComparePage:
 
 
 def done(window: MainWindow) -> bool:
-    c = page(window).comparison
-    return c is not None and c.finished and not page(window).running
+    """Every pane ended and the page's controls say so (Run is back)."""
+    p = page(window)
+    c = p.comparison
+    return c is not None and c.finished and not p.running and p.run_button.isVisibleTo(p)
 
 
 async def compare(window: MainWindow, text: str, variants: list[Variant]) -> ComparePage:
@@ -264,6 +266,9 @@ def test_blind_mode_hides_every_name_until_the_vote(
             assert c is not None and c.blind and not c.revealed
             assert leaks(window.lab) == set(), "a name shows before the vote"
             assert p.vote_bar.isVisible()
+            # The layout cannot change under a vote (moving a pane would tell which is which).
+            assert not any(x.remove_button.isEnabled() for x in p.panes)
+            assert p.open_settings(0) is None
             shown = [p.panes[i].title.text() for i in c.order]
             assert shown == ["Answer A", "Answer B", "Answer C"]
             dialog = p.diff(0, 1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -388,13 +388,13 @@ class ComparePage(QWidget):
         n = len(self.panes)
         self.run_button.setVisible(not running)
         self.stop_button.setVisible(running)
-        self.add_button.setEnabled(not running and len(self.variants) < MAX_PANES)
-        self.blind_check.setEnabled(not running)
+        voting = c is not None and c.blind and not c.revealed and c.finished and not running
+        self.add_button.setEnabled(not running and not voting and len(self.variants) < MAX_PANES)
+        self.blind_check.setEnabled(not running and not voting)
         editable = not running and (c is None or c.revealed)
         order = self._order()
         for place, i in enumerate(order):
             self.panes[i].set_editable(editable, first=place == 0, last=place == n - 1)
-        voting = c is not None and c.blind and not c.revealed and c.finished and not running
         answered = [p.index for p in c.panes if p.state == "complete"] if c else []
         for pane in self.panes:
             pane.better_button.setVisible(voting and pane.index in answered)
@@ -491,7 +491,8 @@ class ComparePage(QWidget):
             model_info=lambda v: self.context.model_info(v.provider, v.model),
         )
         self.show_comparison(c)
-        self.context.tasks.start(COMPARE_SLOT, self._run(c))
+        task = self.context.tasks.start(COMPARE_SLOT, self._run(c))
+        task.add_done_callback(self._task_done)
         self._refresh_controls()
         self.status.setText(f"Sending to {len(c.panes)} panes…")
         return True
@@ -541,13 +542,12 @@ class ComparePage(QWidget):
         except ParleyError as err:
             self.status.setText(str(err))
             return
-        finally:
-            if self.comparison is c and not self.closing:
-                self._refresh_later()
         self.status.setText(self._summary(c))
 
-    def _refresh_later(self) -> None:
-        QTimer.singleShot(0, self._refresh_controls)
+    def _task_done(self, _task: Any) -> None:
+        """A run or a retry ended (its task is done): the controls follow."""
+        if not self.closing:
+            self._refresh_controls()
 
     def _summary(self, c: Comparison) -> str:
         done = sum(p.state == "complete" for p in c.panes)
@@ -579,7 +579,8 @@ class ComparePage(QWidget):
             return
         self.panes[index].new_answer(None)
         self.panes[index].set_status("Sending again…")
-        self.context.tasks.start(("lab", "retry", index), self._retry(c, index))
+        task = self.context.tasks.start(("lab", "retry", index), self._retry(c, index))
+        task.add_done_callback(self._task_done)
         self._refresh_controls()
 
     async def _retry(self, c: Comparison, index: int) -> None:
@@ -587,9 +588,7 @@ class ComparePage(QWidget):
             await c.retry(index)
         except StoreError as err:
             self.status.setText(f"The retry could not be stored: {err.message}")
-        finally:
-            if self.comparison is c and not self.closing:
-                self._refresh_later()
+            return
         self.status.setText(self._summary(c))
 
     # ------------------------------------------------------------------ the comparison's events

@@ -39,8 +39,8 @@ from parley.ui.chat.markdown_view import MarkdownView
 from parley.ui.message_widgets import AssistantMessageWidget
 
 MARK_TEXT = {
-    "ttft": "first token fastest",
-    "tokens_per_s": "fastest tok/s",
+    "ttft": "first to answer",
+    "tokens_per_s": "fastest",
     "cost": "cheapest",
 }
 BLIND_FAILURE = "This answer failed. What went wrong is shown after the vote."
@@ -165,6 +165,10 @@ class ComparePane(QFrame):
         self.marks.setTextFormat(Qt.TextFormat.PlainText)
         theme.tag(self.marks, text="accent")
         self.marks.setAccessibleName("Marks")
+        self.marks.setToolTip(
+            "Marked when every pane has ended: the lowest time to first token, the most "
+            "tokens per second, the lowest cost"
+        )
         self.move_left = _tool("◀", "Move pane left", "Move this pane left", self)
         self.move_right = _tool("▶", "Move pane right", "Move this pane right", self)
         self.remove_button = _tool("✕", "Remove pane", "Remove this pane", self)
@@ -246,6 +250,8 @@ class ComparePane(QFrame):
     def set_editable(self, editable: bool, *, first: bool, last: bool) -> None:
         for w in (self.move_left, self.move_right, self.remove_button, self.settings_button):
             w.setEnabled(editable)
+        for w in (self.move_left, self.move_right, self.remove_button):
+            w.setVisible(editable)  # not while it streams, nor under a blind vote
         self.move_left.setEnabled(editable and not first)
         self.move_right.setEnabled(editable and not last)
 
