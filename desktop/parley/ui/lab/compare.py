@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from parley.core.chat.waiting import retry_reason
 from parley.core.lab.compare import (
     MAX_PANES,
     MIN_PANES,
@@ -624,6 +625,7 @@ class ComparePage(QWidget):
         pane.set_status("")
         w = pane.new_answer(self.comparison.panes[index].answer_id)
         w.status = "streaming"
+        w.start_waiting()  # until its first token, as a chat answer does
 
     def _on_event(self, item: tuple[int, Event]) -> None:
         index, event = item
@@ -639,7 +641,12 @@ class ComparePage(QWidget):
     def _on_retrying(self, r: PaneRetry) -> None:
         pane = self._pane(r.pane)
         if pane is not None and pane.answer is not None:
-            pane.answer.set_retrying(r.attempt, r.delay)
+            policy = getattr(self.context.engine(), "retry", None)
+            # `attempt` failed; the badge counts down to the next one, saying why (in words
+            # that name no provider: the reason is the error's kind).
+            pane.answer.set_retrying(
+                r.attempt + 1, r.delay, retry_reason(r.error), getattr(policy, "max_attempts", None)
+            )
 
     def _on_finished(self, index: int) -> None:
         pane = self._pane(index)
