@@ -423,3 +423,40 @@ def test_panes_are_added_removed_reordered_and_synced(
             await close(window)
 
     arun(scenario())
+
+
+def test_stop_one_pane_while_the_others_finish(
+    qapp: QApplication, arun: Any, lab_services: Services, emu: Emulator
+) -> None:
+    emu.push(Behavior(text="slow words " * 300, chunk_delay=0.01), provider="openai")
+    emu.default = Behavior(text="a quick answer")
+    variants = [v(emu, "openai-compatible", "slow"), v(emu, "euri", "gpt-4o-mini")]
+
+    async def scenario() -> None:
+        window = await opened(qapp, lab_services)
+        try:
+            p = page(window)
+            p.set_variants(variants)
+            window.composer.set_draft("Go.")
+            window.composer.request_compare()
+            await wait_for(lambda: p.panes[0].answer is not None and p.panes[0].answer.text())
+            slow = p.panes[0].answer
+            assert slow is not None and slow.stop_button.isVisibleTo(slow)
+            slow.stop_button.click()
+            await wait_for(lambda: done(window), timeout=20)
+            c = p.comparison
+            assert c is not None and [x.state for x in c.panes] == ["stopped", "complete"]
+            stored = window.store.get_message(c.panes[0].answer_id)
+            assert (
+                stored.status == "stopped"
+                and stored.text
+                and "slow words".startswith(stored.text[:10])
+            )
+            shown = p.panes[0].answer
+            assert shown is not None and shown.badge.text() == "stopped"
+            assert shown.text() == stored.text  # the partial answer is kept, shown and stored
+            assert "1 stopped" in p.status.text()
+        finally:
+            await close(window)
+
+    arun(scenario())
