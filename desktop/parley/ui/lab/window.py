@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -70,12 +71,18 @@ class LabWindow(QMainWindow):
         self.recent.setAccessibleName("Recent comparisons")
         self.recent.setMinimumWidth(280)
         self.recent.activated.connect(self._recent_chosen)
+        self.open_button = QPushButton("Open experiment…", central)
+        self.open_button.setAccessibleName("Open an experiment file")
+        self.open_button.setToolTip("An experiment file (.toml, as `parley sweep` runs) in the Lab")
+        self.open_button.clicked.connect(self.ask_experiment_file)
+        self._file_dialog: QFileDialog | None = None
         self.dismiss = QPushButton("Dismiss", central)
         self.dismiss.clicked.connect(self.clear_message)
         self.dismiss.hide()
         head.addWidget(self.message, 1)
         head.addWidget(self.dismiss)
         head.addStretch(0)
+        head.addWidget(self.open_button)
         head.addWidget(QLabel("Reopen:", central))
         head.addWidget(self.recent)
         lay.addLayout(head)
@@ -172,6 +179,16 @@ class LabWindow(QMainWindow):
             if page.variants
             else "no panes"
         )
+
+    def ask_experiment_file(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Open an experiment file")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilter("Experiment files (*.toml)")
+        dialog.fileSelected.connect(self.open_experiment_file)
+        dialog.finished.connect(dialog.deleteLater)
+        self._file_dialog = dialog
+        dialog.open()
+        return dialog
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
