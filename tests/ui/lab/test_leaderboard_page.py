@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from parley.core.lab.leaderboard import ELO_SCALE, Vote, bradley_terry
@@ -38,7 +39,9 @@ def test_rankings_by_tag_and_exports(qapp: QApplication, tmp_path: Path) -> None
         assert [table.item(r, 2).text() for r in range(3)] == [
             f"{r.rating:.0f}" for r in expected.ranks
         ]
-        assert table.item(0, 4).text() == "4" and table.item(0, 5).text() == "3"
+        assert table.item(0, 5).text() == "4" and table.item(0, 6).text() == "3"
+        low, rating, high = table.item(0, 4).data(Qt.ItemDataRole.UserRole + 1)
+        assert low < rating < high and rating == expected.ranks[0].rating
         assert "5 votes" in page.note.text()
         items = [page.tag_combo.itemText(i) for i in range(page.tag_combo.count())]
         assert items == ["All votes", "code", "prose"]

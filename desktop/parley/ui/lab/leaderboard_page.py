@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,7 +29,42 @@ from parley.core.lab.compare import stored_votes
 from parley.core.lab.leaderboard import Leaderboard, Vote
 from parley.core.store import StoreError
 
-COLUMNS = ("#", "Model", "Rating", "95% interval", "Games", "Wins")
+COLUMNS = ("#", "Model", "Rating", "95% interval", "", "Games", "Wins")
+BAR_COLUMN = 4
+SPAN_ROLE = Qt.ItemDataRole.UserRole + 1  # (low, rating, high) of a row
+
+
+class IntervalBar(QStyledItemDelegate):
+    """Each row's 95 % interval drawn as a line on one scale for the whole table, the rating
+    a dot on it: which models' intervals overlap is seen at a glance."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scale = (0.0, 1.0)
+
+    def paint(self, painter: QPainter, option: Any, index: Any) -> None:
+        super().paint(painter, option, index)
+        span = index.data(SPAN_ROLE)
+        lo, hi = self.scale
+        if not span or hi <= lo:
+            return
+        low, rating, high = span
+        rect = option.rect.adjusted(8, 0, -8, 0)
+
+        def x(value: float) -> float:
+            return float(rect.left() + (value - lo) / (hi - lo) * rect.width())
+
+        y = rect.center().y()
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = option.palette.color(QPalette.ColorRole.Highlight)
+        painter.setPen(QPen(color, 2))
+        painter.drawLine(QPointF(x(low), y), QPointF(x(high), y))
+        painter.setBrush(color)
+        painter.drawEllipse(QPointF(x(rating), y), 4, 4)
+        painter.restore()
+
+
 ALL_TAGS = "All votes"
 
 
@@ -64,6 +101,8 @@ class LeaderboardPage(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.bars = IntervalBar(self.table)
+        self.table.setItemDelegateForColumn(BAR_COLUMN, self.bars)
         lay.addWidget(self.table, 1)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
@@ -104,6 +143,7 @@ class LeaderboardPage(QWidget):
                 r.model,
                 f"{r.rating:.0f}",
                 interval,
+                "",
                 f"{r.games:g}",
                 f"{r.wins:g}",
             )
@@ -113,9 +153,16 @@ class LeaderboardPage(QWidget):
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
+                if col == BAR_COLUMN and math.isfinite(r.low):
+                    item.setData(SPAN_ROLE, (r.low, r.rating, r.high))
+                    item.setToolTip(f"95 % interval of {r.model}: {interval}")
                 self.table.setItem(row, col, item)
+        finite = [x for r in ranks for x in (r.low, r.high) if math.isfinite(x)]
+        self.bars.scale = (min(finite), max(finite)) if finite else (0.0, 1.0)
         self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(BAR_COLUMN, 260)
         if not ranks:
             self.note.setText(
                 "No votes yet. In Compare, tick Blind, send a prompt, and say which answer is "
