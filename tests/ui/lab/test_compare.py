@@ -14,6 +14,7 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 
 from parley.core.lab.experiment import Variant
+from parley.core.store import Store
 from parley.core.store import compare as compare_store
 from parley.ui.lab.compare import ComparePage
 from parley.ui.mainwindow import MainWindow, Services
@@ -460,3 +461,31 @@ def test_stop_one_pane_while_the_others_finish(
             await close(window)
 
     arun(scenario())
+
+
+def test_closing_the_window_mid_compare_keeps_every_pane(
+    qapp: QApplication, arun: Any, lab_services: Services, emu: Emulator
+) -> None:
+    emu.default = Behavior(text="long answer " * 400, chunk_delay=0.005)
+    variants = [v(emu, "openai-compatible", "m"), v(emu, "euri", "gpt-4o-mini")]
+
+    async def scenario() -> None:
+        window = await opened(qapp, lab_services)
+        p = page(window)
+        p.set_variants(variants)
+        window.composer.set_draft("Go on.")
+        window.composer.request_compare()
+        await wait_for(lambda: all(x.answer and x.answer.text() for x in p.panes))
+        c = p.comparison
+        assert c is not None
+        await close(window)  # the orderly shutdown: streams first, then the history
+        assert [x.state for x in c.panes] == ["stopped", "stopped"]
+
+    arun(scenario())
+    with Store.open() as store:
+        conv = store.list_conversations()[0]
+        answers = [m for m in store.messages(conv.id) if m.role == "assistant"]
+        assert [m.status for m in answers] == ["stopped", "stopped"]
+        assert all(m.text and ("long answer " * 400).startswith(m.text) for m in answers), [
+            m.text[:30] for m in answers
+        ]
