@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -72,41 +73,43 @@ def blind_view(view: MessageView) -> MessageView:
     return dataclasses.replace(view, metrics=metrics or None, error=error)
 
 
-PACE_MS = 16
+PACE_MS = 30
 
 
 class FlushPacer(QObject):
-    """Paints the streaming panes in turn, one every `PACE_MS`. Each pane's Markdown view asks
-    to paint every 40 ms; six of them painting (and Qt laying out and drawing six documents)
-    in every such interval would keep the loop busy all the time. In turn, each pane still
-    shows its text several times a second, and between two paints the loop reads the network
-    and runs its timers."""
+    """Paints the streaming panes in turn, at most one every `PACE_MS`. Each pane's Markdown
+    view asks to paint every 40 ms; six of them painting (and Qt laying out and drawing each
+    document) that often would keep the loop busy all the time. In turn, each pane still shows
+    its text several times a second, and between two paints the loop reads the network and
+    runs its timers."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._queue: deque[MarkdownView] = deque()
+        self._last = 0.0
         self._timer = QTimer(self)
-        self._timer.setInterval(PACE_MS)
+        self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._next)
 
     def request(self, view: MarkdownView) -> None:
         if view not in self._queue:
             self._queue.append(view)
         if not self._timer.isActive():
-            self._next()  # the first at once; the rest paced
-            if self._queue:
-                self._timer.start()
+            wait = PACE_MS - (time.monotonic() - self._last) * 1000
+            if wait <= 0:
+                self._next()
+            else:
+                self._timer.start(int(wait) + 1)
 
     def _next(self) -> None:
         while self._queue:
             view = self._queue.popleft()
             if isValid(view):
                 view.flush()
+                self._last = time.monotonic()
                 break
-        if not self._queue:
-            self._timer.stop()
-        elif not self._timer.isActive():
-            self._timer.start()
+        if self._queue and not self._timer.isActive():
+            self._timer.start(PACE_MS)
 
     def drop(self, view: MarkdownView) -> None:
         if view in self._queue:
