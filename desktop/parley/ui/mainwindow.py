@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
                 base_url_for=self.pickers.base_url,
                 model_info=self.pickers.model_info_for,
                 base_urls=lambda: dict(self.settings.base_urls),
+                presets=lambda: dict(self.settings.presets),
             )
         )
 

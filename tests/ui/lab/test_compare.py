@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 
+from parley.core.app.settings import Preset
 from parley.core.lab.experiment import Variant
 from parley.core.store import Store
 from parley.core.store import compare as compare_store
@@ -420,6 +421,15 @@ def test_panes_are_added_removed_reordered_and_synced(
             field = dialog.panel.field("temperature")
             assert field.label.text().endswith("●")  # set differently from the chat
             dialog.close()
+            # A pane can start from a preset instead.
+            lab_services.settings.presets["precise"] = Preset(params={"temperature": 0.05})
+            dialog = p.open_settings(1)
+            assert dialog is not None
+            dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("precise"))
+            dialog.preset_combo.activated.emit(dialog.preset_combo.currentIndex())
+            dialog.buttons.accepted.emit()
+            assert p.variants[1].params == {"temperature": 0.05}
+            assert p.variants[1].label == "precise"
         finally:
             await close(window)
 

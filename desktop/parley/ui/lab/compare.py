@@ -79,6 +79,7 @@ class LabContext:
     base_url_for: Callable[[str], str | None]
     model_info: Callable[[str, str], Any] = lambda _p, _m: None
     base_urls: Callable[[], dict[str, str]] = dict
+    presets: Callable[[], dict[str, Any]] = dict  # name -> Preset (params, advanced, provider)
 
 
 def _name(variant: Variant) -> str:
@@ -303,6 +304,7 @@ class ComparePage(QWidget):
             self.context.catalog(),
             self.context.base_url_for,
             self,
+            presets=self.context.presets(),
         )
         dialog.chosen.connect(self.set_pane_variant)
         dialog.finished.connect(dialog.deleteLater)

@@ -38,6 +38,8 @@ class PaneSettingsDialog(QDialog):
         catalog: Catalog,
         base_url_for: Callable[[str], str | None],
         parent: QWidget | None = None,
+        *,
+        presets: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(parent)
         self.index = index
@@ -60,9 +62,17 @@ class PaneSettingsDialog(QDialog):
         self.model_combo = QComboBox(self)
         self.model_combo.setEditable(True)
         self.model_combo.setAccessibleName("Pane model")
+        self.presets = dict(presets or {})
+        self.preset_combo = QComboBox(self)
+        self.preset_combo.setAccessibleName("Pane preset")
+        self.preset_combo.addItem("The chat's parameters", None)
+        for name in sorted(self.presets):
+            self.preset_combo.addItem(name, name)
+        self.preset_combo.setToolTip("Start this pane from a preset instead of the chat's")
         form.addRow("Label", self.label_edit)
         form.addRow("Provider", self.provider_combo)
         form.addRow("Model", self.model_combo)
+        form.addRow("Start from", self.preset_combo)
         lay.addLayout(form)
         note = QLabel(
             "Parameters start from the chat's; those set differently here are marked ●.", self
@@ -79,6 +89,7 @@ class PaneSettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self.provider_combo.currentIndexChanged.connect(self._provider_changed)
+        self.preset_combo.activated.connect(self._preset_chosen)
         self.panel.changed.connect(self._mark_overrides)
         self._provider_changed(keep=True)
 
@@ -101,6 +112,26 @@ class PaneSettingsDialog(QDialog):
         else:
             known = {p.name for p in spec.params}
             self.panel.set_values({k: v for k, v in self.base.items() if k in known}, {})
+        self._mark_overrides()
+
+    def _preset_chosen(self, index: int) -> None:
+        """The preset's parameters (or the chat's again) replace what the panel holds."""
+        name = self.preset_combo.itemData(index)
+        preset = self.presets.get(name) if name else None
+        if preset is None:
+            self._provider_changed()
+            return
+        provider = getattr(preset, "provider", None)
+        if provider and provider != self.provider_id():
+            found = self.provider_combo.findData(provider)
+            if found >= 0:
+                self.provider_combo.setCurrentIndex(found)  # the panel follows
+        spec = self.catalog.get(self.provider_id())
+        known = {p.name for p in spec.params} if spec is not None else set()
+        params = {k: v for k, v in dict(preset.params).items() if k in known}
+        self.panel.set_values(params, dict(preset.advanced))
+        if not self.label_edit.text().strip() or self.label_edit.text() == self.variant.label:
+            self.label_edit.setText(f"{name}")
         self._mark_overrides()
 
     def _mark_overrides(self) -> None:
