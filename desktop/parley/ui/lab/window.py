@@ -110,6 +110,8 @@ class LabWindow(QMainWindow):
         self.compare.voted.connect(self.refresh_recent)
         close = QShortcut(QKeySequence("Ctrl+W"), self)
         close.activated.connect(self.close)
+        stop = QShortcut(QKeySequence("Esc"), self)
+        stop.activated.connect(self.compare.stop_all)  # as Esc stops the chat's stream
 
     # ------------------------------------------------------------------ pages
 
