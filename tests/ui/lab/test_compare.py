@@ -499,3 +499,43 @@ def test_closing_the_window_mid_compare_keeps_every_pane(
         assert all(m.text and ("long answer " * 400).startswith(m.text) for m in answers), [
             m.text[:30] for m in answers
         ]
+
+
+def test_a_failed_pane_says_what_went_wrong_only_after_a_blind_vote(
+    qapp: QApplication, arun: Any, lab_services: Services, emu: Emulator
+) -> None:
+    from parley.ui.lab.pane import BLIND_FAILURE
+
+    emu.default = Behavior(text="fine")
+    lab_services.keys.set("eurouter", "wrong-key-0123456789", session_only=True)
+    variants = [
+        v(emu, "euri", "gpt-4o-mini", "Zebra"),
+        v(emu, "openai-compatible", "m", "Quokka"),
+        v(emu, "eurouter", "narwhal/pro", "Narwhal"),
+    ]
+    names = {"Zebra", "Quokka", "Narwhal", "narwhal/pro", "eurouter", "EUrouter"}
+
+    async def scenario() -> None:
+        window = await opened(qapp, lab_services)
+        try:
+            p = page(window)
+            p.blind_check.setChecked(True)
+            await compare(window, "Hi", variants)
+            failed = p.panes[2].answer
+            assert failed is not None and failed.status == "failed"
+            assert failed.error_message.text() == BLIND_FAILURE
+            said = "\n".join(_texts(window.lab))
+            assert not {n for n in names if n in said}
+            assert not p.panes[2].better_button.isVisible()  # a failed pane cannot win
+            p.tie_button.click()
+            assert failed.error_message.text() != BLIND_FAILURE
+            assert "eurouter" in failed.error_title.text().lower()
+            vote = compare_store.vote_for(window.store, p.comparison.comparison_id)
+            assert vote is not None and set(vote.models) == {
+                "euri/gpt-4o-mini",
+                "openai-compatible/m",
+            }
+        finally:
+            await close(window)
+
+    arun(scenario())

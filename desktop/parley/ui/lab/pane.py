@@ -238,7 +238,6 @@ class ComparePane(QFrame):
         self, variant: Variant, base: Mapping[str, Any], *, title: str, blind: bool
     ) -> None:
         """What the pane sends with. While blind the summary says nothing."""
-        self._blind = blind
         self.title.setText(title)
         self.title.setAccessibleName(f"Pane {title}")
         self.summary.setText("" if blind else settings_summary(variant, base))
@@ -247,8 +246,7 @@ class ComparePane(QFrame):
         )
         self.summary.setVisible(not blind)
         self.settings_button.setVisible(not blind)
-        if self.answer is not None:
-            self.answer.role_label.setText(title)
+        self.set_blind(blind)  # the answer painted again when that changed
 
     def set_editable(self, editable: bool, *, first: bool, last: bool) -> None:
         for w in (self.move_left, self.move_right, self.remove_button, self.settings_button):
