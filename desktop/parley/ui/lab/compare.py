@@ -255,7 +255,9 @@ class ComparePage(QWidget):
         self._relayout()
 
     def remove_pane(self, index: int) -> None:
-        if len(self.variants) <= MIN_PANES or self.running:
+        if self.running:
+            return
+        if len(self.variants) <= MIN_PANES:
             self.status.setText(f"A comparison has at least {MIN_PANES} panes.")
             return
         del self.variants[index]
@@ -365,6 +367,7 @@ class ComparePage(QWidget):
             self.grid.setRowStretch(r, 1 if r < rows else 0)
         self._paint_stored()
         self._refresh_controls()
+        self.title_changed.emit(self._title())
 
     def _paint_stored(self) -> None:
         """Panes of a comparison whose answers are in the history (ended, or reopened)."""
@@ -520,7 +523,6 @@ class ComparePage(QWidget):
         c.pane_finished.connect(self._on_finished)
         c.stored.connect(self._on_stored)
         self._relayout()
-        self.title_changed.emit(self._title())
 
     def _disconnect(self, c: Comparison) -> None:
         c.pane_waiting.disconnect(self._on_waiting)
