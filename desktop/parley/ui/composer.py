@@ -355,9 +355,15 @@ class Composer(QWidget):
         self.attachments_changed.emit()
 
     def request_compare(self) -> None:
+        """The prompt (attached text files inlined, as a send does) to the Lab's panes."""
         text = self.edit.toPlainText()
-        if text.strip():
-            self.compare_requested.emit(text, list(self._attachments))
+        if not text.strip() and not self._text_files:
+            return
+        if self._text_files:
+            from parley.core.chat.attachments import inline_text_files
+
+            text = inline_text_files(text, self._text_files)
+        self.compare_requested.emit(text, list(self._attachments))
 
     def clear_after_send(self) -> None:
         """The window accepted the send: empty the field and the attachments."""
