@@ -319,6 +319,7 @@ class ComparePane(QFrame):
         w.role_label.setText(self.title.text())
         w.inspect_button.setVisible(not self._blind and w.status != "streaming")
         w.inspect_error_button.setVisible(not self._blind)
+        w.more_button.hide()  # fork and delete are the chat's, once a pane is chosen
         w.setToolTip("")
 
     def failed_unsent(self, message: str) -> None:

@@ -92,6 +92,7 @@ class LabWindow(QMainWindow):
         lay.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.pages: dict[str, QWidget] = {}
+        self._decorated = False
 
         self.compare = ComparePage(context, self.tabs)
         self.leaderboard = LeaderboardPage(context.store, self.tabs)
@@ -108,6 +109,7 @@ class LabWindow(QMainWindow):
         self.compare.keys_requested.connect(self.keys_requested)
         self.compare.voted.connect(self.leaderboard.refresh)
         self.compare.voted.connect(self.refresh_recent)
+        theme.notifier().changed.connect(self._on_theme_changed)
         close = QShortcut(QKeySequence("Ctrl+W"), self)
         close.activated.connect(self.close)
         stop = QShortcut(QKeySequence("Esc"), self)
@@ -227,8 +229,31 @@ class LabWindow(QMainWindow):
             self.open_comparison(int(cid))
         self.recent.setCurrentIndex(0)
 
+    def _on_theme_changed(self, _dark: bool) -> None:
+        theme.retint_tree(self)
+        if self._decorated:
+            from parley.ui import icons
+
+            icons.retint(self)
+
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
+        if not self._decorated:  # icons drawn when the Lab is first shown, not at start-up
+            self._decorated = True
+            from parley.ui import icons
+
+            page = self.compare
+            for button, name in (
+                (page.run_button, "play"),
+                (page.stop_button, "square"),
+                (page.diff_button, "scan-search"),
+                (page.save_button, "download"),
+                (self.open_button, "upload"),
+                (self.leaderboard.export_ranks_button, "download"),
+                (self.leaderboard.export_votes_button, "download"),
+                (self.leaderboard.refresh_button, "refresh-cw"),
+            ):
+                icons.set_icon(button, name)
         self.refresh_recent()
 
     def closeEvent(self, event: QCloseEvent) -> None:
