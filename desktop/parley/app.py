@@ -38,6 +38,7 @@ class Options:
         self.self_test = False
         self.self_test_timeout = 30.0
         self.startup_marks = False  # print "interactive" and "ready" as they happen (benchmarks)
+        self.open_experiment: str | None = None  # `parley FILE.toml`: shown in the Lab
         self.qt_args: list[str] = []
 
 
@@ -51,6 +52,8 @@ def _parse(argv: list[str]) -> Options:
             opts.self_test = True
         elif arg == "--startup-marks":
             opts.startup_marks = True
+        elif arg.startswith("--open-experiment="):
+            opts.open_experiment = arg.partition("=")[2]
         elif arg.startswith("--self-test-timeout"):
             value = arg.partition("=")[2] or next(args, "")
             try:
@@ -216,7 +219,10 @@ async def _run_window(frame: BootWindow, services: Services, opts: Options) -> i
         # The engine and the key store (httpx, keyring) are made once the full window has
         # painted (see MainWindow.paintEvent); this is for a window that is not painted.
         QTimer.singleShot(STARTUP_FALLBACK_MS, window.finish_startup)
-        if not services.settings.first_run_done:
+        if opts.open_experiment:
+            path = opts.open_experiment
+            QTimer.singleShot(0, lambda: _open_experiment(window, path))
+        elif not services.settings.first_run_done:
             QTimer.singleShot(0, window.open_first_run)
         try:
             await window.wait_started()
@@ -231,6 +237,16 @@ async def _run_window(frame: BootWindow, services: Services, opts: Options) -> i
             await window.shutdown()
         await loop.shutdown_asyncgens()
     return 0
+
+
+def _open_experiment(window: MainWindow, path: str) -> str:
+    """`parley FILE.toml`: the file in the Lab; what went wrong also on stderr (a terminal's
+    user sees it there, a file manager's in the Lab). Returns the Lab's one-line summary."""
+    if window.open_experiment_file(path):
+        return window.lab.summary()
+    problem = window.lab.message.text()
+    print(f"parley: {problem}", file=sys.stderr, flush=True)
+    return f"could not open {path}: {problem.splitlines()[0] if problem else 'unknown'}"
 
 
 async def _wait_idle() -> None:
@@ -278,6 +294,8 @@ async def _self_test_in_loop(
             if opts.startup_marks:
                 print("ready", flush=True)
             report = window.self_test_report()
+            if opts.open_experiment:
+                report.lab = _open_experiment(window, opts.open_experiment)
     except TimeoutError:
         print(f"self-test FAILED: the window was not ready within {timeout:.0f} s", flush=True)
         return 1
@@ -303,6 +321,8 @@ async def _self_test_in_loop(
     )
     if problems:
         line += f"; problems: {len(problems)} ({'; '.join(problems)})"
+    if report.lab:
+        line += f"; lab: {report.lab}"
     print(line, flush=True)
     return 0
 

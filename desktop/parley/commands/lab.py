@@ -78,6 +78,28 @@ def add_parser(sub: Any) -> None:
     )
     sweep.set_defaults(func=cmd_sweep)
 
+    board = sub.add_parser(
+        "leaderboard",
+        help="rank models by the blind votes given in the Lab (Bradley-Terry)",
+        description="Rank the models of your blind comparisons: Bradley-Terry strengths (ties "
+        "as half wins) on the Elo scale, with 95%% confidence intervals.",
+        epilog="Vote in the Lab: Compare, tick Blind, send, then say which answer is better. "
+        "--votes prints the votes themselves instead of the ranking.",
+    )
+    board.add_argument("--tag", metavar="T", help="only the votes with this tag")
+    board.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="default: table"
+    )
+    board.add_argument("--votes", action="store_true", help="print the votes, not the ranking")
+    board.add_argument(
+        "--prior",
+        type=float,
+        default=None,
+        metavar="N",
+        help="virtual tied games per model against an average one (default 1; 0: plain MLE)",
+    )
+    board.set_defaults(func=cmd_leaderboard)
+
 
 def _fail(message: str, code: int) -> int:
     print(f"parley: {message}", file=sys.stderr)
@@ -356,6 +378,48 @@ def _write_outputs(outs: list[str], results: Any, experiment_id: int | None) -> 
             )
         else:
             print(f"parley: wrote {out}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- leaderboard
+
+
+def leaderboard_text(found: list[Any], tag: str | None, fmt: str, votes: bool, prior: float) -> str:
+    from parley.core.lab import leaderboard
+
+    if votes:
+        if fmt == "json":
+            return leaderboard.votes_json(found)
+        if fmt == "csv":
+            return leaderboard.votes_csv(found)
+        return leaderboard.votes_table(found)
+    board = leaderboard.bradley_terry(found, tag=tag, prior=prior)
+    if fmt == "json":
+        return leaderboard.ranks_json(board)
+    if fmt == "csv":
+        return leaderboard.ranks_csv(board)
+    return leaderboard.ranks_table(board)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from parley.commands.common import _open_store as open_history
+    from parley.core.app.paths import database_path
+    from parley.core.lab.compare import stored_votes
+    from parley.core.lab.leaderboard import DEFAULT_PRIOR
+    from parley.core.store import StoreError
+
+    prior = DEFAULT_PRIOR if args.prior is None else args.prior
+    if not (prior >= 0 and prior < float("inf")):
+        return _fail("--prior must be a number of at least 0.", EXIT_BAD_FILE)
+    tag = args.tag.strip().lower() if args.tag else None
+    found = []
+    if database_path().exists():  # else nothing was compared yet
+        try:
+            with open_history(read_only=True) as store:
+                found = stored_votes(store, tag=tag)
+        except StoreError as err:
+            return _fail(str(err), EXIT_BAD_FILE)
+    sys.stdout.write(leaderboard_text(found, tag, args.format, args.votes, prior))
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- history / export

@@ -57,6 +57,7 @@ class PromptEdit(QPlainTextEdit):
     """The text field: decides which keys send and turns pasted/dropped images into parts."""
 
     send = Signal()
+    compare = Signal()  # Ctrl+Shift+Enter: the prompt to the Lab's Compare panes
     stop = Signal()
     images_pasted = Signal(list)  # list[QImage]
     files_dropped = Signal(list)  # list[str] (local paths)
@@ -71,6 +72,9 @@ class PromptEdit(QPlainTextEdit):
         if key in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
             ctrl = bool(mods & QtCore.Qt.KeyboardModifier.ControlModifier)
             shift = bool(mods & QtCore.Qt.KeyboardModifier.ShiftModifier)
+            if ctrl and shift:
+                self.compare.emit()
+                return
             if ctrl or (self.send_key == "enter" and not shift):
                 self.send.emit()
                 return
@@ -216,6 +220,7 @@ class Composer(QWidget):
     """
 
     send_requested = Signal(str, list)
+    compare_requested = Signal(str, list)  # the prompt to every pane of the Lab's Compare
     stop_requested = Signal()
     attachments_changed = Signal()
 
@@ -254,6 +259,7 @@ class Composer(QWidget):
         self.edit.textChanged.connect(self._fit_height)
         self.edit.setTabChangesFocus(True)
         self.edit.send.connect(self._on_send_key)
+        self.edit.compare.connect(self.request_compare)
         self.edit.stop.connect(self._on_escape)
         self.edit.images_pasted.connect(self._on_images_pasted)
         self.edit.files_dropped.connect(self.add_files)
@@ -268,6 +274,12 @@ class Composer(QWidget):
         self.send_button.setAccessibleName("Send message")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.request_send)
+        self.compare_button = push_button("Compare", self)
+        self.compare_button.setAccessibleName("Compare in the Lab")
+        self.compare_button.setToolTip(
+            "Send this prompt to several models or settings side by side (Ctrl+Shift+Enter)"
+        )
+        self.compare_button.clicked.connect(self.request_compare)
         self.stop_button = push_button("Stop", self)
         self.stop_button.setAccessibleName("Stop generating")
         self.stop_button.setToolTip("Stop (Esc)")
@@ -275,6 +287,7 @@ class Composer(QWidget):
         self.stop_button.hide()
         buttons.addWidget(self.attach_button)
         buttons.addWidget(self.send_button)
+        buttons.addWidget(self.compare_button)
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
         row.addLayout(buttons)
@@ -340,6 +353,17 @@ class Composer(QWidget):
         chip.remove_requested.connect(self._remove_chip)
         self._chips.insertWidget(self._chips.count() - 2, chip)  # before the stretch
         self.attachments_changed.emit()
+
+    def request_compare(self) -> None:
+        """The prompt (attached text files inlined, as a send does) to the Lab's panes."""
+        text = self.edit.toPlainText()
+        if not text.strip() and not self._text_files:
+            return
+        if self._text_files:
+            from parley.core.chat.attachments import inline_text_files
+
+            text = inline_text_files(text, self._text_files)
+        self.compare_requested.emit(text, list(self._attachments))
 
     def clear_after_send(self) -> None:
         """The window accepted the send: empty the field and the attachments."""

@@ -94,6 +94,7 @@ def decorate(parts: WindowParts) -> None:
         (top.panel_button, "sliders-horizontal"),
         (composer.attach_button, "paperclip"),
         (composer.send_button, "send"),
+        (composer.compare_button, "columns-3"),
         (composer.stop_button, "square"),
         (sidebar.new_button, "square-pen"),
     ):

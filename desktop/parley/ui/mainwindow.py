@@ -35,6 +35,8 @@ from parley.ui.dialogs import Dialogs, model_lists
 from parley.ui.history.recovery import StoreRecovery
 from parley.ui.history.sidebar_actions import SIDEBAR_FIRST_PAGE, SIDEBAR_LIMIT, HistoryController
 from parley.ui.history.transfer import Transfer
+from parley.ui.lab.compare import LabContext
+from parley.ui.lab.window import LabWindow
 from parley.ui.layout import apply_local_style, build_layout
 from parley.ui.menus import shortcut_rows
 from parley.ui.params.pickers import Pickers, model_details
@@ -67,6 +69,7 @@ class SelfTestReport:
     problems: list[str]
     keyring: str
     fatal: str | None = None
+    lab: str = ""  # what the Lab did with `parley FILE.toml --self-test`
 
 
 async def open_main_window(
@@ -180,6 +183,22 @@ class MainWindow(QMainWindow):
             listed=lambda: [pid for pid, ms in self.pickers.models.items() if ms],
         )
         self._dialogs = self.dialogs.open_dialogs
+        self.lab = LabWindow(
+            LabContext(
+                store=lambda: self.services.store,
+                engine=lambda: self.services.engine,
+                keys=s.key,
+                catalog=lambda: self.services.catalog,
+                tasks=self.tasks,
+                chat_config=self.pickers.run_config,
+                chat_system=self.system_prompt.text,
+                ensure_conversation=self.chats.ensure_conversation,
+                base_url_for=self.pickers.base_url,
+                model_info=self.pickers.model_info_for,
+                base_urls=lambda: dict(self.settings.base_urls),
+                presets=lambda: dict(self.settings.presets),
+            )
+        )
 
         self.tokens = TokenMeter(
             self.composer,
@@ -277,6 +296,16 @@ class MainWindow(QMainWindow):
         tree.forked.connect(self._show_new_conversation)
         tree.branch_deleted.connect(self._branch_deleted)
 
+        lab = self.lab
+        self.composer.compare_requested.connect(lab.compare_prompt)
+        lab.prompt_taken.connect(self.composer.clear_after_send)
+        lab.chat_changed.connect(chats.conversation_updated)
+        lab.chat_continued.connect(chats.conversation_continued)
+        lab.inspect_requested.connect(dialogs.open_inspector)
+        lab.keys_requested.connect(lambda pid: dialogs.open_keys(pid or None))
+        chats.comparison_wanted.connect(lab.open_comparison)
+        menus.lab.triggered.connect(lab.present)
+
     def _on_theme_changed(self, _dark: bool) -> None:
         self._apply_local_style()
         if self._warm_up is not None:  # the icons are drawn once the window has started
@@ -356,6 +385,10 @@ class MainWindow(QMainWindow):
 
     def open_first_run(self) -> QWidget | None:
         return self.dialogs.open_first_run()
+
+    def open_experiment_file(self, path: str) -> bool:
+        """`parley FILE.toml`: the experiment in the Lab, ready to run."""
+        return self.lab.open_experiment_file(path)
 
     # --- what no single part owns -------------------------------------------------------------
 
@@ -578,7 +611,10 @@ class MainWindow(QMainWindow):
         except Exception:
             log.warning("keeping the open chat's draft at shutdown failed", exc_info=True)
         self.dialogs.close_all()
-        await self.tasks.shutdown()
+        self.lab.compare.closing = True
+        await self.tasks.shutdown()  # a comparison under way stops; its panes are kept
+        self.lab.hide()
+        self.lab.deleteLater()
         engines = [*self._old_engines]
         if self.services.has_engine:
             engines.append(self.services.engine)

@@ -25,6 +25,7 @@ class Menus(NamedTuple):
     fork_chat: QAction
     delete_chat: QAction
     parameters: QAction
+    lab: QAction
     settings: QAction
     keys: QAction
     shortcuts: QAction
@@ -42,6 +43,7 @@ class Menus(NamedTuple):
 OTHER_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Enter (or Ctrl+Enter, see Settings)", "Send the message"),
     ("Shift+Enter", "New line in the message"),
+    ("Ctrl+Shift+Enter", "Compare the message in the Lab (every pane answers it)"),
     ("Esc", "Stop the answer being written; cancel an edit"),
     ("Ctrl+Enter (in an edit)", "Save the edited message and send it again"),
     ("F2 (in the chat list)", "Rename the chat"),
@@ -84,6 +86,7 @@ def build_menus(window: QMainWindow) -> Menus:
     parameters = _action(view, "&Parameter panel", "parameters", "Ctrl+P")
     parameters.setCheckable(True)
     switch_model = _action(view, "Switch &model…", "switchModel", "Ctrl+K")
+    lab = _action(view, "The &Lab: compare, leaderboard", "lab", "Ctrl+L")
 
     settings_menu = bar.addMenu("&Settings")
     settings = _action(settings_menu, "&Settings…", "settings", "Ctrl+,")
@@ -102,6 +105,7 @@ def build_menus(window: QMainWindow) -> Menus:
         fork_chat=fork_chat,
         delete_chat=delete_chat,
         parameters=parameters,
+        lab=lab,
         settings=settings,
         keys=keys,
         shortcuts=shortcuts,

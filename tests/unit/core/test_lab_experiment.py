@@ -146,3 +146,32 @@ def test_a_huge_grid_is_refused_before_it_is_listed() -> None:
     exp = parse_experiment(text, CATALOG)
     with pytest.raises(PlanRefused, match="more than max_requests = 200"):
         make_plan(exp, limit=exp.max_requests)
+
+
+def test_a_compare_layout_saved_as_an_experiment_loads_back() -> None:
+    from parley.core.lab.experiment import Variant, experiment_toml
+
+    variants = [
+        Variant(0, "cold", "euri", "gpt-4o-mini", params={"temperature": 0.2, "stop": ["\n\n"]}),
+        Variant(
+            1,
+            'hot "quoted"',
+            "openai-compatible",
+            "m",
+            base_url="http://127.0.0.1:9/v1",
+            params={"temperature": 1.0},
+            advanced={"provider": {"sort": "price"}},
+        ),
+    ]
+    text = experiment_toml(
+        name="fox test", prompt='Say "hi"\nplease', variants=variants, system="Be terse."
+    )
+    loaded = parse_experiment(text, load_catalog(), source="saved.toml")
+    assert loaded.name == "fox test" and loaded.prompts == ('Say "hi"\nplease',)
+    assert loaded.system == "Be terse."
+    assert [(v.label, v.provider, v.model) for v in loaded.variants] == [
+        (v.label, v.provider, v.model) for v in variants
+    ]
+    assert [dict(v.params) for v in loaded.variants] == [dict(v.params) for v in variants]
+    assert dict(loaded.variants[1].advanced) == {"provider": {"sort": "price"}}
+    assert loaded.variants[1].base_url == "http://127.0.0.1:9/v1"

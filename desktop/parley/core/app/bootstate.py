@@ -19,7 +19,7 @@ from parley.core.app import paths
 
 # The history's schema version this reads (importing `parley.core.store` would load pydantic;
 # a test keeps this equal to `parley.core.store.LATEST_VERSION`).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 THEMES = ("system", "light", "dark")
 SEND_KEYS = ("enter", "ctrl_enter")

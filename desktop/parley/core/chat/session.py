@@ -502,6 +502,19 @@ class ChatSession:
         await self._stream(turn)
         return turn
 
+    async def stream_turn(self, turn: Turn) -> None:
+        """Stream `turn`, whose answer is already stored as begun (`Store.begin_answer`): one
+        pane of a Lab comparison. It ends as every answer does (complete, stopped or failed)
+        and is stored, with the listener told."""
+        await self._stream(turn)
+
+    def end_unsent(self, turn: Turn) -> None:
+        """A begun answer that was never sent (stopped while it waited its turn): stored as
+        stopped, with nothing in it."""
+        turn.result.mark_started(self.clock())
+        turn.result.mark_stopped(self.clock())
+        self._finish(turn)
+
     def _begin(
         self,
         conversation_id: int,
@@ -598,12 +611,23 @@ class ChatSession:
             raise
         if trailing is not None:
             trailing.cancel()
-        records, cancelled = await _settle(asyncio.to_thread(_records, turn))
-        self._finish(turn, records)
+        # The exchange's records and the final write (which serialises every raw line) in a
+        # worker thread: for a long answer it takes tens of milliseconds, and several Lab panes
+        # end at once. The listener is told on this thread, once it is stored.
+        try:
+            _, cancelled = await _settle(asyncio.to_thread(self._store_final, turn))
+        finally:
+            self.listener.on_turn_done(turn)
         if cancelled:
             raise asyncio.CancelledError
 
     def _finish(self, turn: Turn, records: list[dict[str, Any]] | None = None) -> None:
+        try:
+            self._store_final(turn, records)
+        finally:
+            self.listener.on_turn_done(turn)
+
+    def _store_final(self, turn: Turn, records: list[dict[str, Any]] | None = None) -> None:
         result = turn.result
         if records is None:
             records = _records(turn)
@@ -614,26 +638,23 @@ class ChatSession:
         if result.meta.routed_provider:
             extra["routed_provider"] = result.meta.routed_provider
         extra.update(cands.to_extra(turn_candidates(turn)))
-        try:
-            self.store.finish_answer(
-                turn.answer_id,
-                text=result.text,
-                reasoning=result.reasoning,
-                refusal=result.refusal,
-                tool_calls=[c.to_tool_call() for c in result.tool_calls] or None,
-                status=result.status if result.status != "pending" else "failed",
-                finish_reason=result.finish_reason,
-                usage=result.usage,
-                metrics=result.metrics,
-                meta=result.meta,
-                cost=result.cost(turn.model_info),
-                error=result.error,
-                model_used=result.model_used,
-                extra=extra or None,
-                exchange=records,
-            )
-        finally:
-            self.listener.on_turn_done(turn)
+        self.store.finish_answer(
+            turn.answer_id,
+            text=result.text,
+            reasoning=result.reasoning,
+            refusal=result.refusal,
+            tool_calls=[c.to_tool_call() for c in result.tool_calls] or None,
+            status=result.status if result.status != "pending" else "failed",
+            finish_reason=result.finish_reason,
+            usage=result.usage,
+            metrics=result.metrics,
+            meta=result.meta,
+            cost=result.cost(turn.model_info),
+            error=result.error,
+            model_used=result.model_used,
+            extra=extra or None,
+            exchange=records,
+        )
 
     def choose_candidate(self, answer_id: int, index: int) -> StoredMessage:
         """Make candidate `index` the answer the conversation goes on from (its text becomes

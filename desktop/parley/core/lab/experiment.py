@@ -662,3 +662,48 @@ _CHECK_VALUES: dict[str, Callable[[_Reader, Any, tuple[str | int, ...]], Any]] =
     "max-cost": _limit_value,
     "finish-reason": _finish_value,
 }
+
+
+# ---------------------------------------------------------------- writing
+
+
+def experiment_toml(
+    *,
+    name: str,
+    prompt: str,
+    variants: Sequence[Variant],
+    system: str | None = None,
+    limits: Mapping[str, int] | None = None,
+    description: str = "",
+) -> str:
+    """A compare's pane layout as an experiment file (the format `parley sweep` runs): it
+    loads back with `parse_experiment` to the same variants."""
+    from parley.core.providers.provider_file import _toml_key, _toml_value
+
+    lines = [
+        "# A Parley experiment (saved from the Lab's Compare). Run it with `parley sweep FILE`",
+        "# or open it in the Lab with `parley FILE`. Keys are never written here.",
+        f"name = {_toml_value(name)}",
+    ]
+    if description:
+        lines.append(f"description = {_toml_value(description)}")
+    lines.append(f"prompt = {_toml_value(prompt)}")
+    if system:
+        lines.append(f"system = {_toml_value(system)}")
+    lines.append(f"concurrency = {max(1, len(variants))}")
+    if limits:
+        lines += ["", "[limits]"]
+        lines += [f"{_toml_key(k)} = {int(v)}" for k, v in limits.items()]
+    for v in variants:
+        lines += ["", "[[variants]]", f"label = {_toml_value(v.label)}"]
+        lines.append(f"provider = {_toml_value(v.provider)}")
+        if v.base_url:
+            lines.append(f"base_url = {_toml_value(v.base_url)}")
+        lines.append(f"model = {_toml_value(v.model)}")
+        if v.params:
+            lines.append(f"params = {_toml_value(dict(v.params))}")
+        if v.advanced:
+            lines.append(f"advanced = {_toml_value(dict(v.advanced))}")
+        if not v.stream:
+            lines.append("stream = false")
+    return "\n".join(lines) + "\n"

@@ -155,6 +155,34 @@ CREATE INDEX experiments_by_recency ON experiments(updated_at DESC, id DESC);
 """
 
 
+V5_COMPARE = """
+CREATE TABLE comparisons (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    prompt_id       INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    blind           INTEGER NOT NULL DEFAULT 0,
+    layout          TEXT NOT NULL,  -- JSON: the panes (variant, answer id) in pane order
+    chosen_id       INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL
+);
+
+CREATE TABLE votes (
+    id            INTEGER PRIMARY KEY,
+    comparison_id INTEGER REFERENCES comparisons(id) ON DELETE SET NULL,  -- votes outlive it
+    outcome       TEXT NOT NULL CHECK (outcome IN ('better', 'tie', 'all_bad')),
+    winner        TEXT,  -- the better model ("provider/model"), for 'better'
+    models        TEXT NOT NULL,  -- JSON list: every model in the comparison
+    tags          TEXT NOT NULL DEFAULT '[]',  -- JSON list
+    created_at    REAL NOT NULL
+);
+
+CREATE INDEX comparisons_by_prompt ON comparisons(prompt_id);
+CREATE INDEX comparisons_by_conversation ON comparisons(conversation_id, id);
+CREATE INDEX votes_by_time ON votes(created_at, id);
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -190,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "full-text search over titles and messages", _script(V2_SEARCH)),
     Migration(3, "what was sent and received for each answer", _script(V3_EXCHANGES)),
     Migration(4, "the Lab: experiments, their runs and each run's exchange", _script(V4_LAB)),
+    Migration(5, "compare turns and blind votes", _script(V5_COMPARE)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -63,6 +63,7 @@ class ChatController(QObject):
     - `streaming_changed(bool)`: whether the open conversation streams
     - `request_changed()`: what the next send would be changed (the preview follows)
     - `keys_wanted(str)`: a send failed for want of a valid key for that provider
+    - `comparison_wanted(int)`: open that Lab comparison (the shown prompt was compared)
     """
 
     current_changed = Signal(object)
@@ -72,6 +73,7 @@ class ChatController(QObject):
     streaming_changed = Signal(bool)
     request_changed = Signal()
     keys_wanted = Signal(str)
+    comparison_wanted = Signal(int)
 
     def __init__(
         self,
@@ -114,6 +116,7 @@ class ChatController(QObject):
         self._shown_leaf: int | None = None  # the last message the view shows
         self._tool_call_counts: dict[int, int] = {}
         self._live_choice: dict[int, int] = {}  # streaming answer -> the candidate its tabs show
+        self._comparison_offered = False  # the banner says where a compared prompt's answers are
 
         self._system_timer = QTimer(self)
         self._system_timer.setSingleShot(True)
@@ -257,6 +260,10 @@ class ChatController(QObject):
             return
         self.view.load_messages(rows)
         self._shown_leaf = path[-1].id if path else None
+        offered = path[-1].role == "user" and self._offer_comparison(path[-1].id) if path else False
+        if self._comparison_offered and not offered:
+            self.banner.hide()  # its answer was chosen (or another branch is shown)
+        self._comparison_offered = offered
         turn = self._turns.get(self.conversation_id)
         if turn is not None:
             w = self.view.assistant_widget(str(turn.answer_id))
@@ -274,6 +281,24 @@ class ChatController(QObject):
         result = turn.result
         if w is not None and not (result.text or result.reasoning or result.tool_calls):
             w.start_waiting(result.started_at)
+
+    def _offer_comparison(self, prompt_id: int) -> bool:
+        """The branch ends at a prompt the Lab compared, with no pane chosen yet: say where
+        its answers are."""
+        from parley.core.store import compare as compare_store
+
+        try:
+            row = compare_store.comparison_for_prompt(self.store, prompt_id)
+        except StoreError:
+            return False
+        if row is None or row.chosen_id is not None:
+            return False
+        panes = len(row.layout.get("panes", []))
+        self.banner.show_message(
+            f"This prompt was compared in the Lab ({panes} answers): choose one there to go on.",
+            [("Open the comparison", lambda: self.comparison_wanted.emit(row.id))],
+        )
+        return True
 
     def _branch_rows(self, conversation_id: int) -> tuple[list[MessageView], list[StoredMessage]]:
         messages = self.store.messages(conversation_id)
@@ -346,6 +371,45 @@ class ChatController(QObject):
         if self.conversation_id is None:
             return None
         return self.store.get_conversation(self.conversation_id)
+
+    def ensure_conversation(self) -> int | None:
+        """The open conversation, stored first when it is a new chat (a Lab compare answers
+        in it); None when it cannot be stored (the composer says why)."""
+        if self.conversation_id is not None:
+            return self.conversation_id
+        try:
+            conv_id = self.session.new_conversation(self._config(), self.system_prompt.text())
+        except StoreError as err:
+            self.notice(err.message)
+            return None
+        self.conversation_id = conv_id
+        self._new_draft = ""
+        self._new_system = ""
+        self.current_changed.emit(conv_id)
+        self.conversation_changed.emit(conv_id)
+        return conv_id
+
+    def conversation_updated(self, conversation_id: int) -> None:
+        """Turns were added or chosen elsewhere (the Lab): show them when it is open."""
+        if conversation_id == self.conversation_id and conversation_id not in self._turns:
+            self.render()
+            self.view.scroll_to_bottom()
+        self.conversation_changed.emit(conversation_id)
+
+    def conversation_continued(self, conversation_id: int) -> None:
+        """A Lab pane became the conversation's answer: the chat goes on with its settings."""
+        if conversation_id == self.conversation_id:
+            try:
+                conv = self.store.get_conversation(conversation_id)
+            except StoreError as err:
+                self.banner.show_message(err.message)
+                return
+            self.is_opening = True
+            try:
+                self.opening.emit(conv)
+            finally:
+                self.is_opening = False
+        self.conversation_updated(conversation_id)
 
     # --- turns ------------------------------------------------------------------------------
 
