@@ -156,9 +156,13 @@ def _split_commas(text: str) -> list[str]:
 
 def value_text(value: Any) -> str:
     """A value as the editor shows it: words bare, everything else as TOML."""
-    if isinstance(value, str) and _BARE_WORD.match(value) and value not in ("true", "false"):
-        if value not in ("nan", "inf") and not re.match(r"^[+-]?\d", value):
-            return value
+    if (
+        isinstance(value, str)
+        and _BARE_WORD.match(value)
+        and value not in ("true", "false", "nan", "inf")
+        and not re.match(r"^[+-]?\d", value)
+    ):
+        return value
     if isinstance(value, Mapping):
         return json.dumps(value, ensure_ascii=False)
     try:
