@@ -36,9 +36,14 @@ value = "fox"
 """
 
 
-def made_up_results(temperatures: int = 5, seeds: int = 4, repeat: int = 2) -> Results:
+def made_up_results(
+    temperatures: int = 5, seeds: int = 4, repeat: int = 2, *, filler: int = 0
+) -> Results:
     """Every planned run with a record: run n takes TTFT 10*n ms; every 7th run failed;
-    outputs repeat within a cell (the text depends on the seed and the repeat's parity)."""
+    outputs repeat within a cell (the text depends on the seed and the repeat's parity);
+    `filler` words of made-up prose make each output longer (as a real answer is)."""
+    words = ("quick", "brown", "jumps", "over", "lazy", "river", "bank", "night")
+    prose = " ".join(words[i % len(words)] for i in range(filler))
     experiment = parse_experiment(
         experiment_text(temperatures, seeds, repeat), load_catalog(), source="made-up.toml"
     )
@@ -48,7 +53,7 @@ def made_up_results(temperatures: int = 5, seeds: int = 4, repeat: int = 2) -> R
         cell = dict(plan.cells[run.cell])
         failed = run.id % 7 == 0
         animal = "fox" if run.prompt == 0 else "dog"
-        text = "" if failed else f"A {animal} {cell['seed']} {run.repeat % 2}"
+        text = "" if failed else f"A {animal} {cell['seed']} {run.repeat % 2} {prose}".strip()
         passed = None if failed else "fox" in text
         records.append(
             RunRecord(

@@ -1,0 +1,92 @@
+"""The sweep results table with 10,000 runs (target: opening, sorting and filtering each
+<= 100 ms): the Lab's `ResultsTableModel` in its table view (`ResultsView`), painted.
+
+- open: the records set on the model and the view shown and painted (first screenful);
+- sort: by a number (TTFT), by the output text, by a grid value, each followed by a paint;
+- filter: by two words of text (the first filter builds the rows' search text), again by
+  other words, by status, and cleared; each followed by a paint.
+
+Each figure is the median of several rounds (the first round is a warm-up and not counted).
+Run: `QT_QPA_PLATFORM=offscreen python -m benchmarks results_model` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+ROWS_SHAPE = {"temperatures": 25, "seeds": 25, "repeat": 4}  # x 2 variants x 2 prompts
+ROUNDS = 7
+TARGET_MS = 100.0
+
+
+def main() -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QTableView
+
+    from parley.ui.lab.results_model import ResultsTableModel
+    from parley.ui.lab.results_table import ResultsView
+    from tests.helpers.lab_results import made_up_results
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    results = made_up_results(**ROWS_SHAPE, filler=60)
+    records = results.records()
+    grid = results.plan.experiment.grid_names
+
+    def paint(view: QTableView) -> None:
+        view.viewport().repaint()
+        app.processEvents()
+
+    timings: dict[str, list[float]] = {}
+
+    def timed(name: str, action: Callable[[], None], view: QTableView) -> None:
+        start = time.perf_counter()
+        action()
+        paint(view)
+        timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+
+    for round_ in range(ROUNDS + 1):
+        model = ResultsTableModel(grid, many_prompts=True)
+        view = ResultsView(model)  # the table as the Lab shows it
+        view.resize(1200, 700)
+
+        def open_() -> None:
+            model.set_records(records)
+            view.show()
+
+        timed("open", open_, view)
+        for name, column, order in (
+            ("sort by TTFT", "ttft", Qt.SortOrder.DescendingOrder),
+            ("sort by output", "output", Qt.SortOrder.AscendingOrder),
+            ("sort by grid value", "grid:temperature", Qt.SortOrder.AscendingOrder),
+        ):
+            timed(name, lambda c=column, o=order: view.sortByColumn(model.column(c), o), view)
+        timed("filter (first, builds text)", lambda: model.set_filter("fox river"), view)
+        timed("filter (other words)", lambda: model.set_filter("beta dog"), view)
+        timed("filter by status", lambda: model.set_filter("", status="failed"), view)
+        timed("filter cleared", lambda: model.set_filter("", status="all"), view)
+        if model.rowCount() != len(records):
+            raise RuntimeError(f"{model.rowCount()} rows shown of {len(records)}")
+        view.close()
+        view.deleteLater()
+        if round_ == 0:
+            timings.clear()  # the warm-up round
+    worst = 0.0
+    width = max(len(n) for n in timings)
+    print(
+        f"{'results table (' + format(len(records), ',') + ' rows)':<{width}}  {'median':>9}  {'max':>9}"
+    )
+    for name, values in timings.items():
+        median = statistics.median(values)
+        worst = max(worst, median)
+        print(f"{name:<{width}}  {median:>6.1f} ms  {max(values):>6.1f} ms")
+    print(f"(median of {ROUNDS} rounds after a warm-up; target <= {TARGET_MS:.0f} ms each)")
+    return 0 if worst <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
