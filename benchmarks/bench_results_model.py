@@ -27,10 +27,10 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QTableView
+    from tests.helpers.lab_results import made_up_results
 
     from parley.ui.lab.results_model import ResultsTableModel
     from parley.ui.lab.results_table import ResultsView
-    from tests.helpers.lab_results import made_up_results
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     results = made_up_results(**ROWS_SHAPE, filler=60)
@@ -43,43 +43,45 @@ def main() -> int:
 
     timings: dict[str, list[float]] = {}
 
-    def timed(name: str, action: Callable[[], None], view: QTableView) -> None:
-        start = time.perf_counter()
-        action()
-        paint(view)
-        timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
-
-    for round_ in range(ROUNDS + 1):
+    def one_round() -> None:
         model = ResultsTableModel(grid, many_prompts=True)
         view = ResultsView(model)  # the table as the Lab shows it
         view.resize(1200, 700)
+
+        def timed(name: str, action: Callable[[], object]) -> None:
+            start = time.perf_counter()
+            action()
+            paint(view)
+            timings.setdefault(name, []).append((time.perf_counter() - start) * 1000)
 
         def open_() -> None:
             model.set_records(records)
             view.show()
 
-        timed("open", open_, view)
-        for name, column, order in (
-            ("sort by TTFT", "ttft", Qt.SortOrder.DescendingOrder),
-            ("sort by output", "output", Qt.SortOrder.AscendingOrder),
-            ("sort by grid value", "grid:temperature", Qt.SortOrder.AscendingOrder),
-        ):
-            timed(name, lambda c=column, o=order: view.sortByColumn(model.column(c), o), view)
-        timed("filter (first, builds text)", lambda: model.set_filter("fox river"), view)
-        timed("filter (other words)", lambda: model.set_filter("beta dog"), view)
-        timed("filter by status", lambda: model.set_filter("", status="failed"), view)
-        timed("filter cleared", lambda: model.set_filter("", status="all"), view)
+        def sort(column: str, order: Qt.SortOrder) -> None:
+            view.sortByColumn(model.column(column), order)
+
+        timed("open", open_)
+        timed("sort by TTFT", lambda: sort("ttft", Qt.SortOrder.DescendingOrder))
+        timed("sort by output", lambda: sort("output", Qt.SortOrder.AscendingOrder))
+        timed("sort by grid value", lambda: sort("grid:temperature", Qt.SortOrder.AscendingOrder))
+        timed("filter (first, builds text)", lambda: model.set_filter("fox river"))
+        timed("filter (other words)", lambda: model.set_filter("beta dog"))
+        timed("filter by status", lambda: model.set_filter("", status="failed"))
+        timed("filter cleared", lambda: model.set_filter("", status="all"))
         if model.rowCount() != len(records):
             raise RuntimeError(f"{model.rowCount()} rows shown of {len(records)}")
         view.close()
         view.deleteLater()
-        if round_ == 0:
-            timings.clear()  # the warm-up round
+
+    one_round()
+    timings.clear()  # the warm-up round
+    for _ in range(ROUNDS):
+        one_round()
     worst = 0.0
-    width = max(len(n) for n in timings)
-    print(
-        f"{'results table (' + format(len(records), ',') + ' rows)':<{width}}  {'median':>9}  {'max':>9}"
-    )
+    title = f"results table ({len(records):,} rows)"
+    width = max(len(n) for n in [*timings, title])
+    print(f"{title:<{width}}  {'median':>9}  {'max':>9}")
     for name, values in timings.items():
         median = statistics.median(values)
         worst = max(worst, median)

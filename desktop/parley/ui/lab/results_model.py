@@ -340,7 +340,7 @@ class ResultsTableModel(QAbstractTableModel):
         text: str | None = None,
         *,
         status: str | None = None,
-        runs: Iterable[int] | None | bool = False,
+        runs: Iterable[int] | bool | None = False,
         distinct_only: bool | None = None,
     ) -> None:
         """Change any of the filters (`runs=None` clears the run ids filter)."""
