@@ -112,6 +112,7 @@ def test_checks_from_cells() -> None:
         ("variants[1].provider", Place("variants", 0, "provider")),
         ("grid.top_p.step", Place("grid", None, "top_p")),
         ("grid.temperature", Place("grid", None, "temperature")),
+        ("grid[2]", Place("grid", 1, None)),  # the editor's row without a name
         ("checks[3].value", Place("checks", 2, "value")),
         ("prompts[2]", Place("general", 1, "prompts")),
         ("prompt", Place("general", None, "prompts")),

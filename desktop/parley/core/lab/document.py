@@ -139,7 +139,9 @@ def values_from_text(text: str) -> list[Any]:
 
 def _split_commas(text: str) -> list[str]:
     """`text` split at the commas outside quotes (the quotes are kept)."""
-    parts, current, quote = [], [], ""
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote
@@ -282,7 +284,7 @@ def locate(key: str) -> Place:
         field = rest.split(".", 1)[0] if rest else None
         return Place(head, row, field)
     if head == "grid":
-        return Place("grid", None, rest.split(".", 1)[0] if rest else None)
+        return Place("grid", row, rest.split(".", 1)[0] if rest else None)
     if head == "limits":
         return Place("limits", None, rest)
     if head in ("prompt", "prompts"):

@@ -113,16 +113,7 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
             )
         )
     for name in grid:
-        cols.append(
-            Column(
-                f"grid:{name}",
-                name,
-                lambda r, n=name: _scalar(r.cell.get(n)),
-                lambda r, n=name: None if r.cell.get(n) is None else _sort_value(r.cell.get(n)),
-                True,
-                80,
-            )
-        )
+        cols.append(_grid_column(name))
     cols += [
         Column("repeat", "Rep.", lambda r: str(r.repeat), lambda r: r.repeat, True, 44),
         Column("status", "Status", lambda r: r.status, lambda r: r.status, False, 72),
@@ -191,6 +182,17 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
         Column("error", "Error", lambda r: r.error_message, lambda r: r.error_message, False, 220),
     ]
     return cols
+
+
+def _grid_column(name: str) -> Column:
+    def text(r: RunRecord) -> str:
+        return _scalar(r.cell.get(name))
+
+    def key(r: RunRecord) -> Any:
+        value = r.cell.get(name)
+        return None if value is None else _sort_value(value)
+
+    return Column(f"grid:{name}", name, text, key, True, 80)
 
 
 def _sort_value(value: Any) -> Any:
