@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         menus.keys.triggered.connect(lambda: dialogs.open_keys())
         menus.shortcuts.triggered.connect(lambda: dialogs.open_shortcuts(shortcut_rows(menus)))
         menus.about.triggered.connect(dialogs.open_about)
+        menus.sweep.triggered.connect(self.open_sweep)
         self.sidebar.export_requested.connect(lambda cid: transfer.ask_export(int(cid)))
         transfer.imported.connect(self._show_new_conversation)
         self.chat.fork_requested.connect(tree.fork)
@@ -389,6 +390,9 @@ class MainWindow(QMainWindow):
     def open_experiment_file(self, path: str) -> bool:
         """`parley FILE.toml`: the experiment in the Lab, ready to run."""
         return self.lab.open_experiment_file(path)
+
+    def open_sweep(self) -> QWidget:
+        return self.dialogs.open_sweep(self.tasks)
 
     # --- what no single part owns -------------------------------------------------------------
 
@@ -618,6 +622,8 @@ class MainWindow(QMainWindow):
         engines = [*self._old_engines]
         if self.services.has_engine:
             engines.append(self.services.engine)
+        if self.services.has_lab_engine:
+            engines.append(self.services.lab_engine)
         for engine in engines:
             try:
                 await engine.aclose()

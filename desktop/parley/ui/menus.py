@@ -1,4 +1,4 @@
-"""The menu bar: File, Edit, View, Settings, Help, with the usual entries and their shortcuts.
+"""The menu bar: File, Edit, View, Lab, Settings, Help, with the usual entries and their shortcuts.
 
 `build_menus` makes the menus and their actions, and nothing else: the window connects each
 action's `triggered` to the part that does it. The first frame (`parley.ui.boot`) shows the same
@@ -30,6 +30,7 @@ class Menus(NamedTuple):
     keys: QAction
     shortcuts: QAction
     about: QAction
+    sweep: QAction
 
     def actions(self) -> list[QAction]:
         return list(self)
@@ -88,6 +89,10 @@ def build_menus(window: QMainWindow) -> Menus:
     switch_model = _action(view, "Switch &model…", "switchModel", "Ctrl+K")
     lab = _action(view, "The &Lab: compare, leaderboard", "lab", "Ctrl+L")
 
+    lab = bar.addMenu("&Lab")
+    sweep = _action(lab, "&Sweep…", "sweep", "Ctrl+Shift+L")
+    sweep.setToolTip("A grid of parameters, variants and repeats, with checks, run and compared")
+
     settings_menu = bar.addMenu("&Settings")
     settings = _action(settings_menu, "&Settings…", "settings", "Ctrl+,")
     keys = _action(settings_menu, "&Keys and providers…", "keys")
@@ -110,6 +115,7 @@ def build_menus(window: QMainWindow) -> Menus:
         keys=keys,
         shortcuts=shortcuts,
         about=about,
+        sweep=sweep,
     )
 
 
