@@ -96,3 +96,10 @@ def test_a_run_added_live_appears_and_a_retried_run_replaces_its_row(qapp: QAppl
     model.set_filter(status="all")
     assert model.record(model.row_of(failed.run)).status == "complete"
     assert model.rowCount() == len(records)
+    # Runs that came in as they finished are put back in plan order at the end.
+    model.set_records([])
+    for record in reversed(records):
+        model.add_record(record)
+    assert [r.run for r in model.records()][:2] == [records[-1].run, records[-2].run]
+    model.settle()
+    assert [r.run for r in model.records()] == [r.run for r in records]

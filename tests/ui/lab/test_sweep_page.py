@@ -77,8 +77,8 @@ def fill(page: SweepPage, emu: Emulator, *, repeat: int = 2, grid: str = "0, 1",
         row = ed.add_variant({"provider": "openai-compatible"})
         ed.variants.item(row, 0).setText(label)
         ed.variants.item(row, 2).setText("m")
-        ed.variants.item(row, 3).setText(emu.base_url("openai"))
-        ed.variants.item(row, 4).setText(params)
+        ed.variants.item(row, 4).setText(emu.base_url("openai"))
+        ed.variants.item(row, 3).setText(params)
     ed.grid.setRowCount(0)
     row = ed.add_axis()
     combo = ed.grid.cellWidget(row, 0)
@@ -148,10 +148,10 @@ def test_problems_are_shown_where_they_belong_in_the_clis_words(
     arun(checked(page))
     assert page.state == "idle" and "problems" in page.preflight_label.text()
     assert "variants[2].params: cannot be read" in page.editor.variant_problems.text()
-    assert page.editor.variants.item(1, 4).toolTip().startswith("cannot be read")
+    assert page.editor.variants.item(1, 3).toolTip().startswith("cannot be read")
 
     ed = page.editor
-    ed.variants.item(1, 4).setText("max_tokens = 80")
+    ed.variants.item(1, 3).setText("max_tokens = 80")
     arun(checked(page))
     data, _cells = ed.document()
     from parley.core.lab.document import document_text
@@ -331,7 +331,7 @@ def test_a_file_opened_saved_and_opened_again_is_the_same_experiment(
     ed = page.editor
     assert ed.name_edit.text() == "temperature x seed"
     assert ed.variants.rowCount() == 2 and ed.grid.rowCount() == 2 and ed.checks.rowCount() == 3
-    assert ed.variants.item(1, 4).text() == "max_tokens = 200, presence_penalty = 0.5"
+    assert ed.variants.item(1, 3).text() == "max_tokens = 200, presence_penalty = 0.5"
     assert ed.grid.item(0, 1).text() == "0.0, 0.5, 1.0"
     saved = tmp_path / "again.toml"
     assert page.save_to(saved)

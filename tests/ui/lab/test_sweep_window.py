@@ -38,7 +38,7 @@ def test_the_window_opens_it_and_closing_it_cancels_the_sweep(
             assert page.engine.retry.max_attempts == 1  # the runner retries, lane by lane
             fill(page, emu, repeat=8)
             for row in range(page.editor.variants.rowCount()):
-                page.editor.variants.item(row, 3).setText(emu.base_url("local"))
+                page.editor.variants.item(row, 4).setText(emu.base_url("local"))
             task = page.start()
             assert task is not None
             await wait_for(lambda: page.results.table.model.total() >= 2, what="2 runs")

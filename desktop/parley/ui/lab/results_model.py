@@ -99,7 +99,7 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
         Column(
             "variant", "Variant", lambda r: r.variant_label, lambda r: r.variant_label, False, 110
         ),
-        Column("model", "Model", lambda r: r.model, lambda r: r.model, False, 110),
+        Column("model", "Model", lambda r: r.model, lambda r: r.model, False, 80),
     ]
     if many_prompts:
         cols.append(
@@ -117,7 +117,7 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
     cols += [
         Column("repeat", "Rep.", lambda r: str(r.repeat), lambda r: r.repeat, True, 44),
         Column("status", "Status", lambda r: r.status, lambda r: r.status, False, 72),
-        Column("output", "Output", lambda r: _one_line(r.text), lambda r: r.text, False, 300),
+        Column("output", "Output", lambda r: _one_line(r.text), lambda r: r.text, False, 240),
         Column(
             "same",
             "×",
@@ -309,6 +309,17 @@ class ResultsTableModel(QAbstractTableModel):
         same = self.column("same")
         if self._order:
             self.dataChanged.emit(self.index(0, same), self.index(len(self._order) - 1, same))
+
+    def settle(self) -> None:
+        """Runs added live came in the order they finished: put them in plan order again (or
+        in the order of the column the user sorted by)."""
+        self.layoutAboutToBeChanged.emit()
+        if self._sort is None:
+            records = self._records
+            self._order.sort(key=lambda i: records[i].run)
+        else:
+            self._apply_sort()
+        self.layoutChanged.emit()
 
     def clear(self) -> None:
         self.set_records([])

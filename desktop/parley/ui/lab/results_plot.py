@@ -16,6 +16,12 @@ from parley.core.lab.views import METRICS, Series, numeric_axes, series
 from parley.ui import theme
 from parley.ui.lab.results_matrix import metric_text
 
+_STYLES = (
+    Qt.PenStyle.SolidLine,
+    Qt.PenStyle.DashLine,
+    Qt.PenStyle.DotLine,
+    Qt.PenStyle.DashDotLine,
+)
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#1b7c83", "#bc4c00", "#6e7781")
 
 
@@ -152,8 +158,12 @@ class PlotCanvas(QWidget):
         p.restore()
         p.setFont(self.font())
 
+        count = len(self.series)
         for i, s in enumerate(self.series):
             color = QColor(PALETTE[i % len(PALETTE)])
+            # Series that coincide stay visible: the earlier ones drawn wider, the later dashed.
+            width = 2.0 + (count - 1 - i) * 1.6
+            style = _STYLES[i % len(_STYLES)]
             dot = QColor(color)
             dot.setAlpha(90)
             p.setPen(Qt.PenStyle.NoPen)
@@ -161,14 +171,17 @@ class PlotCanvas(QWidget):
             for x, y in s.points:
                 p.drawEllipse(at(x, y), 3.0, 3.0)
             pen = QPen(color)
-            pen.setWidthF(2.2)
+            pen.setWidthF(width)
+            pen.setStyle(style)
             p.setPen(pen)
-            p.setBrush(color)
             points = [at(x, y) for x, y in s.line]
             for a, b in itertools.pairwise(points):
                 p.drawLine(a, b)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
             for pt in points:
-                p.drawEllipse(pt, 4.0, 4.0)
+                p.drawEllipse(pt, width + 1.5, width + 1.5)
+            p.setPen(pen)
             # The legend, beside the plot.
             ly = area.top() + i * (fm.height() + 6)
             lx = area.right() + 12

@@ -172,9 +172,14 @@ class RunDialog(QDialog):
 
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        holder = QWidget(scroll)
+        holder_lay = QVBoxLayout(holder)
+        holder_lay.setContentsMargins(0, 0, 0, 0)
         self.answer = chatview.widgets().AssistantMessageWidget(
-            str(record.exchange_id or record.run), parent=scroll, role_text=record.variant_label
+            str(record.exchange_id or record.run), parent=holder, role_text=record.variant_label
         )
+        holder_lay.addWidget(self.answer)
+        holder_lay.addStretch(1)
         MessageView.from_row(answer_row(record)).paint(self.answer)
         # What a chat answer offers that a run cannot do here.
         self.answer.regenerate_button.hide()
@@ -185,7 +190,7 @@ class RunDialog(QDialog):
         self.answer.inspect_button.setVisible(inspect is not None)
         if inspect is not None:
             self.answer.inspect_requested.connect(lambda _id: inspect(self.record))
-        scroll.setWidget(self.answer)
+        scroll.setWidget(holder)
         lay.addWidget(scroll, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)

@@ -23,7 +23,6 @@ from parley.core.lab.export import format_for, render
 from parley.core.lab.results import Results, RunRecord
 from parley.core.providers.catalog import Catalog
 from parley.core.store import Store
-from parley.ui import theme
 from parley.ui.lab.results_matrix import MatrixPane
 from parley.ui.lab.results_plot import PlotPane
 from parley.ui.lab.results_run import RunDialog, open_inspector
@@ -118,6 +117,7 @@ class ResultsPane(QWidget):
     def flush(self) -> None:
         """Redraw the matrix, the plot and the summary now (at the end of a sweep)."""
         self._live.stop()
+        self.table.model.settle()
         self._refresh_figures()
 
     def _summarise(self) -> None:
@@ -135,7 +135,7 @@ class ResultsPane(QWidget):
         if results.spent:
             parts.append(f"spent {results.spent:.4f}")
         line = " · ".join(parts)
-        if experiment.checks:
+        if experiment.checks and len(results):
             rates = []
             for v in results.variant_stats():
                 rate = "–" if v.pass_rate is None else f"{v.pass_rate:.0%}"
@@ -222,8 +222,3 @@ class ResultsPane(QWidget):
             return False
         self.exported.emit(str(path))
         return True
-
-
-def muted(label: QLabel) -> QLabel:
-    theme.tag(label, text="muted")
-    return label

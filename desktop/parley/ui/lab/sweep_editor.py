@@ -48,7 +48,7 @@ from parley.core.providers.catalog import Catalog
 from parley.ui import theme
 
 PROMPT_SEPARATOR = "---"
-VARIANT_COLUMNS = ("label", "provider", "model", "base_url", "params")
+VARIANT_COLUMNS = ("label", "provider", "model", "params", "base_url")
 GRID_COLUMNS = ("parameter", "values", "from", "to", "step")
 CHECK_COLUMNS = ("type", "value", "label", "ignore_case")
 _ORIGINAL = int(Qt.ItemDataRole.UserRole) + 7  # a row's table as read (its other keys kept)
@@ -221,10 +221,10 @@ class SweepEditor(QWidget):
         box = QGroupBox("Variants: provider, model and parameters", self)
         lay = QVBoxLayout(box)
         self.variants = _table(
-            box, ["Label", "Provider", "Model", "Base URL", "Parameters"], "Variants"
+            box, ["Label", "Provider", "Model", "Parameters", "Base URL"], "Variants"
         )
         header = self.variants.horizontalHeader()
-        for i, width in enumerate((110, 170, 150, 190)):
+        for i, width in enumerate((80, 140, 80, 200)):
             header.resizeSection(i, width)
         self.variants.setToolTip(
             "Parameters as name = value pairs, like temperature = 0.2, max_tokens = 60"
@@ -241,7 +241,7 @@ class SweepEditor(QWidget):
         lay = QVBoxLayout(box)
         self.grid = _table(box, ["Parameter", "Values", "From", "To", "Step"], "Grid axes")
         header = self.grid.horizontalHeader()
-        for i, width in enumerate((170, 220, 70, 70)):
+        for i, width in enumerate((150, 190, 56, 56)):
             header.resizeSection(i, width)
         self.grid.setToolTip(
             "Values as a list (0, 0.5, 1; model names for the model axis), or a range: "
@@ -259,7 +259,7 @@ class SweepEditor(QWidget):
         lay = QVBoxLayout(box)
         self.checks = _table(box, ["Type", "Value", "Label", "Ignore case"], "Checks")
         header = self.checks.horizontalHeader()
-        for i, width in enumerate((150, 260, 140)):
+        for i, width in enumerate((140, 220, 110)):
             header.resizeSection(i, width)
         lay.addWidget(self.checks)
         lay.addLayout(self._buttons(box, self.checks, self.add_check, "check"))
@@ -307,11 +307,11 @@ class SweepEditor(QWidget):
         providers = sorted(self.catalog.providers)
         self._combo(self.variants, row, 1, providers, str(t.get("provider") or ""))
         self.variants.setItem(row, 2, _item(str(t.get("model", "") or "")))
-        self.variants.setItem(row, 3, _item(str(t.get("base_url", "") or "")))
         params = t.get("params")
         self.variants.setItem(
-            row, 4, _item(params_text(params) if isinstance(params, dict) else str(params or ""))
+            row, 3, _item(params_text(params) if isinstance(params, dict) else str(params or ""))
         )
+        self.variants.setItem(row, 4, _item(str(t.get("base_url", "") or "")))
         self._loading = was
         return row
 

@@ -236,6 +236,7 @@ class SweepPage(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
+        split.setSizes([640, 800])
         outer.addWidget(split, 1)
 
         self.new_button.clicked.connect(self.new_experiment)
