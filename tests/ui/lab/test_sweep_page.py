@@ -200,6 +200,8 @@ def test_cancel_keeps_what_finished_and_resume_runs_the_rest(
     kept = row.runs
     assert row.status == "cancelled" and 3 <= kept < 24
     assert "Stopped:" in page.note_label.text() and f"{24 - kept} to go" in page.note_label.text()
+    assert page.progress_label.text().startswith(f"{kept}/24")
+    assert "ETA" not in page.progress_label.text()  # stopped: no time left to estimate
     assert page.resume_button.isEnabled() and page.selected_experiment() == row.id
     sent_before = len(emu.chat_requests())
     emu.default = Behavior()
@@ -348,3 +350,27 @@ def test_a_file_opened_saved_and_opened_again_is_the_same_experiment(
     assert ed.name_edit.text() == "temperature x seed"
     assert "(file): is not valid TOML" in ed.file_problems.text()
     QApplication.processEvents()
+
+
+def test_the_progress_line_has_done_total_errors_eta_spend_and_waiting_lanes() -> None:
+    from parley.core.lab.runner import Progress
+    from parley.ui.lab.sweep_page import progress_text
+
+    p = Progress(
+        total=240,
+        done=60,
+        failed=2,
+        checks_failed=5,
+        in_flight=3,
+        spent=0.0123,
+        elapsed=30.0,
+        eta=95.0,
+        paused=("euri",),
+    )
+    assert progress_text(p) == (
+        "60/240 · errors 2 · checks failed 5 · in flight 3 · ETA 1:35 · spent 0.0123 · "
+        "waiting (rate limited): euri"
+    )
+    assert progress_text(p, running=False) == (
+        "60/240 · errors 2 · checks failed 5 · spent 0.0123 · waiting (rate limited): euri"
+    )

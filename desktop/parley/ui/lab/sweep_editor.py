@@ -86,6 +86,14 @@ def _problem_label(parent: QWidget, name: str) -> QLabel:
     return label
 
 
+def _ordered(table: dict[str, Any], first: Sequence[str]) -> dict[str, Any]:
+    """`table` with `first` keys in that order, then the rest (a row's table is kept in Qt
+    item data, which sorts its keys)."""
+    out = {k: table[k] for k in first if k in table}
+    out.update((k, v) for k, v in table.items() if k not in out)
+    return out
+
+
 def _number_text(value: Any) -> str:
     return "" if value is None else value_text(value)
 
@@ -439,7 +447,7 @@ class SweepEditor(QWidget):
                     t[key] = text
                 else:
                     t.pop(key, None)
-            variants.append(t)
+            variants.append(_ordered(t, ("label", "provider", "base_url", "model", "params")))
         if variants:
             data["variants"] = variants
         else:
@@ -485,7 +493,7 @@ class SweepEditor(QWidget):
             case = self.checks.item(row, 3)
             if case is not None and case.checkState() == Qt.CheckState.Checked:
                 t["ignore_case"] = True
-            checks.append(t)
+            checks.append(_ordered(t, ("type", "value", "schema", "label", "ignore_case")))
         if checks:
             data["checks"] = checks
         else:

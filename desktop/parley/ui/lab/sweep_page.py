@@ -63,17 +63,17 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def progress_text(p: Progress) -> str:
+def progress_text(p: Progress, *, running: bool = True) -> str:
     """done/total, errors, checks failed, ETA, spend and waiting lanes, as `parley sweep`'s
-    progress line has them."""
+    progress line has them (no ETA once the sweep has stopped)."""
     parts = [f"{p.done:,}/{p.total:,}"]
     if p.failed:
         parts.append(f"errors {p.failed}")
     if p.checks_failed:
         parts.append(f"checks failed {p.checks_failed}")
-    if p.in_flight:
+    if running and p.in_flight:
         parts.append(f"in flight {p.in_flight}")
-    if p.eta is not None and p.done < p.total:
+    if running and p.eta is not None and p.done < p.total:
         parts.append(f"ETA {clock(p.eta)}")
     if p.spent:
         parts.append(f"spent {p.spent:.4f}")
@@ -492,6 +492,7 @@ class SweepPage(QWidget):
 
     def _finish(self, sweep: Sweep, outcome: Any) -> None:
         self._progress(sweep.runner.snapshot())
+        self.progress_label.setText(progress_text(sweep.runner.snapshot(), running=False))
         self.results.experiment_id = sweep.experiment_id
         self.results.flush()
         results = sweep.results
