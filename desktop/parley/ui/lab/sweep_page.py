@@ -77,7 +77,7 @@ def progress_text(p: Progress, *, running: bool = True) -> str:
         parts.append(f"ETA {clock(p.eta)}")
     if p.spent:
         parts.append(f"spent {p.spent:.4f}")
-    if p.paused:
+    if running and p.paused:
         parts.append("waiting (rate limited): " + ", ".join(p.paused))
     return " · ".join(parts)
 
