@@ -171,6 +171,24 @@ def test_problems_are_shown_where_they_belong_in_the_clis_words(
     assert emu.chat_requests() == []
 
 
+def test_a_range_axis_and_its_problems(
+    page: SweepPage, emu: Emulator, arun: Callable[..., Any]
+) -> None:
+    fill(page, emu, repeat=1)
+    ed = page.editor
+    for column, value in ((1, ""), (2, "0"), (3, "1"), (4, "0.25")):
+        ed.grid.item(0, column).setText(value)
+    assert arun(checked(page))
+    assert "requests: 10" in page.preflight_label.text()  # 2 variants x 5 temperatures
+    assert page.sweep is not None
+    assert page.sweep.experiment.grid[0].values == (0.0, 0.25, 0.5, 0.75, 1.0)
+    ed.grid.item(0, 4).setText("0")
+    assert not arun(checked(page))
+    assert ed.grid_problems.text() == "grid.temperature.step: must be greater than 0 (it is 0)"
+    assert ed.grid.item(0, 4).toolTip() == "must be greater than 0 (it is 0)"
+    assert emu.chat_requests() == []
+
+
 def test_caps_refuse_before_anything_is_sent(
     page: SweepPage, emu: Emulator, arun: Callable[..., Any]
 ) -> None:
@@ -293,6 +311,7 @@ def test_a_matrix_cell_opens_its_runs_and_a_run_its_answer_and_inspector(
     record = dialog.record
     assert dialog.answer.text() == record.text and record.text.startswith("You said")
     assert dialog.fields["Grid cell"].text() == "temperature = 1"
+    assert dialog.fields["Fingerprint"].text() == "(none reported)"
     assert "✓ contains You said" in dialog.fields["Checks"].text()
     assert dialog.answer.inspect_button.isVisible()
     QTest.mouseClick(dialog.answer.inspect_button, Qt.MouseButton.LeftButton)

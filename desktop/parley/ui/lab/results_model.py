@@ -180,6 +180,15 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
             60,
         ),
         Column("error", "Error", lambda r: r.error_message, lambda r: r.error_message, False, 220),
+        Column(
+            "fingerprint",
+            "Fingerprint",
+            lambda r: r.system_fingerprint or "",
+            lambda r: _none_last(r.system_fingerprint),
+            False,
+            110,
+            "The provider's system_fingerprint (a change means its backend changed)",
+        ),
     ]
     return cols
 

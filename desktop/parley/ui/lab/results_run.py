@@ -159,6 +159,7 @@ class RunDialog(QDialog):
             ("Grid cell", cell or "(no grid)"),
             ("Parameters", params or "(the provider's defaults)"),
             ("Repeat", str(record.repeat)),
+            ("Fingerprint", record.system_fingerprint or "(none reported)"),
             ("Checks", self._checks_text()),
         ):
             v = QLabel(value, self)
