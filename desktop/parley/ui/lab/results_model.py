@@ -285,6 +285,7 @@ class ResultsTableModel(QAbstractTableModel):
     def add_record(self, record: RunRecord) -> None:
         """A run that just finished (or was run again): a new row, or its row updated."""
         old = self._at.get(record.run)
+        replaced = old is not None
         if old is not None:
             previous = self._records[old]
             if not previous.failed:
@@ -300,7 +301,8 @@ class ResultsTableModel(QAbstractTableModel):
                 self._hay.append(_haystack(record))
         if not record.failed:
             self._same[(record.group, record.text)] += 1
-        shown = old in self._order
+        # A new run is not shown yet (no scan of the rows for it: runs come in one by one).
+        shown = replaced and old in self._order
         wanted = self._accepts(old)
         if shown and wanted:
             row = self._order.index(old)

@@ -84,6 +84,8 @@ class ResultsPane(QWidget):
         self._live.setSingleShot(True)
         self._live.setInterval(LIVE_REFRESH_MS)
         self._live.timeout.connect(self._refresh_figures)
+        self._stale: set[QWidget] = set()
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.table.run_activated.connect(self.open_run)
         self.matrix.cell_activated.connect(self.show_cell)
         self.export_button.clicked.connect(self.choose_export)
@@ -109,16 +111,27 @@ class ResultsPane(QWidget):
         if not self._live.isActive():
             self._live.start()
 
-    def _refresh_figures(self) -> None:
-        self.matrix.refresh()
-        self.plot.refresh()
+    def _refresh_figures(self, *, all_tabs: bool = False) -> None:
+        # While runs come in, only the figure in view is redrawn; the other when it is shown.
+        for pane in (self.matrix, self.plot):
+            if all_tabs or self.tabs.currentWidget() is pane:
+                pane.refresh()
+                self._stale.discard(pane)
+            else:
+                self._stale.add(pane)
         self._summarise()
+
+    def _tab_shown(self, _index: int) -> None:
+        pane = self.tabs.currentWidget()
+        if pane in self._stale:
+            self._stale.discard(pane)
+            pane.refresh()  # type: ignore[attr-defined]
 
     def flush(self) -> None:
         """Redraw the matrix, the plot and the summary now (at the end of a sweep)."""
         self._live.stop()
         self.table.model.settle()
-        self._refresh_figures()
+        self._refresh_figures(all_tabs=True)
 
     def _summarise(self) -> None:
         results = self.results
