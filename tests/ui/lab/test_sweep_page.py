@@ -288,6 +288,10 @@ def test_a_matrix_cell_opens_its_runs_and_a_run_its_answer_and_inspector(
     results = page.results
     results.tabs.setCurrentWidget(results.matrix)
     results.matrix.set_axes("temperature", "variant", "TTFT p50")
+    cell = results.matrix.model.cell(1, 0)
+    assert cell is not None and cell.ttft_ms.p95 is not None
+    text = results.matrix.model.index(1, 0).data()
+    assert text == f"{cell.ttft_ms.p50:,.0f} ms\np95 {cell.ttft_ms.p95:,.0f} ms · 2 runs"
     view = results.matrix.view
     index = results.matrix.model.index(1, 0)  # temperature 1 x cold
     QTest.mouseClick(

@@ -53,6 +53,24 @@ def _spread(name: str, s: Spread, unit: str) -> str:
     return f"{name}: p50 {metric_text(s.p50, unit)} · p95 {metric_text(s.p95, unit)}"
 
 
+_SPREADS = {
+    "TTFT": ("ttft_ms", "ms"),
+    "tok/s": ("tokens_per_s", "tok/s"),
+    "total": ("total_ms", "ms"),
+}
+
+
+def _other_percentile(metric: str, cell: MatrixCell) -> str:
+    """For a p50 metric the cell's p95, and for a p95 its p50 (both per cell, always)."""
+    head, _, q = metric.rpartition(" ")
+    if head not in _SPREADS or q not in ("p50", "p95"):
+        return ""
+    attr, unit = _SPREADS[head]
+    spread: Spread = getattr(cell, attr)
+    other = "p95" if q == "p50" else "p50"
+    return f"{other} {metric_text(getattr(spread, other), unit)}"
+
+
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
     return QColor(
         round(a.red() + (b.red() - a.red()) * t),
@@ -112,10 +130,13 @@ class MatrixModel(QAbstractTableModel):
         if role == int(Qt.ItemDataRole.DisplayRole):
             if cell is None:
                 return "not run"
-            lines = [metric_text(cell.value, m.metric.unit), f"{len(cell.runs)} runs"]
+            second = f"{len(cell.runs)} runs"
+            other = _other_percentile(m.metric.name, cell)
+            if other:
+                second = f"{other} · {second}"
             if cell.failed:
-                lines[1] += f" · {cell.failed} failed"
-            return "\n".join(lines)
+                second += f" · {cell.failed} failed"
+            return f"{metric_text(cell.value, m.metric.unit)}\n{second}"
         if role == int(Qt.ItemDataRole.TextAlignmentRole):
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == int(Qt.ItemDataRole.BackgroundRole):
