@@ -284,25 +284,47 @@ class ResultsTableModel(QAbstractTableModel):
 
     def add_record(self, record: RunRecord) -> None:
         """A run that just finished (or was run again): a new row, or its row updated."""
-        old = self._at.get(record.run)
-        replaced = old is not None
-        if old is not None:
-            previous = self._records[old]
-            if not previous.failed:
-                self._same[(previous.group, previous.text)] -= 1
-            self._records[old] = record
-            if self._hay is not None:
-                self._hay[old] = _haystack(record)
-        else:
+        self.add_records([record])
+
+    def add_records(self, batch: Iterable[RunRecord]) -> None:
+        """Runs that finished since the last call: new rows appended in one insert (a sweep's
+        table takes them a batch at a time), rows of runs run again updated in place."""
+        appended: list[int] = []
+        for record in batch:
+            old = self._at.get(record.run)
+            if old is not None:
+                self._replace(old, record)
+                continue
             old = len(self._records)
             self._records.append(record)
             self._at[record.run] = old
             if self._hay is not None:
                 self._hay.append(_haystack(record))
+            if not record.failed:
+                self._same[(record.group, record.text)] += 1
+            # A new run is not shown yet: no scan of the rows for it.
+            if self._accepts(old, also=appended):
+                appended.append(old)
+        if appended:
+            # Appended as they come; a sort the user asked for is applied again by settle().
+            first = len(self._order)
+            self.beginInsertRows(_ROOT, first, first + len(appended) - 1)
+            self._order.extend(appended)
+            self.endInsertRows()
+        same = self.column("same")
+        if self._order:
+            self.dataChanged.emit(self.index(0, same), self.index(len(self._order) - 1, same))
+
+    def _replace(self, old: int, record: RunRecord) -> None:
+        previous = self._records[old]
+        if not previous.failed:
+            self._same[(previous.group, previous.text)] -= 1
+        self._records[old] = record
+        if self._hay is not None:
+            self._hay[old] = _haystack(record)
         if not record.failed:
             self._same[(record.group, record.text)] += 1
-        # A new run is not shown yet (no scan of the rows for it: runs come in one by one).
-        shown = replaced and old in self._order
+        shown = old in self._order
         wanted = self._accepts(old)
         if shown and wanted:
             row = self._order.index(old)
@@ -313,13 +335,9 @@ class ResultsTableModel(QAbstractTableModel):
             self._order.pop(row)
             self.endRemoveRows()
         elif wanted:
-            # Appended as it comes; a sort the user asked for is applied again on request.
             self.beginInsertRows(_ROOT, len(self._order), len(self._order))
             self._order.append(old)
             self.endInsertRows()
-        same = self.column("same")
-        if self._order:
-            self.dataChanged.emit(self.index(0, same), self.index(len(self._order) - 1, same))
 
     def settle(self) -> None:
         """Runs added live came in the order they finished: put them in plan order again (or
@@ -421,7 +439,7 @@ class ResultsTableModel(QAbstractTableModel):
             keep.append(i)
         return keep
 
-    def _accepts(self, i: int) -> bool:
+    def _accepts(self, i: int, also: Sequence[int] = ()) -> bool:
         r = self._records[i]
         if self.runs_filter is not None and r.run not in self.runs_filter:
             return False
@@ -439,7 +457,7 @@ class ResultsTableModel(QAbstractTableModel):
                 return False
         if self.distinct_only and not r.failed:
             key = (r.group, r.text)
-            for j in self._order:
+            for j in (*self._order, *also):
                 other = self._records[j]
                 if j != i and not other.failed and (other.group, other.text) == key:
                     return False

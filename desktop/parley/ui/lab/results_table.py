@@ -143,6 +143,9 @@ class ResultsTable(QWidget):
     def add_record(self, record: RunRecord) -> None:
         self.model.add_record(record)
 
+    def add_records(self, records: Iterable[RunRecord]) -> None:
+        self.model.add_records(records)
+
     def apply_text_filter(self) -> None:
         self._filter_timer.stop()
         self._refilter(text=self.filter_edit.text())

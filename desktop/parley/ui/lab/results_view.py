@@ -33,7 +33,8 @@ log = logging.getLogger("parley.ui.lab")
 EXPORT_FILTERS = (
     "CSV (*.csv);;JSON (*.json);;JSON Lines (*.jsonl);;Markdown (*.md);;promptfoo config (*.yaml)"
 )
-LIVE_REFRESH_MS = 400  # the matrix and plot redrawn at most this often while runs come in
+LIVE_REFRESH_MS = 1000  # the matrix and plot redrawn at most this often while runs come in
+LIVE_ROWS_MS = 250  # new runs go into the table at most this often
 
 
 class ResultsPane(QWidget):
@@ -84,6 +85,11 @@ class ResultsPane(QWidget):
         self._live.setSingleShot(True)
         self._live.setInterval(LIVE_REFRESH_MS)
         self._live.timeout.connect(self._refresh_figures)
+        self._pending: list[RunRecord] = []
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setSingleShot(True)
+        self._rows_timer.setInterval(LIVE_ROWS_MS)
+        self._rows_timer.timeout.connect(self._add_pending)
         self._stale: set[QWidget] = set()
         self.tabs.currentChanged.connect(self._tab_shown)
         self.table.run_activated.connect(self.open_run)
@@ -93,6 +99,7 @@ class ResultsPane(QWidget):
     # ------------------------------------------------------------------ content
 
     def set_results(self, results: Results | None, experiment_id: int | None = None) -> None:
+        self._pending = []
         self.results = results
         self.experiment_id = experiment_id
         if results is not None:
@@ -107,9 +114,18 @@ class ResultsPane(QWidget):
         self._summarise()
 
     def add_record(self, record: RunRecord) -> None:
-        self.table.add_record(record)
+        """A run that just finished: into the table within LIVE_ROWS_MS (runs that finish
+        together go in as one batch, so a fast sweep does not repaint the table per run)."""
+        self._pending.append(record)
+        if not self._rows_timer.isActive():
+            self._rows_timer.start()
         if not self._live.isActive():
             self._live.start()
+
+    def _add_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self.table.add_records(batch)
 
     def _refresh_figures(self, *, all_tabs: bool = False) -> None:
         # While runs come in, only the figure in view is redrawn; the other when it is shown.
@@ -130,6 +146,8 @@ class ResultsPane(QWidget):
     def flush(self) -> None:
         """Redraw the matrix, the plot and the summary now (at the end of a sweep)."""
         self._live.stop()
+        self._rows_timer.stop()
+        self._add_pending()
         self.table.model.settle()
         self._refresh_figures(all_tabs=True)
 

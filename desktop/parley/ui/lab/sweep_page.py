@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -53,6 +53,7 @@ from parley.ui.tasks import TaskRegistry
 log = logging.getLogger("parley.ui.lab")
 
 UNSAVED = "(unsaved experiment)"
+PROGRESS_MS = 200  # the progress bar and line redrawn at most this often
 TOML_FILTER = "Experiment files (*.toml);;All files (*)"
 
 
@@ -129,6 +130,11 @@ class SweepPage(QWidget):
         self.state = "idle"
         self.last_outcome: Any = None
         self.bridge = SweepBridge(self)
+        self._last_progress: Progress | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(lambda: self._show_progress())
         self.setAccessibleName("Sweep")
         self._build()
         self.bridge.run_finished.connect(self._run_finished)
@@ -491,8 +497,8 @@ class SweepPage(QWidget):
         self.finished.emit(sweep)
 
     def _finish(self, sweep: Sweep, outcome: Any) -> None:
-        self._progress(sweep.runner.snapshot())
-        self.progress_label.setText(progress_text(sweep.runner.snapshot(), running=False))
+        self._progress_timer.stop()
+        self._show_progress(sweep.runner.snapshot(), running=False)
         self.results.experiment_id = sweep.experiment_id
         self.results.flush()
         results = sweep.results
@@ -529,9 +535,18 @@ class SweepPage(QWidget):
         self.results.add_record(record)
 
     def _progress(self, p: Progress) -> None:
+        # Shown at most every PROGRESS_MS (a progress bar repaints at once on each change).
+        self._last_progress = p
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self, p: Progress | None = None, *, running: bool = True) -> None:
+        p = p or self._last_progress
+        if p is None:
+            return
         self.progress_bar.setRange(0, max(1, p.total))
         self.progress_bar.setValue(p.done)
-        self.progress_label.setText(progress_text(p))
+        self.progress_label.setText(progress_text(p, running=running))
 
     def _lane_paused(self, pause: LanePause) -> None:
         self.note(f"{pause.lane} is rate limited (429): its runs wait {pause.seconds:.1f} s.")
