@@ -373,12 +373,18 @@ def test_a_file_opened_saved_and_opened_again_is_the_same_experiment(
     assert ed.grid.item(0, 1).text() == "0.0, 0.5, 1.0"
     saved = tmp_path / "again.toml"
     assert page.save_to(saved)
-    first = parse_experiment(EXAMPLE.read_text(encoding="utf-8"), CATALOG)
+    first = parse_experiment(
+        EXAMPLE.read_text(encoding="utf-8"), CATALOG, source=str(EXAMPLE.resolve())
+    )
     again = parse_experiment(saved.read_text(encoding="utf-8"), CATALOG)
     for name in ("name", "prompts", "system", "repeat", "concurrency", "limits", "max_requests"):
         assert getattr(first, name) == getattr(again, name)
     assert first.variants == again.variants and first.grid == again.grid
     assert first.checks == again.checks
+    # An experiment already read (the Lab's `parley FILE.toml`) opens the same way.
+    page.new_experiment()
+    assert page.open_experiment(first)
+    assert ed.name_edit.text() == "temperature x seed" and page.path == EXAMPLE.resolve()
     # Not TOML: the editor keeps what it had, and says why as the CLI does.
     bad = tmp_path / "bad.toml"
     bad.write_text("name = ", encoding="utf-8")

@@ -187,7 +187,7 @@ class Dialogs(QObject):
         s = self.services
         page = SweepPage(
             s.catalog,
-            s.store,
+            lambda: s.store,  # a recovery may replace the history
             s.lab_engine,
             lambda spec: s.key(spec.id),
             tasks=tasks,

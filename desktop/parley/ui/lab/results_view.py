@@ -5,7 +5,7 @@ files `parley sweep --out` writes, by `core.lab.export.render`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -44,14 +44,14 @@ class ResultsPane(QWidget):
     def __init__(
         self,
         catalog: Catalog,
-        store: Store | None,
+        store: Store | Callable[[], Store | None] | None,
         parent: QWidget | None = None,
         *,
         secrets: Iterable[str] = (),
     ) -> None:
         super().__init__(parent)
         self.catalog = catalog
-        self.store = store
+        self._store = store
         self.secrets = list(secrets)
         self.results: Results | None = None
         self.experiment_id: int | None = None
@@ -95,6 +95,11 @@ class ResultsPane(QWidget):
         self.table.run_activated.connect(self.open_run)
         self.matrix.cell_activated.connect(self.show_cell)
         self.export_button.clicked.connect(self.choose_export)
+
+    @property
+    def store(self) -> Store | None:
+        store = self._store
+        return store() if callable(store) else store
 
     # ------------------------------------------------------------------ content
 

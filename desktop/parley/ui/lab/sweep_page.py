@@ -108,7 +108,7 @@ class SweepPage(QWidget):
     def __init__(
         self,
         catalog: Catalog,
-        store: Store | None,
+        store: Store | Callable[[], Store | None] | None,
         engine: Engine,
         key_for: KeyFor,
         parent: QWidget | None = None,
@@ -118,7 +118,8 @@ class SweepPage(QWidget):
     ) -> None:
         super().__init__(parent)
         self.catalog = catalog
-        self.store = store
+        # The history, or how to get it (the window's store can be replaced by a recovery).
+        self._store = store
         self.engine = engine
         self.key_for = key_for
         self.tasks = tasks or TaskRegistry(on_error=self._task_failed)
@@ -237,7 +238,7 @@ class SweepPage(QWidget):
         theme.tag(self.note_label, text="muted")
         blay.addWidget(self.note_label)
         rlay.addWidget(run_box)
-        self.results = ResultsPane(self.catalog, self.store, right)
+        self.results = ResultsPane(self.catalog, lambda: self.store, right)
         rlay.addWidget(self.results, 1)
         split.addWidget(right)
         split.setStretchFactor(0, 2)
@@ -260,6 +261,11 @@ class SweepPage(QWidget):
         self.history_combo.currentIndexChanged.connect(lambda _i: self._history_buttons())
         self.results.message.connect(self.note)
         self.results.exported.connect(lambda path: self.note(f"Wrote {path}."))
+
+    @property
+    def store(self) -> Store | None:
+        store = self._store
+        return store() if callable(store) else store
 
     # ------------------------------------------------------------------ state
 
@@ -332,6 +338,18 @@ class SweepPage(QWidget):
         self._drop_prepared()
         self.preflight_label.setText("")
         self.refused_label.hide()
+        return True
+
+    def open_experiment(self, experiment: Experiment) -> bool:
+        """An experiment file already read (the Lab's `parley FILE.toml`): into the editor,
+        ready to check and start."""
+        if self.state in ("running", "checking"):
+            return False
+        if not self.load_text(experiment.text, experiment.source):
+            return False
+        path = Path(experiment.source)
+        self.path = path if path.is_file() else None
+        self.file_label.setText(str(self.path) if self.path else experiment.source)
         return True
 
     def load_file(self, path: str | Path) -> bool:
