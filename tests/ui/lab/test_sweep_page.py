@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from parley.core.lab.experiment import ExperimentError, parse_experiment
 from parley.core.lab.export import render
+from parley.core.protocol.errors import REDACTED
 from parley.core.providers.catalog import ProviderSpec, load_catalog
 from parley.core.store import Store
 from parley.core.store import lab as lab_store
@@ -360,6 +361,24 @@ def test_export_writes_what_parley_sweep_out_writes(
     assert emu.key("openai") not in "".join(p.read_text() for p in tmp_path.glob("out.*"))
     assert not results.export_to(tmp_path / "out.txt")
     assert "say the format by the extension" in page.note_label.text()
+
+
+def test_an_export_is_scrubbed_of_every_key_parley_can_find(
+    page: SweepPage, emu: Emulator, tmp_path: Path, arun: Callable[..., Any]
+) -> None:
+    # The key of a provider this sweep never used (in the key store, never read by the sweep),
+    # pasted into the prompt and said back: the export looks for every key, as
+    # `parley sweep --out` does.
+    other = "sk-q8Zt3mV0xLw7Rk2PnY5cBd"
+    page.key_for = lambda spec: other if spec.id == "euri" else emu.key("openai")
+    fill(page, emu, repeat=1, prompt=f"My key is {other}, keep it.")
+    arun(run_to_end(page))
+    assert any(other in r.text for r in page.results.table.model.records())
+    out = tmp_path / "scrubbed.jsonl"
+    assert arun(page.results.export(out))
+    text = out.read_text(encoding="utf-8")
+    assert other not in text
+    assert text.count(REDACTED) >= 2  # in the prompt and in the answer
 
 
 def test_a_file_opened_saved_and_opened_again_is_the_same_experiment(

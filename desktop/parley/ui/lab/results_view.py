@@ -4,6 +4,7 @@ files `parley sweep --out` writes, by `core.lab.export.render`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,11 +49,14 @@ class ResultsPane(QWidget):
         parent: QWidget | None = None,
         *,
         secrets: Iterable[str] = (),
+        all_keys: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.catalog = catalog
         self._store = store
         self.secrets = list(secrets)
+        self.all_keys = all_keys
+        self._exports: set[asyncio.Future[bool]] = set()
         self.results: Results | None = None
         self.experiment_id: int | None = None
         self.dialogs: list[QWidget] = []
@@ -237,9 +241,32 @@ class ResultsPane(QWidget):
     def _export_chosen(self, path: str) -> None:
         if format_for(path) is None:
             path += ".csv"
-        self.export_to(path)
+        self.export(path)
 
-    def export_to(self, path: str | Path) -> bool:
+    def export(self, path: str | Path) -> asyncio.Task[bool]:
+        """As `parley sweep --out` writes it: scrubbed of every key Parley can find (each
+        provider's, read in a worker thread, and the environment's), not only those this
+        window has used."""
+
+        async def run() -> bool:
+            keys: list[str] = []
+            if self.all_keys is not None:
+                try:
+                    keys = list(await asyncio.to_thread(self.all_keys))
+                except Exception as exc:  # a broken keyring: the keys known so far only
+                    log.warning("reading the keys to scrub an export failed: %s", exc)
+                    self.message.emit(
+                        "The keyring could not be read: keys kept there were not looked for "
+                        "in the export (keys this window used and PARLEY_API_KEY_* were)."
+                    )
+            return self.export_to(path, keys)
+
+        task = asyncio.ensure_future(run())
+        self._exports.add(task)
+        task.add_done_callback(self._exports.discard)
+        return task
+
+    def export_to(self, path: str | Path, secrets: Iterable[str] = ()) -> bool:
         """Write the results to `path` in the format its extension says; False (and a
         message) when it cannot be written."""
         if self.results is None:
@@ -250,7 +277,7 @@ class ResultsPane(QWidget):
                 f"{path}: say the format by the extension: .csv, .json, .jsonl, .md or .yaml."
             )
             return False
-        text = render(self.results, fmt, self.experiment_id, self.secrets)
+        text = render(self.results, fmt, self.experiment_id, [*self.secrets, *secrets])
         try:
             Path(path).write_text(text, encoding="utf-8")
         except OSError as exc:

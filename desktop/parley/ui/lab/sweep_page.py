@@ -45,6 +45,7 @@ from parley.core.protocol.errors import ParleyError
 from parley.core.providers.catalog import Catalog
 from parley.core.store import Store, StoreError
 from parley.core.store import lab as lab_store
+from parley.core.store.export import env_secrets
 from parley.ui import theme
 from parley.ui.lab.results_view import ResultsPane
 from parley.ui.lab.sweep_editor import SweepEditor
@@ -238,7 +239,7 @@ class SweepPage(QWidget):
         theme.tag(self.note_label, text="muted")
         blay.addWidget(self.note_label)
         rlay.addWidget(run_box)
-        self.results = ResultsPane(self.catalog, lambda: self.store, right)
+        self.results = ResultsPane(self.catalog, lambda: self.store, right, all_keys=self.all_keys)
         rlay.addWidget(self.results, 1)
         split.addWidget(right)
         split.setStretchFactor(0, 2)
@@ -261,6 +262,16 @@ class SweepPage(QWidget):
         self.history_combo.currentIndexChanged.connect(lambda _i: self._history_buttons())
         self.results.message.connect(self.note)
         self.results.exported.connect(lambda path: self.note(f"Wrote {path}."))
+
+    def all_keys(self) -> list[str]:
+        """Every provider's key (and the environment's), to scrub from an export as
+        `parley sweep --out` does. Reads the keyring: call it in a worker thread."""
+        keys = list(env_secrets())
+        for spec in self.catalog.providers.values():
+            key = self.key_for(spec)
+            if key:
+                keys.append(key)
+        return keys
 
     @property
     def store(self) -> Store | None:
