@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
                 model_info=self.pickers.model_info_for,
                 base_urls=lambda: dict(self.settings.base_urls),
                 presets=lambda: dict(self.settings.presets),
+                sweep_engine=lambda: self.services.lab_engine,
             )
         )
 
@@ -392,7 +393,7 @@ class MainWindow(QMainWindow):
         return self.lab.open_experiment_file(path)
 
     def open_sweep(self) -> QWidget:
-        return self.dialogs.open_sweep(self.tasks)
+        return self.lab.show_page("sweep")
 
     # --- what no single part owns -------------------------------------------------------------
 

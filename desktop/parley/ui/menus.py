@@ -1,4 +1,4 @@
-"""The menu bar: File, Edit, View, Lab, Settings, Help, with the usual entries and their shortcuts.
+"""The menu bar: File, Edit, View, Settings, Help, with the usual entries and their shortcuts.
 
 `build_menus` makes the menus and their actions, and nothing else: the window connects each
 action's `triggered` to the part that does it. The first frame (`parley.ui.boot`) shows the same
@@ -88,9 +88,7 @@ def build_menus(window: QMainWindow) -> Menus:
     parameters.setCheckable(True)
     switch_model = _action(view, "Switch &model…", "switchModel", "Ctrl+K")
     lab = _action(view, "The &Lab: compare, leaderboard", "lab", "Ctrl+L")
-
-    lab = bar.addMenu("&Lab")
-    sweep = _action(lab, "&Sweep…", "sweep", "Ctrl+Shift+L")
+    sweep = _action(view, "A &sweep in the Lab…", "sweep", "Ctrl+Shift+L")
     sweep.setToolTip("A grid of parameters, variants and repeats, with checks, run and compared")
 
     settings_menu = bar.addMenu("&Settings")

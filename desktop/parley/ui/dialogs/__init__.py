@@ -173,31 +173,6 @@ class Dialogs(QObject):
         dialog.completed.connect(self.first_run_completed)
         return self._show(dialog)
 
-    def open_sweep(self, tasks: Any = None) -> QWidget:
-        """The Lab's sweep window (one per app: opened again, it is raised)."""
-        from parley.ui.lab.sweep_page import SweepPage
-        from parley.ui.lab.sweep_window import SweepWindow
-
-        for dialog in self.open_dialogs:
-            if isinstance(dialog, SweepWindow):
-                dialog.show()
-                dialog.raise_()
-                dialog.activateWindow()
-                return dialog
-        s = self.services
-        page = SweepPage(
-            s.catalog,
-            lambda: s.store,  # a recovery may replace the history
-            s.lab_engine,
-            lambda spec: s.key(spec.id),
-            tasks=tasks,
-            base_urls=lambda: s.settings.base_urls,
-        )
-        window = SweepWindow(page, self.window)
-        self.keep(window)
-        window.show()
-        return window
-
     def open_inspector(self, message_id: str, secrets: Iterable[str | None] = ()) -> QWidget | None:
         from parley.ui.inspect.dialog import InspectorDialog
         from parley.ui.inspect.model import inspect_answer

@@ -110,7 +110,7 @@ class SweepPage(QWidget):
         self,
         catalog: Catalog,
         store: Store | Callable[[], Store | None] | None,
-        engine: Engine,
+        engine: Engine | Callable[[], Engine],
         key_for: KeyFor,
         parent: QWidget | None = None,
         *,
@@ -121,7 +121,7 @@ class SweepPage(QWidget):
         self.catalog = catalog
         # The history, or how to get it (the window's store can be replaced by a recovery).
         self._store = store
-        self.engine = engine
+        self._engine = engine  # or how to get it (the window's can be remade)
         self.key_for = key_for
         self.tasks = tasks or TaskRegistry(on_error=self._task_failed)
         self._base_urls = base_urls or dict
@@ -272,6 +272,13 @@ class SweepPage(QWidget):
             if key:
                 keys.append(key)
         return keys
+
+    @property
+    def engine(self) -> Engine:
+        engine = self._engine
+        if callable(engine) and not hasattr(engine, "send"):
+            return engine()
+        return engine  # type: ignore[return-value]
 
     @property
     def store(self) -> Store | None:
