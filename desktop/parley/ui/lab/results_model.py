@@ -116,7 +116,7 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
         cols.append(_grid_column(name))
     cols += [
         Column("repeat", "Rep.", lambda r: str(r.repeat), lambda r: r.repeat, True, 44),
-        Column("status", "Status", lambda r: r.status, lambda r: r.status, False, 72),
+        Column("status", "Status", lambda r: r.status, lambda r: r.status, False, 88),
         Column("output", "Output", lambda r: _one_line(r.text), lambda r: r.text, False, 240),
         Column(
             "same",

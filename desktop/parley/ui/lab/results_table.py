@@ -65,8 +65,11 @@ class ResultsView(QTableView):
 
     def apply_widths(self) -> None:
         header = self.horizontalHeader()
+        fm = header.fontMetrics()
         for i, col in enumerate(self.results_model().columns):
-            header.resizeSection(i, col.width)
+            # Never narrower than its title (a grid key can be long), and never measured over
+            # the rows.
+            header.resizeSection(i, max(col.width, fm.horizontalAdvance(col.title) + 28))
         self._shown_columns = len(self.results_model().columns)
 
     def _columns_maybe_changed(self) -> None:

@@ -176,18 +176,22 @@ class SweepEditor(QWidget):
         self.max_cost_edit.setToolTip(
             "Refuse if the estimated cost is higher; stop when the spend reaches it"
         )
-        for text, widget in (
-            ("Repeats", self.repeat_spin),
-            ("Concurrency", self.concurrency_spin),
-            ("Max requests", self.max_requests_edit),
-            ("Max cost", self.max_cost_edit),
+        caps = QHBoxLayout()
+        wide = self.fontMetrics().horizontalAdvance("0" * 10)
+        for line, text, widget in (
+            (row, "Repeats", self.repeat_spin),
+            (row, "Concurrency", self.concurrency_spin),
+            (caps, "Max requests", self.max_requests_edit),
+            (caps, "Max cost", self.max_cost_edit),
         ):
             label = QLabel(text + ":", box)
             label.setBuddy(widget)
-            row.addWidget(label)
-            row.addWidget(widget)
-        row.addStretch(1)
-        form.addRow(row)
+            widget.setMinimumWidth(wide)
+            line.addWidget(label)
+            line.addWidget(widget)
+        for line in (row, caps):
+            line.addStretch(1)
+            form.addRow(line)
         self.general_problems = _problem_label(box, "Problems with the experiment")
         form.addRow(self.general_problems)
         for edit in (self.name_edit, self.max_requests_edit, self.max_cost_edit):
@@ -232,7 +236,7 @@ class SweepEditor(QWidget):
             box, ["Label", "Provider", "Model", "Parameters", "Base URL"], "Variants"
         )
         header = self.variants.horizontalHeader()
-        for i, width in enumerate((80, 140, 80, 200)):
+        for i, width in enumerate((80, 170, 70, 190)):
             header.resizeSection(i, width)
         self.variants.setToolTip(
             "Parameters as name = value pairs, like temperature = 0.2, max_tokens = 60"
