@@ -46,6 +46,7 @@ def test_the_sweep_page_in_the_lab_and_the_apps_shutdown_stops_its_sweep(
             assert window.open_experiment_file(str(EXAMPLE))
             assert window.lab.tabs.currentWidget() is tab
             assert page.editor.name_edit.text() == "temperature x seed"
+            assert window.lab.summary() == "temperature x seed: a sweep of 24 runs ready to check"
 
             fill(page, emu, repeat=8)
             for row in range(page.editor.variants.rowCount()):

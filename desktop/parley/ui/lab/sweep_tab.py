@@ -56,6 +56,16 @@ class SweepTab(QWidget):
         """The Lab's `parley FILE.toml` for a sweep (a grid, repeats, or many variants)."""
         return self.page.open_experiment(experiment)
 
+    def summary(self) -> str:
+        """What the Sweep page holds, in a line (the Lab's self-test report)."""
+        from parley.core.lab.plan import plan_size
+
+        page = self.page
+        experiment = page._experiment()
+        if experiment is None:
+            return "a sweep with problems (shown in its editor)"
+        return f"{experiment.name}: a sweep of {plan_size(experiment):,} runs ready to check"
+
     async def shutdown(self) -> None:
         if self._page is not None:
             await self._page.shutdown()

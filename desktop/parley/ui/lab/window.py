@@ -180,6 +180,8 @@ class LabWindow(QMainWindow):
 
     def summary(self) -> str:
         """One line on what the Lab holds (the self-test reports it)."""
+        if self.tabs.currentWidget() is self.sweep and self.sweep.built:
+            return self.sweep.summary()
         page = self.compare
         return (
             f"{page.experiment_name}: {len(page.variants)} panes ready to run"
