@@ -121,6 +121,13 @@ def test_parley_toml_opens_the_experiment_in_the_lab(tmp_path: Path) -> None:
     assert "self-test ok" in done.stdout and "lab: pair: 2 panes ready to run" in done.stdout
 
 
+def test_parley_toml_of_a_sweep_opens_it_in_the_labs_sweep_page() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "temperature-x-seed.toml"
+    done = _self_test(example)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lab: temperature x seed: a sweep of 24 runs ready to check" in done.stdout
+
+
 def test_parley_toml_with_problems_says_so_without_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('prompt = "x"\n[[variants]]\nprovider = "nope"\n', encoding="utf-8")

@@ -35,6 +35,7 @@ def test_the_menu_bar_has_the_usual_entries_and_their_shortcuts_work(
         try:
             menus = _menu_texts(window)
             assert list(menus) == ["File", "Edit", "View", "Settings", "Help"]
+            assert "A sweep in the Lab…" in menus["View"]
             assert menus["File"] == ["New chat", "Import chat…", "Export chat…", "Quit"]
             assert "Settings…" in menus["Settings"] and "Keys and providers…" in menus["Settings"]
             assert menus["Help"] == ["Keyboard shortcuts", "About Parley"]
@@ -57,7 +58,9 @@ def test_the_menu_bar_has_the_usual_entries_and_their_shortcuts_work(
             table = dialog.findChild(QTableWidget, "shortcutTable")
             assert table is not None
             keys = [table.item(i, 0).text() for i in range(table.rowCount())]
-            assert {"Ctrl+N", "Ctrl+K", "Ctrl+F", "Ctrl+Q", "Ctrl+E", "Esc"} <= set(keys)
+            assert {"Ctrl+N", "Ctrl+K", "Ctrl+F", "Ctrl+Q", "Ctrl+E", "Esc", "Ctrl+Shift+L"} <= set(
+                keys
+            )
             dialog.close()
 
             window.menus.about.trigger()

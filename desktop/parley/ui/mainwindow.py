@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
                 model_info=self.pickers.model_info_for,
                 base_urls=lambda: dict(self.settings.base_urls),
                 presets=lambda: dict(self.settings.presets),
+                sweep_engine=lambda: self.services.lab_engine,
             )
         )
 
@@ -289,6 +290,7 @@ class MainWindow(QMainWindow):
         menus.keys.triggered.connect(lambda: dialogs.open_keys())
         menus.shortcuts.triggered.connect(lambda: dialogs.open_shortcuts(shortcut_rows(menus)))
         menus.about.triggered.connect(dialogs.open_about)
+        menus.sweep.triggered.connect(self.open_sweep)
         self.sidebar.export_requested.connect(lambda cid: transfer.ask_export(int(cid)))
         transfer.imported.connect(self._show_new_conversation)
         self.chat.fork_requested.connect(tree.fork)
@@ -389,6 +391,9 @@ class MainWindow(QMainWindow):
     def open_experiment_file(self, path: str) -> bool:
         """`parley FILE.toml`: the experiment in the Lab, ready to run."""
         return self.lab.open_experiment_file(path)
+
+    def open_sweep(self) -> QWidget:
+        return self.lab.show_page("sweep")
 
     # --- what no single part owns -------------------------------------------------------------
 
@@ -618,6 +623,8 @@ class MainWindow(QMainWindow):
         engines = [*self._old_engines]
         if self.services.has_engine:
             engines.append(self.services.engine)
+        if self.services.has_lab_engine:
+            engines.append(self.services.lab_engine)
         for engine in engines:
             try:
                 await engine.aclose()

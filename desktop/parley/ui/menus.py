@@ -30,6 +30,7 @@ class Menus(NamedTuple):
     keys: QAction
     shortcuts: QAction
     about: QAction
+    sweep: QAction
 
     def actions(self) -> list[QAction]:
         return list(self)
@@ -87,6 +88,8 @@ def build_menus(window: QMainWindow) -> Menus:
     parameters.setCheckable(True)
     switch_model = _action(view, "Switch &model…", "switchModel", "Ctrl+K")
     lab = _action(view, "The &Lab: compare, leaderboard", "lab", "Ctrl+L")
+    sweep = _action(view, "A &sweep in the Lab…", "sweep", "Ctrl+Shift+L")
+    sweep.setToolTip("A grid of parameters, variants and repeats, with checks, run and compared")
 
     settings_menu = bar.addMenu("&Settings")
     settings = _action(settings_menu, "&Settings…", "settings", "Ctrl+,")
@@ -110,6 +113,7 @@ def build_menus(window: QMainWindow) -> Menus:
         keys=keys,
         shortcuts=shortcuts,
         about=about,
+        sweep=sweep,
     )
 
 

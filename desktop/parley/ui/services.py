@@ -43,6 +43,7 @@ class Services:
         self.problems = list(problems)
         self.save_settings = save_settings
         self._engine = engine
+        self._lab_engine: Any = None
         self._keys = keys
 
     @property
@@ -63,6 +64,20 @@ class Services:
     @property
     def has_engine(self) -> bool:
         return self._engine is not None
+
+    @property
+    def lab_engine(self) -> Any:
+        """The Lab's sweeps' engine: it sends each request once, as the runner wants (the runner
+        retries, and a 429 pauses only that provider's lane)."""
+        if self._lab_engine is None:
+            from parley.net.engine import Engine, RetryPolicy
+
+            self._lab_engine = Engine(proxy=self.settings.proxy, retry=RetryPolicy(max_attempts=1))
+        return self._lab_engine
+
+    @property
+    def has_lab_engine(self) -> bool:
+        return self._lab_engine is not None
 
     @property
     def keys(self) -> KeyStore:

@@ -361,10 +361,10 @@ def test_an_experiment_file_opens_in_the_lab_ready_to_run(
             assert not window.open_experiment_file(str(bad))
             message = window.lab.message.text()
             assert "bad.toml" in message and "nope" in message and "Traceback" not in message
-            assert not window.open_experiment_file(str(sweep))
-            assert (
-                "grid" in window.lab.message.text() and "parley sweep" in window.lab.message.text()
-            )
+            # A file Compare cannot run (a grid) opens in the Lab's Sweep page instead.
+            assert window.open_experiment_file(str(sweep))
+            assert window.lab.tabs.currentWidget() is window.lab.sweep
+            assert window.lab.sweep.page.editor.grid.rowCount() == 1
             assert window.open_experiment_file(str(good))
             p = page(window)
             assert not window.lab.message.isVisible()

@@ -1,1 +1,2 @@
-"""The Lab window: Compare (panes, blind votes, diff), the Leaderboard, and other tools' pages."""
+"""The Lab window: Compare (panes, blind votes, diff), the Leaderboard, Sweep (a grid of runs
+and its results), and other tools' pages."""

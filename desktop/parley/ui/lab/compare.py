@@ -80,6 +80,7 @@ class LabContext:
     model_info: Callable[[str, str], Any] = lambda _p, _m: None
     base_urls: Callable[[], dict[str, str]] = dict
     presets: Callable[[], dict[str, Any]] = dict  # name -> Preset (params, advanced, provider)
+    sweep_engine: Callable[[], Any] | None = None  # sweeps': sends once (the runner retries)
 
 
 def _name(variant: Variant) -> str:

@@ -1,4 +1,4 @@
-"""The Lab window: one page per tool (Compare, Leaderboard; other tools add theirs with
+"""The Lab window: one page per tool (Compare, Leaderboard, Sweep; other tools add theirs with
 `add_page`), a line for messages about files, and the recent comparisons to reopen.
 
 A page that can open an experiment file has `open_experiment(experiment) -> bool`; the Lab
@@ -33,6 +33,7 @@ from parley.core.store import compare as compare_store
 from parley.ui import theme
 from parley.ui.lab.compare import ComparePage, LabContext
 from parley.ui.lab.leaderboard_page import LeaderboardPage
+from parley.ui.lab.sweep_tab import SweepTab
 
 log = logging.getLogger("parley.ui.lab")
 
@@ -98,6 +99,8 @@ class LabWindow(QMainWindow):
         self.leaderboard = LeaderboardPage(context.store, self.tabs)
         self.add_page("compare", "Compare", self.compare)
         self.add_page("leaderboard", "Leaderboard", self.leaderboard)
+        self.sweep = SweepTab(context, self.tabs)  # the page is built when first shown
+        self.add_page("sweep", "Sweep", self.sweep)
 
         self.compare.chat_changed.connect(self.chat_changed)
         self.compare.chat_continued.connect(self.chat_continued)
@@ -177,6 +180,8 @@ class LabWindow(QMainWindow):
 
     def summary(self) -> str:
         """One line on what the Lab holds (the self-test reports it)."""
+        if self.tabs.currentWidget() is self.sweep and self.sweep.built:
+            return self.sweep.summary()
         page = self.compare
         return (
             f"{page.experiment_name}: {len(page.variants)} panes ready to run"
