@@ -15,17 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
-from parley.core.app.paths import provider_cache_path, user_providers_dir
 from parley.core.app.settings import Settings
 from parley.core.protocol.request import ImagePart
-from parley.core.providers.catalog import ProviderSpec, load_catalog
+from parley.core.providers.catalog import ProviderSpec
 from parley.core.store import Store
 from parley.ui import chatview, theme
 from parley.ui.chat.controller import ChatController
@@ -42,6 +40,7 @@ from parley.ui.menus import shortcut_rows
 from parley.ui.params.pickers import Pickers, model_details
 from parley.ui.params.preview import PreviewContext, PreviewController
 from parley.ui.params_panel import ParamsPanel
+from parley.ui.self_test import SelfTestReport, self_test_report
 from parley.ui.services import Services, load_services, open_store
 from parley.ui.tasks import TaskRegistry
 
@@ -61,15 +60,6 @@ __all__ = [
 log = logging.getLogger("parley.ui.window")
 
 STARTUP_FALLBACK_MS = 1000
-
-
-@dataclass
-class SelfTestReport:
-    providers: int
-    problems: list[str]
-    keyring: str
-    fatal: str | None = None
-    lab: str = ""  # what the Lab did with `parley FILE.toml --self-test`
 
 
 async def open_main_window(
@@ -463,8 +453,7 @@ class MainWindow(QMainWindow):
         return PreviewContext(self.chats.conversation_id, config, self.system_prompt.text())
 
     def _provider_added(self, provider_id: str) -> None:
-        catalog = load_catalog(user_dirs=[user_providers_dir()], cache_path=provider_cache_path())
-        self.services.catalog = catalog
+        catalog = self.services.reload_catalog()
         self.chats.set_catalog(catalog)
         self.pickers.set_catalog(catalog, provider_id)
 
@@ -476,13 +465,7 @@ class MainWindow(QMainWindow):
             self.chats.send(message, [])
 
     def _swap_store(self, store: Store) -> None:
-        old = self.services.store
-        self.services.store = store
-        self.services.store_error = None
-        try:
-            old.close()
-        except Exception:
-            log.warning("closing the history that was replaced failed", exc_info=True)
+        self.services.replace_store(store)
         self.chats.set_store(store)
         self.history.set_store(store)
 
@@ -494,17 +477,8 @@ class MainWindow(QMainWindow):
             theme.apply_theme(app, s.theme)
             theme.apply_font_size(app, s.font_size)
         self.composer.set_send_key(s.send_key)
-        engine = self.services.engine
-        timeout = getattr(getattr(engine, "timeout", None), "read", s.read_timeout)
-        if (s.proxy or None) != (getattr(engine, "proxy", None) or None) or (
-            timeout != s.read_timeout
-        ):
-            from parley.net.engine import Engine
-
-            # Streams running on the old client finish there; it is closed at shutdown.
-            self._old_engines.append(engine)
-            retry = getattr(engine, "retry", None)
-            self.services.engine = Engine(proxy=s.proxy, read_timeout=s.read_timeout, retry=retry)
+        if (old := self.services.apply_network_settings()) is not None:
+            self._old_engines.append(old)  # its streams finish there; closed at shutdown
 
     def _save_settings(self) -> None:
         try:
@@ -520,18 +494,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(f"Something went wrong: {type(exc).__name__}: {exc}")
 
     def self_test_report(self) -> SelfTestReport:
-        keys = self.services.keys
-        try:
-            name = keys.backend_name()
-            available = keys.backend_available()
-        except Exception as exc:
-            name, available = f"error ({type(exc).__name__})", False
-        keyring = name if available else f"{name} (unavailable: keys kept for this session only)"
-        problems = list(self.services.problems)
-        if self.services.store_error is not None:
-            problems.append(f"history: {self.services.store_error.message}")
-        fatal = None if self.isVisible() else "the main window is not visible"
-        return SelfTestReport(len(self.catalog.providers), problems, keyring, fatal)
+        return self_test_report(self.services, visible=self.isVisible())
 
     # --- starting and stopping ----------------------------------------------------------------
 

@@ -106,6 +106,38 @@ class Services:
 
         markdown.warm_up()
 
+    def apply_network_settings(self) -> Any:
+        """A new engine when the proxy or the read timeout changed; returns the old one (its
+        streams finish there; the caller closes it at shutdown), or None when nothing changed.
+        The new one keeps the old one's retry policy."""
+        s, old = self.settings, self._engine
+        if old is None:
+            return None
+        timeout = getattr(getattr(old, "timeout", None), "read", s.read_timeout)
+        if (s.proxy or None) == (getattr(old, "proxy", None) or None) and timeout == s.read_timeout:
+            return None
+        from parley.net.engine import Engine
+
+        self._engine = Engine(
+            proxy=s.proxy, read_timeout=s.read_timeout, retry=getattr(old, "retry", None)
+        )
+        return old
+
+    def reload_catalog(self) -> Catalog:
+        """The catalog again, with the user's provider files (one was just added)."""
+        self.catalog = load_catalog(
+            user_dirs=[user_providers_dir()], cache_path=provider_cache_path()
+        )
+        return self.catalog
+
+    def replace_store(self, store: Store) -> None:
+        """Use `store` from now on (a recovered history); the one it replaces is closed."""
+        old, self.store, self.store_error = self.store, store, None
+        try:
+            old.close()
+        except Exception:
+            log.warning("closing the history that was replaced failed", exc_info=True)
+
     def key(self, provider_id: str) -> str | None:
         try:
             return self.keys.get(provider_id).key  # remembered: kept out of the log from now on
