@@ -231,7 +231,7 @@ class BootWindow(QMainWindow):
         focus_in_composer = had_focus is old.composer.edit or had_focus is None
         cursor = old.composer.edit.textCursor()
         position, anchor = cursor.position(), cursor.anchor()
-        draft, images = old.composer.draft(), old.composer.attachments()
+        draft, images = old.composer.draft(), old.composer.pending()
         system_prompt = old.system_prompt.text()
         query = old.sidebar.search.text()
         model = old.top_bar.model_combo.currentText().strip()

@@ -7,6 +7,7 @@ accepted, so a failed send loses nothing.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -406,10 +407,21 @@ class Composer(QWidget):
     def attachments(self) -> list[ImagePart]:
         return list(self._attachments)
 
-    def set_attachments(self, parts: list[ImagePart]) -> None:
+    def pending(self) -> list[ImagePart | TextFile]:
+        """Everything attached and not sent yet (images and text files), kept with a chat."""
+        return [*self._attachments, *self._text_files]
+
+    def set_attachments(self, parts: Sequence[ImagePart | TextFile]) -> None:
         self.clear_attachments()
+        if not parts:
+            return
+        from parley.core.protocol.request import ImagePart
+
         for p in parts:
-            self.add_attachment(p)
+            if isinstance(p, ImagePart):
+                self.add_attachment(p)
+            else:
+                self.add_text_file(p)
 
     def add_attachment(self, part: ImagePart) -> None:
         self._attachments.append(part)

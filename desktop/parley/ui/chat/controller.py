@@ -22,6 +22,7 @@ from parley.core.store import Conversation, Store, StoredMessage, StoreError, St
 from parley.ui.chat.answer import MessageView
 
 if TYPE_CHECKING:
+    from parley.core.chat.attachments import TextFile
     from parley.core.chat.session import ChatSession, RunConfig, Turn
     from parley.core.protocol.events import Event
     from parley.ui.chatview import ChatView
@@ -112,7 +113,7 @@ class ChatController(QObject):
         self._pending_send: dict[int, bool] = {}  # conversation -> the composer text in flight
         self._new_draft = ""
         self._new_system = ""
-        self._attachments: dict[int | None, list[ImagePart]] = {}
+        self._attachments: dict[int | None, list[ImagePart | TextFile]] = {}
         self._shown_leaf: int | None = None  # the last message the view shows
         self._tool_call_counts: dict[int, int] = {}
         self._live_choice: dict[int, int] = {}  # streaming answer -> the candidate its tabs show
@@ -180,7 +181,7 @@ class ChatController(QObject):
     def leave_conversation(self) -> None:
         """Keep what was typed (and attached) in the chat being left."""
         draft = self.composer.draft()
-        self._attachments[self.conversation_id] = self.composer.attachments()
+        self._attachments[self.conversation_id] = self.composer.pending()
         if self.conversation_id is None:
             self._new_draft = draft
             self._new_system = self.system_prompt.text()
