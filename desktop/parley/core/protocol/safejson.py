@@ -85,6 +85,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# One decoder for every call: `json.loads` with these hooks would build a new one (and its
+# scanner) per call, doubling the cost of a stream's small chunks.
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_constant)
+
+
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON from outside; ValueError (with a reason) for what cannot be kept."""
     if isinstance(text, bytes):
@@ -92,7 +97,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     if not _depth_ok(text, max_depth):
         raise JSONTooDeep(f"the JSON is nested more than {max_depth} levels deep")
     try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise JSONTooDeep("the JSON is nested too deeply") from None
     if "\\u" in text or "\\U" in text:
