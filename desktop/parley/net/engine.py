@@ -399,7 +399,13 @@ class Engine:
         read, so `exchange.last.chunks[-1]` is the arrival time of the event just yielded.
         """
         spec = prepared.spec
-        secrets: list[str | None] = [prepared.key, *known_secrets()]
+        # The stream loop has gathered them into the exchange already (reading the environment
+        # for them is not free, at hundreds of requests a second).
+        secrets: list[str | None] = (
+            exchange.secrets
+            if exchange is not None and exchange.secrets
+            else [prepared.key, *known_secrets()]
+        )
         attempt = 0
         deadline = self._deadline_for(prepared)
         while True:
