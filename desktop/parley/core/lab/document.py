@@ -20,22 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parley.core.lab.experiment import ExperimentError, Problem
+from parley.core.lab.experiment import SCALAR_KEYS, TABLE_KEYS, ExperimentError, Problem
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_./:@+-]*$")
-_TOP_ORDER = (
-    "name",
-    "description",
-    "prompt",
-    "prompts",
-    "system",
-    "repeat",
-    "concurrency",
-    "max_requests",
-    "max_cost",
-)
-_TABLE_ORDER = ("limits", "variants", "grid", "checks")
 
 
 def read_document(text: str, source: str = "<experiment>") -> dict[str, Any]:
@@ -82,16 +70,16 @@ def document_text(data: Mapping[str, Any]) -> str:
     """`data` as an experiment file: the top-level keys first, then [limits], [[variants]],
     [grid] and [[checks]] (tables inside a variant or a check are written inline)."""
     lines: list[str] = []
-    top = [k for k in _TOP_ORDER if k in data] + [
+    top = [k for k in SCALAR_KEYS if k in data] + [
         k
         for k in data
-        if k not in _TOP_ORDER and k not in _TABLE_ORDER and not isinstance(data[k], dict | list)
+        if k not in SCALAR_KEYS and k not in TABLE_KEYS and not isinstance(data[k], dict | list)
     ]
     for key in top:
         if data[key] is not None:
             lines.append(f"{toml_key(key)} = {toml_value(data[key])}")
-    others = [k for k in data if k not in top and k not in _TABLE_ORDER]
-    for key in [*_TABLE_ORDER, *others]:
+    others = [k for k in data if k not in top and k not in TABLE_KEYS]
+    for key in [*TABLE_KEYS, *others]:
         value = data.get(key)
         if value is None:
             continue

@@ -57,23 +57,20 @@ CHECK_TYPES = (
 # Grid keys that are not provider parameters.
 MODEL_AXIS = "model"
 
-_TOP_KEYS = frozenset(
-    {
-        "name",
-        "description",
-        "prompt",
-        "prompts",
-        "system",
-        "repeat",
-        "concurrency",
-        "max_requests",
-        "max_cost",
-        "variants",
-        "grid",
-        "checks",
-        "limits",
-    }
+# The file's keys, in the order a written file puts them: plain values first, then tables.
+SCALAR_KEYS = (
+    "name",
+    "description",
+    "prompt",
+    "prompts",
+    "system",
+    "repeat",
+    "concurrency",
+    "max_requests",
+    "max_cost",
 )
+TABLE_KEYS = ("limits", "variants", "grid", "checks")
+_TOP_KEYS = frozenset(SCALAR_KEYS + TABLE_KEYS)
 _VARIANT_KEYS = frozenset(
     {"label", "provider", "base_url", "model", "params", "advanced", "stream"}
 )

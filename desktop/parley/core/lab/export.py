@@ -63,7 +63,8 @@ def columns(experiment: Experiment) -> list[str]:
     return [*_BEFORE_GRID, *grid, *_AFTER_GRID]
 
 
-def _scalar(value: Any) -> str:
+def scalar_text(value: Any) -> str:
+    """A cell's value as the CSV and the results table write it."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -71,7 +72,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
+        return repr(value)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -104,7 +105,7 @@ def csv_row(record: RunRecord, grid: Sequence[str]) -> dict[str, str]:
     for name in grid:
         if name not in row:
             row[name] = record.cell.get(name)
-    return {k: _scalar(v) for k, v in row.items()}
+    return {k: scalar_text(v) for k, v in row.items()}
 
 
 def to_csv(results: Results) -> str:
@@ -156,7 +157,7 @@ def _md(text: str) -> str:
 
 
 def _cell_label(cell: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={_scalar(v)}" for k, v in cell.items()) or "all"
+    return ", ".join(f"{k}={scalar_text(v)}" for k, v in cell.items()) or "all"
 
 
 def _ms(value: float | None) -> str:

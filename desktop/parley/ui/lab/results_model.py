@@ -14,7 +14,6 @@ cell collapsed into their first run, with the count shown in the × column).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from parley.core.lab.export import scalar_text
 from parley.core.lab.results import RunRecord
 from parley.ui import theme
 
@@ -51,18 +51,6 @@ def _num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return ""
     return f"{value:,.{digits}f}"
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _one_line(text: str, limit: int = _OUTPUT_CHARS) -> str:
@@ -195,7 +183,7 @@ def _columns(grid: Sequence[str], many_prompts: bool) -> list[Column]:
 
 def _grid_column(name: str) -> Column:
     def text(r: RunRecord) -> str:
-        return _scalar(r.cell.get(name))
+        return scalar_text(r.cell.get(name))
 
     def key(r: RunRecord) -> Any:
         value = r.cell.get(name)
@@ -210,14 +198,14 @@ def _sort_value(value: Any) -> Any:
         return (0, int(value), "")
     if isinstance(value, int | float):
         return (0, value, "")
-    return (1, 0, _scalar(value))
+    return (1, 0, scalar_text(value))
 
 
 def _haystack(record: RunRecord, cells: dict[int, str] | None = None) -> str:
     """What the text filter searches in a row (lower case)."""
     cell = cells.get(record.cell_index) if cells is not None else None
     if cell is None:
-        cell = " ".join(f"{k}={_scalar(v)}" for k, v in record.cell.items())
+        cell = " ".join(f"{k}={scalar_text(v)}" for k, v in record.cell.items())
         if cells is not None:
             cells[record.cell_index] = cell
     failed = [f"{c.name} {c.detail}" for c in record.checks if c.passed is False]
