@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_ui import StallMeter, _reply, _rss_mb
+from benchmarks.bench_ui import ServerProcess, StallMeter, _reply, _rss_mb
 
 PANES = int(os.environ.get("PARLEY_BENCH_PANES", "6"))
 PANE_CHARS = 40_000  # 10,000 chunks of 4 characters per pane
@@ -46,29 +45,6 @@ emu.stop()
 """
 
 
-class ServerProcess:
-    def __enter__(self) -> ServerProcess:
-        root = str(Path(__file__).resolve().parents[1])
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", EMULATOR, os.environ.get("PARLEY_BENCH_CHUNK_DELAY", "0")],
-            cwd=root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
-        return self
-
-    def base_url(self, provider: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{provider}/v1"
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 Row = tuple[str, str, str, bool | None]
 
 
@@ -85,7 +61,7 @@ async def _bench(app: Any) -> list[Row]:
     from parley.ui.mainwindow import Services, open_main_window
 
     rows: list[Row] = []
-    with ServerProcess() as emu:
+    with ServerProcess(EMULATOR, os.environ.get("PARLEY_BENCH_CHUNK_DELAY", "0")) as emu:
         keys = KeyStore()
         keys.set("euri", key_for("euri"), session_only=True)
         settings = Settings(

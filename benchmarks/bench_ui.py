@@ -283,10 +283,13 @@ class ServerProcess:
     """The emulator in its own process: in-process, its thread would compete with the UI for
     the GIL and the stalls measured would be partly the server's."""
 
+    def __init__(self, script: str = EMULATOR, *args: str) -> None:
+        self.script, self.args = script, args
+
     def __enter__(self) -> ServerProcess:
         root = str(Path(__file__).resolve().parents[1])
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", EMULATOR],
+            [sys.executable, "-c", self.script, *self.args],
             cwd=root,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
