@@ -411,8 +411,11 @@ class MainWindow(QMainWindow):
         return info.context_length if info is not None else None
 
     def _secrets(self) -> list[str | None]:
-        """Every key Parley knows, to scrub from exports and forks."""
-        return [self.services.key(pid) for pid in self.catalog.providers]
+        """Every key Parley knows (the environment's and each provider's), to scrub from
+        exports and forks."""
+        from parley.core.store.export import env_secrets
+
+        return [*env_secrets(), *(self.services.key(pid) for pid in self.catalog.providers)]
 
     def _show_new_conversation(self, conversation_id: int) -> None:
         """An imported or forked chat: listed and opened."""

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from parley.core.store import Store, StoreError
 from parley.core.store.edit import DeletedBranch, delete_branch, fork_conversation, subtree_ids
-from parley.core.store.export import env_secrets
 from parley.ui.layout import Banner
 
 log = logging.getLogger("parley.ui.chat")
@@ -41,7 +40,7 @@ class TreeActions(QObject):
         self.confirm: QMessageBox | None = None
 
     def fork(self, message_id: str | int) -> int | None:
-        secrets = (*env_secrets(), *(s for s in self._secrets() if s))
+        secrets = tuple(s for s in self._secrets() if s)
         try:
             new_id = fork_conversation(self._store(), int(message_id), secrets=secrets)
         except StoreError as err:

@@ -21,7 +21,6 @@ from parley.core.store import Store, StoreError
 from parley.core.store.export import (
     ExportFormat,
     ExportWriteError,
-    env_secrets,
     export_conversation,
     import_json,
     write_export,
@@ -71,8 +70,7 @@ class Transfer(QObject):
         self.last_folder = Path.home()
 
     def _all_secrets(self) -> list[str]:
-        found = [s for s in self._secrets() if s]
-        return [*env_secrets(), *found]
+        return [s for s in self._secrets() if s]
 
     # --- export ----------------------------------------------------------------------------
 
