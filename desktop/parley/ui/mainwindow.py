@@ -480,8 +480,8 @@ class MainWindow(QMainWindow):
             theme.apply_theme(app, s.theme)
             theme.apply_font_size(app, s.font_size)
         self.composer.set_send_key(s.send_key)
-        if (old := self.services.apply_network_settings()) is not None:
-            self._old_engines.append(old)  # its streams finish there; closed at shutdown
+        # The old engines' streams finish there; they are closed at shutdown.
+        self._old_engines += self.services.apply_network_settings()
 
     def _save_settings(self) -> None:
         try:

@@ -72,7 +72,11 @@ class Services:
         if self._lab_engine is None:
             from parley.net.engine import Engine, RetryPolicy
 
-            self._lab_engine = Engine(proxy=self.settings.proxy, retry=RetryPolicy(max_attempts=1))
+            self._lab_engine = Engine(
+                proxy=self.settings.proxy,
+                read_timeout=self.settings.read_timeout,
+                retry=RetryPolicy(max_attempts=1),
+            )
         return self._lab_engine
 
     @property
@@ -106,22 +110,26 @@ class Services:
 
         markdown.warm_up()
 
-    def apply_network_settings(self) -> Any:
-        """A new engine when the proxy or the read timeout changed; returns the old one (its
-        streams finish there; the caller closes it at shutdown), or None when nothing changed.
-        The new one keeps the old one's retry policy."""
-        s, old = self.settings, self._engine
-        if old is None:
-            return None
-        timeout = getattr(getattr(old, "timeout", None), "read", s.read_timeout)
-        if (s.proxy or None) == (getattr(old, "proxy", None) or None) and timeout == s.read_timeout:
-            return None
-        from parley.net.engine import Engine
+    def apply_network_settings(self) -> list[Any]:
+        """New engines (the chat's and the Lab's) where the proxy or the read timeout changed;
+        returns the old ones (their streams finish there; the caller closes them at shutdown).
+        A new engine keeps the old one's retry policy."""
+        s = self.settings
+        retired = []
+        for name in ("_engine", "_lab_engine"):
+            old = getattr(self, name)
+            if old is None:
+                continue
+            timeout = getattr(getattr(old, "timeout", None), "read", s.read_timeout)
+            proxy = getattr(old, "proxy", None) or None
+            if (s.proxy or None) == proxy and timeout == s.read_timeout:
+                continue
+            from parley.net.engine import Engine
 
-        self._engine = Engine(
-            proxy=s.proxy, read_timeout=s.read_timeout, retry=getattr(old, "retry", None)
-        )
-        return old
+            retry = getattr(old, "retry", None)
+            setattr(self, name, Engine(proxy=s.proxy, read_timeout=s.read_timeout, retry=retry))
+            retired.append(old)
+        return retired
 
     def reload_catalog(self) -> Catalog:
         """The catalog again, with the user's provider files (one was just added)."""
